@@ -1,0 +1,1 @@
+//! leanp2p gossipsub: under construction in this session.

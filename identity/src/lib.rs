@@ -1,0 +1,66 @@
+//! # leanp2p-identity
+//!
+//! Who a peer is, and how we prove who we are:
+//!
+//! * [`Keypair`] — our secp256k1 host key (k256). Generation takes a caller-provided RNG;
+//!   the library never draws randomness or reads the clock on its own.
+//! * [`PublicKey`] — any peer's key: secp256k1, Ed25519 or ECDSA P-256, with the canonical
+//!   libp2p key protobuf ([`PublicKey::encode_protobuf`] / [`PublicKey::decode_protobuf`]).
+//! * [`PeerId`] — multihash of the key protobuf, base58btc text (`16Uiu2HA…`), CIDv1 parsing.
+//! * [`Multiaddr`] — the `/ip4|ip6|dns*/…/udp|tcp/…/quic-v1/p2p/…` subset, text and binary.
+//! * [`keyfile`] — lean-quickstart node-key files (64 hex characters, mode 0600).
+//!
+//! ## Drain rule
+//! This crate has no state machines, so there is nothing to drain: every function is a pure
+//! computation on its arguments. (Every stateful leanp2p crate documents the rule: after any
+//! `handle_*` or command, drain `poll_transmit`/`poll_outbound`, then `poll_event`, then
+//! read `poll_timeout`.)
+//!
+//! ## Limits
+//! Decoders accept untrusted bytes and never panic: key protobufs must be canonical, PeerIds
+//! are at most 44 bytes, multiaddrs at most [`multiaddr::MAX_COMPONENTS`] components with DNS
+//! names of at most [`multiaddr::MAX_DNS_NAME_LEN`] bytes.
+
+pub mod error;
+pub mod keyfile;
+mod keys;
+pub mod multiaddr;
+mod peer_id;
+
+pub use error::{DecodingError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError};
+pub use keys::{
+    EcdsaPublicKey, Ed25519PublicKey, KeyType, Keypair, PublicKey, Secp256k1PublicKey,
+};
+pub use multiaddr::{Multiaddr, Protocol};
+pub use peer_id::{PeerId, MAX_INLINE_KEY_LENGTH};
+
+/// Plain `fn(&[u8])` entry points for the cargo-fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use super::*;
+
+    /// Feeds arbitrary bytes to every binary and text decoder of this crate, and checks
+    /// that whatever decodes re-encodes to something that decodes to the same value.
+    pub fn decode_all(data: &[u8]) {
+        if let Ok(peer) = PeerId::from_bytes(data) {
+            assert_eq!(PeerId::from_bytes(peer.as_bytes()), Ok(peer));
+            assert_eq!(peer.to_string().parse::<PeerId>(), Ok(peer));
+        }
+        if let Ok(key) = PublicKey::decode_protobuf(data) {
+            assert_eq!(key.encode_protobuf(), data);
+        }
+        let _ = Keypair::from_protobuf_encoding(data);
+        if let Ok(addr) = Multiaddr::from_bytes(data) {
+            assert_eq!(Multiaddr::from_bytes(&addr.to_bytes()).as_ref(), Ok(&addr));
+        }
+        if let Ok(text) = std::str::from_utf8(data) {
+            if let Ok(peer) = text.parse::<PeerId>() {
+                assert_eq!(peer.to_string().parse::<PeerId>(), Ok(peer));
+            }
+            if let Ok(addr) = text.parse::<Multiaddr>() {
+                assert_eq!(addr.to_string().parse::<Multiaddr>().as_ref(), Ok(&addr));
+            }
+            let _ = keyfile::parse_node_key(text);
+        }
+    }
+}

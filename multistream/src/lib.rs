@@ -1,0 +1,1 @@
+//! leanp2p multistream: under construction in this session.

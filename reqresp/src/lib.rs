@@ -1,0 +1,1 @@
+//! leanp2p reqresp: under construction in this session.
