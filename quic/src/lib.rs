@@ -1,0 +1,1 @@
+//! leanp2p quic: under construction in this session.
