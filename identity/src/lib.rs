@@ -9,6 +9,7 @@
 //! * [`PeerId`] — multihash of the key protobuf, base58btc text (`16Uiu2HA…`), CIDv1 parsing.
 //! * [`Multiaddr`] — the `/ip4|ip6|dns*/…/udp|tcp/…/quic-v1/p2p/…` subset, text and binary.
 //! * [`keyfile`] — lean-quickstart node-key files (64 hex characters, mode 0600).
+//! * [`tls`] — libp2p TLS certificates (build and verify) and rustls configurations.
 //!
 //! ## Drain rule
 //! This crate has no state machines, so there is nothing to drain: every function is a pure
@@ -26,11 +27,10 @@ pub mod keyfile;
 mod keys;
 pub mod multiaddr;
 mod peer_id;
+pub mod tls;
 
 pub use error::{DecodingError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError};
-pub use keys::{
-    EcdsaPublicKey, Ed25519PublicKey, KeyType, Keypair, PublicKey, Secp256k1PublicKey,
-};
+pub use keys::{EcdsaPublicKey, Ed25519PublicKey, KeyType, Keypair, PublicKey, Secp256k1PublicKey};
 pub use multiaddr::{Multiaddr, Protocol};
 pub use peer_id::{PeerId, MAX_INLINE_KEY_LENGTH};
 
@@ -61,6 +61,17 @@ pub mod fuzzing {
                 assert_eq!(addr.to_string().parse::<Multiaddr>().as_ref(), Ok(&addr));
             }
             let _ = keyfile::parse_node_key(text);
+        }
+    }
+
+    /// Feeds arbitrary bytes to the libp2p TLS certificate verifier (at a fixed time,
+    /// 2027-01-15) and checks that an accepted certificate also passes the
+    /// post-handshake path with the same PeerId.
+    pub fn verify_certificate(data: &[u8]) {
+        const NOW_UNIX: i64 = 1_800_000_000;
+        if let Ok(peer) = tls::verify_certificate_at_unix(data, NOW_UNIX) {
+            let der = tls::rustls::pki_types::CertificateDer::from(data);
+            assert_eq!(tls::peer_id_from_certificates(&[der]), Ok(peer));
         }
     }
 }
