@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use der::asn1::{AnyRef, BitStringRef};
+use der::{Decode, Reader, SliceReader, Tag, Tagged};
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use rustls::pki_types::CertificateDer;
 use rustls::SignatureScheme;
@@ -78,6 +80,7 @@ impl<'a> Libp2pCertificate<'a> {
         if der.len() > MAX_CERTIFICATE_LEN {
             return Err(CertificateError::TooLarge(der.len()));
         }
+        check_outer_framing(der)?;
         let (rest, x509) = X509CertificateParser::new()
             .with_deep_parse_extensions(false)
             .parse(der)
@@ -248,6 +251,43 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
+/// Strict DER check of the unsigned outer layer, which x509-parser reads leniently:
+/// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }`
+/// with canonical lengths, nothing trailing, and `signatureAlgorithm` byte-identical to
+/// the `signature` field inside the (signed) TBS certificate. Without this, bytes outside
+/// the signed part could be altered without the certificate being rejected.
+fn check_outer_framing(der: &[u8]) -> Result<(), CertificateError> {
+    fn framing(der: &[u8]) -> der::Result<bool> {
+        let mut reader = SliceReader::new(der)?;
+        let (tbs, outer_algorithm) = reader.sequence(|outer| {
+            let tbs = AnyRef::decode(outer)?;
+            let algorithm = AnyRef::decode(outer)?;
+            BitStringRef::decode(outer)?;
+            Ok((tbs, algorithm))
+        })?;
+        reader.finish(())?;
+        if tbs.tag() != Tag::Sequence || outer_algorithm.tag() != Tag::Sequence {
+            return Ok(false);
+        }
+        // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature, ... }
+        let mut fields = SliceReader::new(tbs.value())?;
+        let mut field = AnyRef::decode(&mut fields)?;
+        if field.tag().is_context_specific() {
+            field = AnyRef::decode(&mut fields)?; // the serial number
+        }
+        if field.tag() != Tag::Integer {
+            return Ok(false);
+        }
+        let inner_algorithm = AnyRef::decode(&mut fields)?;
+        Ok(inner_algorithm == outer_algorithm)
+    }
+    match framing(der) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CertificateError::SignatureAlgorithmMismatch),
+        Err(e) => Err(CertificateError::Malformed(e.to_string())),
     }
 }
 
