@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
-use rustls::client::Resumption;
+use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::ring::{cipher_suite, kx_group};
 use rustls::crypto::CryptoProvider;
-use rustls::server::NoServerSessionStorage;
-use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite};
+use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, ServerConfig, SignatureScheme, SupportedCipherSuite};
 
 use super::certificate::generate_certificate;
 use super::error::TlsError;
@@ -61,6 +62,42 @@ fn has_aes_acceleration() -> bool {
     }
 }
 
+/// Our certificate and its signing key, packaged for rustls.
+///
+/// Built with `CertifiedKey::new` rather than rustls' `with_single_cert` /
+/// `with_client_auth_cert`: those re-parse the certificate with webpki to compare keys,
+/// and webpki refuses the critical libp2p extension. The certificate and key come from
+/// [`generate_certificate`] together, so they match by construction.
+fn certified_key(
+    keypair: &Keypair,
+    provider: &CryptoProvider,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let (certificate, key) = generate_certificate(keypair, rng)?;
+    let signing_key = provider.key_provider.load_private_key(key)?;
+    Ok(Arc::new(CertifiedKey::new(vec![certificate], signing_key)))
+}
+
+/// Presents our one certificate to every peer (no SNI or CA-hint based selection).
+#[derive(Debug)]
+struct OwnCertificate(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for OwnCertificate {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+impl ResolvesServerCert for OwnCertificate {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
 /// The rustls client configuration for dialling a libp2p peer.
 ///
 /// TLS 1.3 only, ring provider ([`crypto_provider`]), ALPN `libp2p`, SNI disabled (the
@@ -75,12 +112,13 @@ pub fn make_client_config(
     expected_peer: Option<PeerId>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<ClientConfig, TlsError> {
-    let (certificate, key) = generate_certificate(keypair, rng)?;
-    let mut config = ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
+    let provider = Arc::new(crypto_provider());
+    let certified = certified_key(keypair, &provider, rng)?;
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Libp2pServerCertVerifier::new(expected_peer)))
-        .with_client_auth_cert(vec![certificate], key)?;
+        .with_client_cert_resolver(Arc::new(OwnCertificate(certified)));
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.enable_sni = false;
     config.resumption = Resumption::disabled();
@@ -98,11 +136,12 @@ pub fn make_server_config(
     keypair: &Keypair,
     rng: &mut impl CryptoRngCore,
 ) -> Result<ServerConfig, TlsError> {
-    let (certificate, key) = generate_certificate(keypair, rng)?;
-    let mut config = ServerConfig::builder_with_provider(Arc::new(crypto_provider()))
+    let provider = Arc::new(crypto_provider());
+    let certified = certified_key(keypair, &provider, rng)?;
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(Libp2pClientCertVerifier::new()))
-        .with_single_cert(vec![certificate], key)?;
+        .with_cert_resolver(Arc::new(OwnCertificate(certified)));
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
