@@ -1,0 +1,711 @@
+//! The gossipsub router state machine.
+
+mod control;
+mod heartbeat;
+mod message;
+mod outbound;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leanp2p_identity::PeerId;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::backoff::Backoffs;
+use crate::config::Config;
+use crate::error::{ConfigError, PeerError, RpcError, SubscriptionError};
+use crate::event::Event;
+use crate::mcache::MessageCache;
+use crate::promises::Promises;
+use crate::queue::{PeerQueue, PendingPrune};
+use crate::score::{PeerScore, PeerScoreThresholds};
+use crate::seen::TimeCache;
+use crate::stats::{Counters, PeerStats, Stats, TopicStats};
+use crate::types::{MessageId, Outbound, PeerConnection, TopicHash};
+use crate::wire::{decode_rpc, proto::Message};
+
+/// Why [`Gossipsub::poll_timeout`] returned its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutReason {
+    /// The next heartbeat (mesh maintenance, gossip, cache shifts, expiries).
+    Heartbeat,
+    /// The next peer-score decay.
+    ScoreDecay,
+    /// A message awaiting validation times out.
+    ValidationTimeout,
+    /// Output is queued: drain `poll_outbound` now.
+    QueuedIo,
+}
+
+/// State of one connected peer.
+#[derive(Debug)]
+pub(crate) struct PeerState {
+    pub(crate) conn: PeerConnection,
+    pub(crate) topics: BTreeSet<TopicHash>,
+    pub(crate) queue: PeerQueue,
+    /// Ids the peer told us not to send, with expiry.
+    pub(crate) dont_send: HashMap<MessageId, Instant>,
+    /// IHAVE entries received this heartbeat.
+    pub(crate) ihave_received: usize,
+    /// Ids requested from this peer this heartbeat.
+    pub(crate) iasked: usize,
+    /// Last time anything was queued for the peer.
+    pub(crate) last_sent: Instant,
+    /// Heartbeat tick of the last SlowPeer event.
+    pub(crate) slow_reported_tick: Option<u64>,
+    /// Host reported its stream blocked: `poll_outbound` skips the peer.
+    pub(crate) paused: bool,
+}
+
+/// A message awaiting the application's verdict.
+#[derive(Debug)]
+pub(crate) struct PendingMessage {
+    pub(crate) message: Message,
+    pub(crate) topic: TopicHash,
+    pub(crate) source: PeerId,
+    /// Other peers that sent the same message meanwhile (not forwarded to).
+    pub(crate) also_from: BTreeSet<PeerId>,
+}
+
+/// One gossipsub router (one per node).
+///
+/// See the crate docs for the drive loop and the drain rule.
+pub struct Gossipsub {
+    pub(crate) config: Config,
+    pub(crate) rng: ChaCha20Rng,
+    pub(crate) peers: BTreeMap<PeerId, PeerState>,
+    /// Connected peers per topic they subscribed to.
+    pub(crate) topic_peers: BTreeMap<TopicHash, BTreeSet<PeerId>>,
+    /// Our subscriptions (keys) and their meshes.
+    pub(crate) mesh: BTreeMap<TopicHash, BTreeSet<PeerId>>,
+    pub(crate) fanout: BTreeMap<TopicHash, BTreeSet<PeerId>>,
+    pub(crate) fanout_last_pub: BTreeMap<TopicHash, Instant>,
+    pub(crate) backoffs: Backoffs,
+    pub(crate) mcache: MessageCache,
+    pub(crate) seen: TimeCache<MessageId>,
+    pub(crate) promises: Promises,
+    pub(crate) score: Option<(PeerScore, PeerScoreThresholds)>,
+    pub(crate) pending_validation: HashMap<MessageId, PendingMessage>,
+    pub(crate) validation_deadlines: VecDeque<(Instant, MessageId)>,
+    pub(crate) events: VecDeque<Event>,
+    /// Peers with queued output, round-robin order.
+    pub(crate) ready: VecDeque<PeerId>,
+    pub(crate) ready_set: BTreeSet<PeerId>,
+    pub(crate) next_heartbeat: Instant,
+    pub(crate) next_decay: Instant,
+    pub(crate) heartbeat_ticks: u64,
+    pub(crate) last_now: Instant,
+    pub(crate) seqno: u64,
+    pub(crate) counters: Counters,
+}
+
+impl Gossipsub {
+    /// A router with `config`, whose random choices are drawn from a ChaCha20 RNG seeded
+    /// with `seed`. The first heartbeat is due at `now + heartbeat_initial_delay`.
+    pub fn new(now: Instant, config: Config, seed: [u8; 32]) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let seqno = rand::RngCore::next_u64(&mut rng);
+        let score = config.scoring.as_ref().map(|s| {
+            (
+                PeerScore::new(s.params.clone(), config.seen_ttl, config.limits.max_seen_entries),
+                s.thresholds.clone(),
+            )
+        });
+        let next_decay = now
+            + config.scoring.as_ref().map_or(Duration::from_secs(1), |s| s.params.decay_interval);
+        Ok(Self {
+            mcache: MessageCache::new(
+                config.history_length,
+                config.history_gossip,
+                config.limits.max_mcache_entries,
+            ),
+            seen: TimeCache::new(config.seen_ttl, config.limits.max_seen_entries),
+            next_heartbeat: now + config.heartbeat_initial_delay,
+            config,
+            rng,
+            peers: BTreeMap::new(),
+            topic_peers: BTreeMap::new(),
+            mesh: BTreeMap::new(),
+            fanout: BTreeMap::new(),
+            fanout_last_pub: BTreeMap::new(),
+            backoffs: Backoffs::default(),
+            promises: Promises::default(),
+            score,
+            pending_validation: HashMap::new(),
+            validation_deadlines: VecDeque::new(),
+            events: VecDeque::new(),
+            ready: VecDeque::new(),
+            ready_set: BTreeSet::new(),
+            next_decay,
+            heartbeat_ticks: 0,
+            last_now: now,
+            seqno,
+            counters: Counters::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- peers -------------------------------------------------------------------
+
+    /// A peer's `/meshsub` stream is up. Queues our subscriptions to it.
+    pub fn handle_peer_connected(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        conn: PeerConnection,
+    ) -> Result<(), PeerError> {
+        self.last_now = now;
+        if let Some(state) = self.peers.get_mut(&peer) {
+            // A reconnect / replaced stream: update what we know, resend subscriptions.
+            state.conn = conn;
+        } else {
+            if self.peers.len() >= self.config.limits.max_peers {
+                return Err(PeerError::TooManyPeers);
+            }
+            self.peers.insert(
+                peer,
+                PeerState {
+                    conn,
+                    topics: BTreeSet::new(),
+                    queue: PeerQueue::default(),
+                    dont_send: HashMap::new(),
+                    ihave_received: 0,
+                    iasked: 0,
+                    last_sent: now,
+                    slow_reported_tick: None,
+                    paused: false,
+                },
+            );
+        }
+        if let Some((score, _)) = &mut self.score {
+            score.add_peer(peer, conn.ip);
+        }
+        let topics: Vec<TopicHash> = self.mesh.keys().cloned().collect();
+        if let Some(state) = self.peers.get_mut(&peer) {
+            for topic in &topics {
+                state.queue.subscription(topic, true);
+            }
+        }
+        if !topics.is_empty() {
+            self.mark_ready(peer);
+        }
+        tracing::debug!(%peer, version = ?conn.version, "gossipsub peer connected");
+        Ok(())
+    }
+
+    /// The peer's connection (or gossip stream) is gone: drops all its state.
+    pub fn handle_peer_disconnected(&mut self, now: Instant, peer: PeerId) {
+        self.last_now = now;
+        let Some(state) = self.peers.remove(&peer) else {
+            return;
+        };
+        for topic in &state.topics {
+            if let Some(set) = self.topic_peers.get_mut(topic) {
+                set.remove(&peer);
+                if set.is_empty() {
+                    self.topic_peers.remove(topic);
+                }
+            }
+        }
+        for (topic, mesh) in self.mesh.iter_mut() {
+            if mesh.remove(&peer) {
+                if let Some((score, _)) = &mut self.score {
+                    score.prune(&peer, topic);
+                }
+            }
+        }
+        for fanout in self.fanout.values_mut() {
+            fanout.remove(&peer);
+        }
+        self.promises.remove_peer(&peer);
+        if let Some((score, _)) = &mut self.score {
+            score.remove_peer(now, &peer);
+        }
+        self.ready_set.remove(&peer);
+        self.ready.retain(|p| *p != peer);
+        tracing::debug!(%peer, "gossipsub peer disconnected");
+    }
+
+    /// The host's stream to `peer` is blocked (`true`) or writable again (`false`). While
+    /// blocked, [`Gossipsub::poll_outbound`] skips the peer and its bounded queue fills;
+    /// overflow drops forwards first and reports [`Event::SlowPeer`].
+    pub fn handle_peer_blocked(&mut self, now: Instant, peer: PeerId, blocked: bool) {
+        self.last_now = now;
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.paused = blocked;
+            let has_output = !state.queue.is_empty();
+            if !blocked && has_output {
+                self.mark_ready(peer);
+            }
+        }
+    }
+
+    /// Whether `peer` is connected (as far as gossipsub knows).
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.peers.contains_key(peer)
+    }
+
+    // ----- inbound -----------------------------------------------------------------
+
+    /// Processes one inbound frame (the RPC protobuf, length prefix already stripped by
+    /// [`crate::wire::FrameDecoder`]).
+    ///
+    /// Subscriptions, messages and control are decoded and acted on independently: a
+    /// malformed section is skipped and reported in the error, the rest still applies.
+    pub fn handle_rpc(&mut self, now: Instant, from: PeerId, frame: Bytes) -> Result<(), RpcError> {
+        self.last_now = now;
+        self.counters.rpcs_received += 1;
+        if !self.peers.contains_key(&from) {
+            return Err(RpcError::UnknownPeer);
+        }
+        let max = self.config.limits.max_transmit_size;
+        if frame.len() > max {
+            self.counters.frames_too_large += 1;
+            return Err(RpcError::FrameTooLarge { len: frame.len(), max });
+        }
+        if let Some((score, thresholds)) = &self.score {
+            if score.score(&from) < thresholds.graylist_threshold {
+                self.counters.graylisted_rpcs += 1;
+                return Err(RpcError::Graylisted);
+            }
+        }
+        let rpc = decode_rpc(&frame, &self.config.limits);
+        let mut dropped = rpc.dropped_sections;
+        dropped += self.handle_subscriptions(from, rpc.subscriptions);
+        for msg in rpc.messages {
+            self.handle_message(now, from, msg);
+        }
+        // Control: IHAVE/IWANT/GRAFT/PRUNE/IDONTWANT.
+        dropped += self.handle_idontwant(now, from, rpc.idontwant);
+        self.handle_ihave(now, from, rpc.ihave);
+        self.handle_iwant(now, from, rpc.iwant);
+        self.handle_graft(now, from, rpc.graft);
+        self.handle_prune(now, from, rpc.prune);
+        self.counters.rpc_sections_dropped += dropped as u64;
+        if dropped > 0 {
+            tracing::debug!(peer = %from, dropped, "skipped malformed RPC sections");
+            return Err(RpcError::PartiallyInvalid { dropped });
+        }
+        Ok(())
+    }
+
+    /// Returns the number of invalid entries.
+    fn handle_subscriptions(&mut self, from: PeerId, subs: Vec<crate::wire::proto::SubOpts>) -> usize {
+        let mut invalid = 0;
+        let max_topic = self.config.limits.max_topic_len;
+        let max_subs = self.config.limits.max_subscriptions_per_peer;
+        for sub in subs {
+            let (Some(subscribe), Some(topic)) = (sub.subscribe, sub.topic_id) else {
+                invalid += 1;
+                continue;
+            };
+            if topic.is_empty() || topic.len() > max_topic {
+                invalid += 1;
+                continue;
+            }
+            let topic = TopicHash::from(topic);
+            let Some(state) = self.peers.get_mut(&from) else {
+                return invalid;
+            };
+            if subscribe {
+                if state.topics.contains(&topic) {
+                    continue;
+                }
+                if state.topics.len() >= max_subs {
+                    invalid += 1;
+                    continue;
+                }
+                state.topics.insert(topic.clone());
+                self.topic_peers.entry(topic.clone()).or_default().insert(from);
+                self.push_event(Event::Subscribed { peer: from, topic });
+            } else {
+                if !state.topics.remove(&topic) {
+                    continue;
+                }
+                if let Some(set) = self.topic_peers.get_mut(&topic) {
+                    set.remove(&from);
+                    if set.is_empty() {
+                        self.topic_peers.remove(&topic);
+                    }
+                }
+                if let Some(mesh) = self.mesh.get_mut(&topic) {
+                    if mesh.remove(&from) {
+                        if let Some((score, _)) = &mut self.score {
+                            score.prune(&from, &topic);
+                        }
+                    }
+                }
+                if let Some(fanout) = self.fanout.get_mut(&topic) {
+                    fanout.remove(&from);
+                }
+                self.push_event(Event::Unsubscribed { peer: from, topic });
+            }
+        }
+        invalid
+    }
+
+    // ----- commands ----------------------------------------------------------------
+
+    /// Subscribes to `topic`: announces it to every peer and grafts up to D peers (fanout
+    /// peers first). Returns `false` if already subscribed.
+    pub fn subscribe(&mut self, now: Instant, topic: &TopicHash) -> Result<bool, SubscriptionError> {
+        self.last_now = now;
+        if topic.as_str().is_empty() || topic.as_str().len() > self.config.limits.max_topic_len {
+            return Err(SubscriptionError::InvalidTopic);
+        }
+        if self.mesh.contains_key(topic) {
+            return Ok(false);
+        }
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.queue.subscription(topic, true);
+            }
+            self.mark_ready(peer);
+        }
+        // JOIN: fanout peers first, then other eligible peers, up to D.
+        let mut mesh = BTreeSet::new();
+        if let Some(fanout) = self.fanout.remove(topic) {
+            for peer in fanout {
+                if mesh.len() < self.config.mesh_n && self.is_graft_candidate(now, topic, &peer) {
+                    mesh.insert(peer);
+                }
+            }
+        }
+        self.fanout_last_pub.remove(topic);
+        if mesh.len() < self.config.mesh_n {
+            let need = self.config.mesh_n - mesh.len();
+            let candidates = self.graft_candidates(now, topic, &mesh, |_| true);
+            for peer in self.sample(candidates, need) {
+                mesh.insert(peer);
+            }
+        }
+        self.mesh.insert(topic.clone(), BTreeSet::new());
+        for peer in mesh {
+            self.graft_peer(now, topic, peer);
+        }
+        Ok(true)
+    }
+
+    /// Unsubscribes from `topic`: PRUNEs the mesh (with `unsubscribe_backoff`) and
+    /// announces the change. Returns `false` if not subscribed.
+    pub fn unsubscribe(&mut self, now: Instant, topic: &TopicHash) -> Result<bool, SubscriptionError> {
+        self.last_now = now;
+        if topic.as_str().is_empty() || topic.as_str().len() > self.config.limits.max_topic_len {
+            return Err(SubscriptionError::InvalidTopic);
+        }
+        let Some(mesh) = self.mesh.remove(topic) else {
+            return Ok(false);
+        };
+        let backoff = self.config.unsubscribe_backoff;
+        for peer in mesh {
+            if let Some((score, _)) = &mut self.score {
+                score.prune(&peer, topic);
+            }
+            self.send_prune(now, topic, peer, backoff, false);
+        }
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.queue.subscription(topic, false);
+            }
+            self.mark_ready(peer);
+        }
+        Ok(true)
+    }
+
+    /// Sets the application-specific score (P5) of a connected peer. Returns `false` if
+    /// scoring is off or the peer is unknown.
+    pub fn set_application_score(&mut self, peer: &PeerId, score: f64) -> bool {
+        match &mut self.score {
+            Some((s, _)) => s.set_application_score(peer, score),
+            None => false,
+        }
+    }
+
+    // ----- getters -----------------------------------------------------------------
+
+    /// Topics we are subscribed to.
+    pub fn topics(&self) -> impl Iterator<Item = &TopicHash> {
+        self.mesh.keys()
+    }
+
+    /// Our mesh peers for `topic`.
+    pub fn mesh_peers(&self, topic: &TopicHash) -> impl Iterator<Item = &PeerId> {
+        self.mesh.get(topic).into_iter().flatten()
+    }
+
+    /// Our fanout peers for `topic`.
+    pub fn fanout_peers(&self, topic: &TopicHash) -> impl Iterator<Item = &PeerId> {
+        self.fanout.get(topic).into_iter().flatten()
+    }
+
+    /// Connected peers subscribed to `topic`.
+    pub fn subscribed_peers(&self, topic: &TopicHash) -> impl Iterator<Item = &PeerId> {
+        self.topic_peers.get(topic).into_iter().flatten()
+    }
+
+    /// The score of `peer` (0 with scoring off or for unknown peers).
+    pub fn peer_score(&self, peer: &PeerId) -> f64 {
+        self.score_of(peer)
+    }
+
+    /// Whether `(topic, peer)` is in PRUNE backoff at `now`.
+    pub fn is_backoff(&self, now: Instant, topic: &TopicHash, peer: &PeerId) -> bool {
+        self.backoffs.is_backoff(now, topic, peer, Duration::ZERO)
+    }
+
+    /// A snapshot of gauges and counters.
+    pub fn stats(&self) -> Stats {
+        let mut topics: BTreeMap<TopicHash, TopicStats> = BTreeMap::new();
+        for (topic, mesh) in &self.mesh {
+            topics.entry(topic.clone()).or_default().mesh_peers = mesh.len();
+        }
+        for (topic, fanout) in &self.fanout {
+            topics.entry(topic.clone()).or_default().fanout_peers = fanout.len();
+        }
+        for (topic, stats) in topics.iter_mut() {
+            stats.subscribed_peers = self.topic_peers.get(topic).map_or(0, BTreeSet::len);
+        }
+        let mut counters = self.counters.clone();
+        let mut peers = BTreeMap::new();
+        let (mut queued_frames, mut queued_bytes) = (0, 0);
+        for (peer, state) in &self.peers {
+            let q = &state.queue;
+            counters.dropped_normal += q.dropped_normal;
+            counters.dropped_priority += q.dropped_priority;
+            counters.dropped_gossip_ids += q.dropped_gossip_ids;
+            queued_frames += q.priority_len() + q.normal_len();
+            queued_bytes += q.queued_bytes();
+            peers.insert(
+                *peer,
+                PeerStats {
+                    priority_queue_len: q.priority_len(),
+                    normal_queue_len: q.normal_len(),
+                    queued_bytes: q.queued_bytes(),
+                    dropped_normal: q.dropped_normal,
+                    dropped_priority: q.dropped_priority,
+                    score: self.score_of(peer),
+                    topics: state.topics.len(),
+                },
+            );
+        }
+        Stats {
+            topics,
+            peers,
+            counters,
+            queued_frames,
+            queued_bytes,
+            mcache_len: self.mcache.len(),
+            seen_len: self.seen.len(),
+            pending_validation: self.pending_validation.len(),
+        }
+    }
+
+    // ----- outputs and timers --------------------------------------------------------
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next frame to write, round-robin over peers with queued output (peers marked
+    /// blocked with [`Gossipsub::handle_peer_blocked`] are skipped).
+    pub fn poll_outbound(&mut self) -> Option<Outbound> {
+        while let Some(peer) = self.ready.pop_front() {
+            self.ready_set.remove(&peer);
+            let max = self.config.limits.max_transmit_size;
+            let Some(state) = self.peers.get_mut(&peer) else {
+                continue;
+            };
+            if state.paused {
+                continue;
+            }
+            let Some((frame, lane)) = state.queue.pop(max) else {
+                continue;
+            };
+            if !state.queue.is_empty() {
+                self.ready_set.insert(peer);
+                self.ready.push_back(peer);
+            }
+            return Some(Outbound { to: peer, frame, lane });
+        }
+        None
+    }
+
+    /// The next frame for one specific peer (for hosts that pull per stream when it
+    /// becomes writable). Ignores the blocked flag.
+    pub fn poll_outbound_to(&mut self, peer: &PeerId) -> Option<Outbound> {
+        let max = self.config.limits.max_transmit_size;
+        let state = self.peers.get_mut(peer)?;
+        let (frame, lane) = state.queue.pop(max)?;
+        Some(Outbound { to: *peer, frame, lane })
+    }
+
+    /// The earliest deadline; `Some(last_now)` while output is queued.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timeout_with_reason().map(|(at, _)| at)
+    }
+
+    /// Why [`Gossipsub::poll_timeout`] returns what it returns.
+    pub fn timeout_reason(&self) -> Option<TimeoutReason> {
+        self.timeout_with_reason().map(|(_, reason)| reason)
+    }
+
+    fn timeout_with_reason(&self) -> Option<(Instant, TimeoutReason)> {
+        let has_output = self.ready.iter().any(|p| self.peers.get(p).is_some_and(|s| !s.paused));
+        if has_output {
+            return Some((self.last_now, TimeoutReason::QueuedIo));
+        }
+        let mut best = (self.next_heartbeat, TimeoutReason::Heartbeat);
+        if self.score.is_some() && self.next_decay < best.0 {
+            best = (self.next_decay, TimeoutReason::ScoreDecay);
+        }
+        if let Some((at, _)) = self.validation_deadlines.front() {
+            if *at < best.0 {
+                best = (*at, TimeoutReason::ValidationTimeout);
+            }
+        }
+        Some(best)
+    }
+
+    /// Runs every timer due at `now`: validation timeouts, score decay, heartbeat.
+    /// Calling it early or twice is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        self.expire_validations(now);
+        if now >= self.next_decay {
+            if let Some((score, _)) = &mut self.score {
+                score.refresh(now);
+                self.next_decay = now + score.decay_interval();
+            } else {
+                self.next_decay = now + Duration::from_secs(1);
+            }
+        }
+        if now >= self.next_heartbeat {
+            self.heartbeat(now);
+            self.next_heartbeat = now + self.config.heartbeat_interval;
+        }
+    }
+
+    // ----- helpers -----------------------------------------------------------------
+
+    pub(crate) fn score_of(&self, peer: &PeerId) -> f64 {
+        self.score.as_ref().map_or(0.0, |(s, _)| s.score(peer))
+    }
+
+    pub(crate) fn thresholds(&self) -> Option<&PeerScoreThresholds> {
+        self.score.as_ref().map(|(_, t)| t)
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.limits.max_pending_events {
+            self.counters.events_dropped += 1;
+            return;
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn mark_ready(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get(&peer) else {
+            return;
+        };
+        if state.paused || state.queue.is_empty() {
+            return;
+        }
+        if self.ready_set.insert(peer) {
+            self.ready.push_back(peer);
+        }
+    }
+
+    /// Whether `peer` may be grafted on `topic` now.
+    pub(crate) fn is_graft_candidate(&self, now: Instant, topic: &TopicHash, peer: &PeerId) -> bool {
+        let slack = self.config.heartbeat_interval * self.config.backoff_slack;
+        self.peers.get(peer).is_some_and(|s| s.topics.contains(topic))
+            && !self.config.direct_peers.contains(peer)
+            && !self.backoffs.is_backoff(now, topic, peer, slack)
+            && self.score_of(peer) >= 0.0
+    }
+
+    /// Sorted graft candidates not in `exclude` that satisfy `filter`.
+    pub(crate) fn graft_candidates(
+        &self,
+        now: Instant,
+        topic: &TopicHash,
+        exclude: &BTreeSet<PeerId>,
+        filter: impl Fn(&PeerState) -> bool,
+    ) -> Vec<PeerId> {
+        self.topic_peers
+            .get(topic)
+            .into_iter()
+            .flatten()
+            .filter(|p| !exclude.contains(p))
+            .filter(|p| self.is_graft_candidate(now, topic, p))
+            .filter(|p| self.peers.get(p).is_some_and(&filter))
+            .copied()
+            .collect()
+    }
+
+    /// Up to `n` peers chosen uniformly from `candidates` (sorted input ⇒ deterministic).
+    pub(crate) fn sample(&mut self, mut candidates: Vec<PeerId>, n: usize) -> Vec<PeerId> {
+        use rand::seq::SliceRandom;
+        candidates.shuffle(&mut self.rng);
+        candidates.truncate(n);
+        candidates
+    }
+
+    /// Adds `peer` to our mesh for `topic` and queues a GRAFT.
+    pub(crate) fn graft_peer(&mut self, now: Instant, topic: &TopicHash, peer: PeerId) {
+        let Some(mesh) = self.mesh.get_mut(topic) else {
+            return;
+        };
+        if !mesh.insert(peer) {
+            return;
+        }
+        if let Some((score, _)) = &mut self.score {
+            score.graft(now, &peer, topic);
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.queue.graft(topic);
+            state.last_sent = now;
+        }
+        self.counters.graft_sent += 1;
+        self.mark_ready(peer);
+    }
+
+    /// Queues a PRUNE for `topic` to `peer` with `backoff` (and PX if `px`), and records
+    /// the backoff on our side. Does not touch the mesh.
+    pub(crate) fn send_prune(
+        &mut self,
+        now: Instant,
+        topic: &TopicHash,
+        peer: PeerId,
+        backoff: Duration,
+        px: bool,
+    ) {
+        self.backoffs.update(topic, peer, now + backoff);
+        let Some(version) = self.peers.get(&peer).map(|s| s.conn.version) else {
+            return;
+        };
+        let mut prune = PendingPrune::default();
+        if version.supports_backoff_and_px() {
+            prune.backoff = Some(backoff.as_secs());
+            if px && self.config.do_px {
+                prune.peers = self.px_peers(topic, peer);
+            }
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.queue.prune(topic, prune);
+            state.last_sent = now;
+        }
+        self.counters.prune_sent += 1;
+        self.mark_ready(peer);
+    }
+}

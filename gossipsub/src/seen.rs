@@ -1,0 +1,80 @@
+//! Time-bounded set of message ids (the seen cache) and other small time-keyed caches.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// A set whose entries expire `ttl` after insertion, with a hard size cap (oldest evicted).
+#[derive(Debug)]
+pub(crate) struct TimeCache<K: Hash + Eq + Clone> {
+    map: HashMap<K, Instant>,
+    order: VecDeque<(Instant, K)>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl<K: Hash + Eq + Clone> TimeCache<K> {
+    pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        Self { map: HashMap::new(), order: VecDeque::new(), ttl, max }
+    }
+
+    /// Inserts `key`; `false` if it was already present (not refreshed).
+    pub(crate) fn insert(&mut self, now: Instant, key: K) -> bool {
+        self.expire(now);
+        if self.map.contains_key(&key) {
+            return false;
+        }
+        while self.map.len() >= self.max {
+            match self.order.pop_front() {
+                Some((_, old)) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        let expires = now + self.ttl;
+        self.map.insert(key.clone(), expires);
+        self.order.push_back((expires, key));
+        true
+    }
+
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub(crate) fn expire(&mut self, now: Instant) {
+        while let Some((expires, _)) = self.order.front() {
+            if *expires > now {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_after_ttl_and_cap_evicts_oldest() {
+        let t0 = Instant::now();
+        let mut cache = TimeCache::new(Duration::from_secs(10), 2);
+        assert!(cache.insert(t0, 1));
+        assert!(!cache.insert(t0 + Duration::from_secs(1), 1));
+        assert!(cache.insert(t0 + Duration::from_secs(2), 2));
+        assert!(cache.insert(t0 + Duration::from_secs(3), 3));
+        assert!(!cache.contains(&1), "evicted by the cap");
+        cache.expire(t0 + Duration::from_secs(12));
+        assert!(!cache.contains(&2));
+        assert!(cache.contains(&3));
+        cache.expire(t0 + Duration::from_secs(13));
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -1,0 +1,247 @@
+//! RPC decoding section by section, and frame encoding.
+//!
+//! A frame is walked at the top level by hand; each subscription, each published message
+//! and each control sub-message is then decoded on its own with prost. A malformed or
+//! over-limit section is skipped and counted, and everything else in the frame is still
+//! processed. Unknown fields are skipped at every level.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::Message as _;
+
+use super::frame::put_uvarint;
+use super::proto::{
+    ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlMessage, ControlPrune,
+    Message, Rpc, SubOpts,
+};
+use crate::limits::Limits;
+
+/// Everything usable in one RPC, decoded section by section.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecodedRpc {
+    /// Subscription changes.
+    pub subscriptions: Vec<SubOpts>,
+    /// Published messages.
+    pub messages: Vec<Message>,
+    /// IHAVE entries.
+    pub ihave: Vec<ControlIHave>,
+    /// IWANT entries.
+    pub iwant: Vec<ControlIWant>,
+    /// GRAFT entries.
+    pub graft: Vec<ControlGraft>,
+    /// PRUNE entries.
+    pub prune: Vec<ControlPrune>,
+    /// IDONTWANT entries.
+    pub idontwant: Vec<ControlIDontWant>,
+    /// Sections skipped because they were malformed or over a limit. If the top-level
+    /// structure itself breaks, the rest of the frame counts as one dropped section.
+    pub dropped_sections: usize,
+}
+
+/// Wire types of the protobuf encoding.
+const WIRE_VARINT: u8 = 0;
+const WIRE_FIXED64: u8 = 1;
+const WIRE_LEN: u8 = 2;
+const WIRE_FIXED32: u8 = 5;
+
+/// One field of a protobuf message: number and, for length-delimited fields, the range.
+enum Field {
+    Len { number: u64, start: usize, end: usize },
+    Other { number: u64 },
+}
+
+/// Iterates over the fields of a protobuf message without decoding them.
+struct FieldWalker<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> FieldWalker<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let rest = self.buf.get(self.pos..)?;
+        let mut value: u64 = 0;
+        for (i, byte) in rest.iter().take(10).enumerate() {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                self.pos += i + 1;
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// The next field, `Ok(None)` at the end, `Err(())` if the structure is broken.
+    fn next_field(&mut self) -> Result<Option<Field>, ()> {
+        if self.pos >= self.buf.len() {
+            return Ok(None);
+        }
+        let key = self.varint().ok_or(())?;
+        let number = key >> 3;
+        if number == 0 {
+            return Err(());
+        }
+        match (key & 7) as u8 {
+            WIRE_VARINT => {
+                self.varint().ok_or(())?;
+                Ok(Some(Field::Other { number }))
+            }
+            WIRE_FIXED64 => self.skip(8).map(|()| Some(Field::Other { number })),
+            WIRE_FIXED32 => self.skip(4).map(|()| Some(Field::Other { number })),
+            WIRE_LEN => {
+                let len = self.varint().ok_or(())?;
+                let start = self.pos;
+                let end = start.checked_add(usize::try_from(len).map_err(|_| ())?).ok_or(())?;
+                if end > self.buf.len() {
+                    return Err(());
+                }
+                self.pos = end;
+                Ok(Some(Field::Len { number, start, end }))
+            }
+            // Groups (3, 4) and reserved wire types are not used by this schema.
+            _ => Err(()),
+        }
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), ()> {
+        let end = self.pos.checked_add(n).ok_or(())?;
+        if end > self.buf.len() {
+            return Err(());
+        }
+        self.pos = end;
+        Ok(())
+    }
+}
+
+/// Decodes one RPC body (without length prefix), section by section.
+///
+/// Never panics and never allocates more than the frame size plus per-section structs
+/// bounded by `limits`.
+pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
+    let mut out = DecodedRpc::default();
+    let mut walker = FieldWalker::new(body);
+    loop {
+        let field = match walker.next_field() {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(()) => {
+                out.dropped_sections += 1;
+                break;
+            }
+        };
+        let (number, start, end) = match field {
+            Field::Len { number, start, end } => (number, start, end),
+            Field::Other { number } => {
+                if (1..=3).contains(&number) {
+                    // A known field with the wrong wire type.
+                    out.dropped_sections += 1;
+                }
+                continue;
+            }
+        };
+        let section = body.slice(start..end);
+        match number {
+            1 => {
+                if out.subscriptions.len() >= limits.max_subscriptions_per_rpc
+                    || section.len() > limits.max_control_entry_size
+                {
+                    out.dropped_sections += 1;
+                    continue;
+                }
+                match SubOpts::decode(section) {
+                    Ok(sub) => out.subscriptions.push(sub),
+                    Err(_) => out.dropped_sections += 1,
+                }
+            }
+            2 => {
+                if out.messages.len() >= limits.max_messages_per_rpc {
+                    out.dropped_sections += 1;
+                    continue;
+                }
+                match Message::decode(section) {
+                    Ok(msg) => out.messages.push(msg),
+                    Err(_) => out.dropped_sections += 1,
+                }
+            }
+            3 => decode_control(&section, limits, &mut out),
+            _ => {} // unknown field (e.g. v1.3 `partial` = 10): skipped
+        }
+    }
+    out
+}
+
+fn control_entries(out: &DecodedRpc) -> usize {
+    out.ihave.len() + out.iwant.len() + out.graft.len() + out.prune.len() + out.idontwant.len()
+}
+
+fn decode_control(control: &Bytes, limits: &Limits, out: &mut DecodedRpc) {
+    let mut walker = FieldWalker::new(control);
+    loop {
+        let field = match walker.next_field() {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(()) => {
+                out.dropped_sections += 1;
+                break;
+            }
+        };
+        let (number, start, end) = match field {
+            Field::Len { number, start, end } => (number, start, end),
+            Field::Other { number } => {
+                if (1..=5).contains(&number) {
+                    out.dropped_sections += 1;
+                }
+                continue;
+            }
+        };
+        if !(1..=5).contains(&number) {
+            continue; // e.g. v1.3 ControlExtensions (6): skipped
+        }
+        if end - start > limits.max_control_entry_size
+            || control_entries(out) >= limits.max_control_entries_per_rpc
+        {
+            out.dropped_sections += 1;
+            continue;
+        }
+        let entry = control.slice(start..end);
+        let ok = match number {
+            1 => ControlIHave::decode(entry).map(|e| out.ihave.push(e)).is_ok(),
+            2 => ControlIWant::decode(entry).map(|e| out.iwant.push(e)).is_ok(),
+            3 => ControlGraft::decode(entry).map(|e| out.graft.push(e)).is_ok(),
+            4 => ControlPrune::decode(entry).map(|e| out.prune.push(e)).is_ok(),
+            _ => ControlIDontWant::decode(entry).map(|e| out.idontwant.push(e)).is_ok(),
+        };
+        if !ok {
+            out.dropped_sections += 1;
+        }
+    }
+}
+
+/// Encodes an RPC as a complete frame (`uvarint(len) ‖ protobuf`).
+pub fn encode_rpc_frame(rpc: &Rpc) -> Bytes {
+    let len = rpc.encoded_len();
+    let mut buf = BytesMut::with_capacity(len + 10);
+    put_uvarint(&mut buf, len as u64);
+    // Encoding into a buffer with enough capacity cannot fail.
+    let _ = rpc.encode(&mut buf);
+    buf.freeze()
+}
+
+/// Encodes `RPC { publish: [msg] }` as a complete frame without cloning `msg`.
+pub fn encode_message_frame(msg: &Message) -> Bytes {
+    let msg_len = msg.encoded_len();
+    let body_len = 1 + prost::encoding::encoded_len_varint(msg_len as u64) + msg_len;
+    let mut buf = BytesMut::with_capacity(body_len + 10);
+    put_uvarint(&mut buf, body_len as u64);
+    buf.put_u8(0x12); // field 2, wire type LEN
+    put_uvarint(&mut buf, msg_len as u64);
+    let _ = msg.encode(&mut buf);
+    buf.freeze()
+}
+
+/// Encodes `RPC { control }` as a complete frame.
+pub fn encode_control_frame(subscriptions: Vec<SubOpts>, control: Option<ControlMessage>) -> Bytes {
+    encode_rpc_frame(&Rpc { subscriptions, publish: Vec::new(), control })
+}
