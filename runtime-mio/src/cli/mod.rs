@@ -1,0 +1,73 @@
+//! Argument parsing and dispatch. Errors are one line on stderr with exit code 2.
+
+mod keys;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad arguments or unusable inputs (CLI.md).
+const EXIT_USAGE: u8 = 2;
+
+/// leanp2p: a sans-IO libp2p stack for Ethereum lean-consensus clients.
+#[derive(Debug, Parser)]
+#[command(name = "leanp2p", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a new secp256k1 node key in the lean-quickstart format.
+    ///
+    /// With --out FILE: writes 64 hex characters and a newline to FILE (mode 0600) and prints
+    /// the PeerId on stdout. Without it: prints the key file contents on stdout (so
+    /// `leanp2p keygen > node.key` works) and the PeerId on stderr.
+    Keygen(keys::KeygenArgs),
+    /// Print the PeerId (16Uiu2HA…) of a node key, and nothing else, on stdout.
+    PeerId(keys::PeerIdArgs),
+}
+
+/// A command failure: printed as one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error(transparent)]
+    KeyFile(#[from] leanp2p_identity::KeyFileError),
+    #[error("one of --node-key FILE or --key-hex HEX is required")]
+    MissingKey,
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
+}
+
+/// Parses `args` and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help / --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let line = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            eprintln!("leanp2p: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Keygen(args) => keys::keygen(&args, &mut stdout),
+        Command::PeerId(args) => keys::peer_id(&args, &mut stdout),
+    };
+    match result.and_then(|()| stdout.flush().map_err(CliError::Stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("leanp2p: {err}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
