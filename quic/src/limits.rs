@@ -1,0 +1,79 @@
+//! Resource bounds of a [`crate::Endpoint`].
+//!
+//! Every buffer or table whose size a remote peer can influence has a limit here. The
+//! defaults are sized for lean-consensus nodes (tens to a few hundred peers, blocks of a
+//! few hundred KiB) and match rust-libp2p where it has an equivalent.
+
+use crate::error::ConfigError;
+
+/// Resource limits of one endpoint. Checked by [`crate::Config::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Maximum number of connections (handshaking, established or closing) the endpoint
+    /// keeps at once. New inbound connections beyond it are refused with
+    /// `CONNECTION_REFUSED`; `dial` returns [`crate::DialError::TooManyConnections`].
+    /// Default 1024.
+    pub max_connections: usize,
+    /// Maximum number of connections whose handshake is still in progress (inbound and
+    /// outbound together). Inbound connections beyond it are refused. Default 256, so 40
+    /// peers dialling at once all complete.
+    pub max_handshakes: usize,
+    /// Maximum number of stateless datagrams (version negotiation, stateless reset,
+    /// refusals, retries) queued for [`crate::Endpoint::poll_transmit`] between two drains.
+    /// Further ones are dropped and counted. Default 64.
+    pub max_queued_stateless_transmits: usize,
+    /// Maximum number of bytes of one inbound datagram that are handed to QUIC; larger
+    /// datagrams are dropped and counted (QUIC never sends more than 65 527). Default 65 527.
+    pub max_datagram_size: usize,
+    /// Bytes that quinn buffers for a connection whose handshake has not been accepted yet
+    /// (quinn `incoming_buffer_size`). Default 64 KiB.
+    pub incoming_buffer_size: u64,
+    /// Total of [`Limits::incoming_buffer_size`] over all pending connections. Default 8 MiB.
+    pub incoming_buffer_size_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_handshakes: 256,
+            max_queued_stateless_transmits: 64,
+            max_datagram_size: 65_527,
+            incoming_buffer_size: 64 * 1024,
+            incoming_buffer_size_total: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::InvalidLimit("max_connections must be > 0"));
+        }
+        if self.max_handshakes == 0 || self.max_handshakes > self.max_connections {
+            return Err(ConfigError::InvalidLimit(
+                "max_handshakes must be in 1..=max_connections",
+            ));
+        }
+        if self.max_queued_stateless_transmits == 0 {
+            return Err(ConfigError::InvalidLimit(
+                "max_queued_stateless_transmits must be > 0",
+            ));
+        }
+        if self.max_datagram_size < 1200 {
+            return Err(ConfigError::InvalidLimit(
+                "max_datagram_size must be >= 1200 (QUIC minimum)",
+            ));
+        }
+        if self.incoming_buffer_size == 0
+            || self.incoming_buffer_size_total < self.incoming_buffer_size
+        {
+            return Err(ConfigError::InvalidLimit(
+                "incoming_buffer_size must be > 0 and <= incoming_buffer_size_total",
+            ));
+        }
+        Ok(())
+    }
+}

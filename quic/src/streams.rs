@@ -1,0 +1,205 @@
+//! Stream commands: one bidirectional QUIC stream is one libp2p stream.
+//!
+//! None of these take `now`: they only change stream state; the packets they cause go
+//! out on the next [`Endpoint::poll_transmit`] drain.
+
+use bytes::Bytes;
+use quinn_proto::{Dir, VarInt};
+
+use crate::connection::{Conn, ConnState};
+use crate::endpoint::Endpoint;
+use crate::error::{OpenStreamError, ReadError, StreamError, WriteError};
+use crate::event::{ConnId, Event, StreamId};
+
+/// Why a command could not find an established connection.
+enum Access {
+    Unknown,
+    NotConnected,
+}
+
+impl From<Access> for OpenStreamError {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Unknown => Self::UnknownConnection,
+            Access::NotConnected => Self::NotConnected,
+        }
+    }
+}
+
+impl From<Access> for WriteError {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Unknown => Self::UnknownConnection,
+            Access::NotConnected => Self::NotConnected,
+        }
+    }
+}
+
+impl From<Access> for ReadError {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Unknown => Self::UnknownConnection,
+            Access::NotConnected => Self::NotConnected,
+        }
+    }
+}
+
+impl From<Access> for StreamError {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Unknown => Self::UnknownConnection,
+            Access::NotConnected => Self::NotConnected,
+        }
+    }
+}
+
+impl Endpoint {
+    fn established(&mut self, conn: ConnId) -> Result<&mut Conn, Access> {
+        let c = self.conns.get_mut(&conn).ok_or(Access::Unknown)?;
+        match c.state {
+            ConnState::Established { .. } if !c.quinn.is_closed() => Ok(c),
+            _ => Err(Access::NotConnected),
+        }
+    }
+
+    /// Opens a bidirectional stream; we are its multistream-select dialer. Nothing is
+    /// sent until the first write (or finish).
+    pub fn open_bi(&mut self, conn: ConnId) -> Result<StreamId, OpenStreamError> {
+        let c = self.established(conn)?;
+        let stream = c
+            .quinn
+            .streams()
+            .open(Dir::Bi)
+            .ok_or(OpenStreamError::LimitReached)?;
+        Ok(StreamId(stream))
+    }
+
+    /// Writes as much of `data` as flow and congestion control allow and returns how many
+    /// bytes were taken (0 when blocked). Keep the rest and retry on
+    /// [`Event::Writable`] — or use [`crate::SendBuffer`], which does exactly that.
+    pub fn write(
+        &mut self,
+        conn: ConnId,
+        stream: StreamId,
+        data: &[u8],
+    ) -> Result<usize, WriteError> {
+        if data.is_empty() {
+            self.established(conn)?;
+            return Ok(0);
+        }
+        let c = self.established(conn)?;
+        match c.quinn.send_stream(stream.0).write(data) {
+            Ok(written) => {
+                self.mark_for_transmit(conn);
+                Ok(written)
+            }
+            Err(quinn_proto::WriteError::Blocked) => Ok(0),
+            Err(quinn_proto::WriteError::Stopped(code)) => {
+                self.mark_for_transmit(conn);
+                Err(WriteError::Stopped(code.into_inner()))
+            }
+            Err(quinn_proto::WriteError::ClosedStream) => Err(WriteError::ClosedStream),
+        }
+    }
+
+    /// Sends FIN after the data already written (libp2p `close_write`).
+    pub fn finish(&mut self, conn: ConnId, stream: StreamId) -> Result<(), StreamError> {
+        let c = self.established(conn)?;
+        let result = c.quinn.send_stream(stream.0).finish();
+        match result {
+            Ok(()) => {
+                self.mark_for_transmit(conn);
+                Ok(())
+            }
+            Err(quinn_proto::FinishError::Stopped(code)) => {
+                self.mark_for_transmit(conn);
+                Err(StreamError::Stopped(code.into_inner()))
+            }
+            Err(quinn_proto::FinishError::ClosedStream) => Err(StreamError::ClosedStream),
+        }
+    }
+
+    /// Resets the whole libp2p stream: RESET_STREAM on our send side and STOP_SENDING
+    /// on our receive side, both with `code` (rust-libp2p uses 0). Fails only if both
+    /// halves were already closed.
+    pub fn reset(&mut self, conn: ConnId, stream: StreamId, code: u64) -> Result<(), StreamError> {
+        let code = VarInt::from_u64(code).map_err(|_| StreamError::InvalidCode)?;
+        let c = self.established(conn)?;
+        let send = c.quinn.send_stream(stream.0).reset(code);
+        let recv = c.quinn.recv_stream(stream.0).stop(code);
+        if send.is_err() && recv.is_err() {
+            return Err(StreamError::ClosedStream);
+        }
+        self.mark_for_transmit(conn);
+        Ok(())
+    }
+
+    /// Stops our receive side only (STOP_SENDING with `code`); unread data is discarded.
+    pub fn stop(&mut self, conn: ConnId, stream: StreamId, code: u64) -> Result<(), StreamError> {
+        let code = VarInt::from_u64(code).map_err(|_| StreamError::InvalidCode)?;
+        let c = self.established(conn)?;
+        c.quinn
+            .recv_stream(stream.0)
+            .stop(code)
+            .map_err(|_| StreamError::ClosedStream)?;
+        self.mark_for_transmit(conn);
+        Ok(())
+    }
+
+    /// Sets the send priority of a stream (higher goes first; default 0). Useful to keep
+    /// gossip ahead of bulk responses on one connection.
+    pub fn set_priority(
+        &mut self,
+        conn: ConnId,
+        stream: StreamId,
+        priority: i32,
+    ) -> Result<(), StreamError> {
+        let c = self.established(conn)?;
+        c.quinn
+            .send_stream(stream.0)
+            .set_priority(priority)
+            .map_err(|_| StreamError::ClosedStream)
+    }
+
+    /// Reads up to `max` bytes in order. `Ok(None)` means nothing more right now; if the
+    /// stream ended, [`Event::Finished`] (peer FIN, everything read) or [`Event::Reset`]
+    /// is queued exactly once, and later reads return [`ReadError::ClosedStream`].
+    /// Reading frees receive window, so read promptly: an unread stream stalls its sender.
+    pub fn read(
+        &mut self,
+        conn: ConnId,
+        stream: StreamId,
+        max: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let c = self.established(conn)?;
+        let mut recv = c.quinn.recv_stream(stream.0);
+        let mut chunks = recv.read(true).map_err(|_| ReadError::ClosedStream)?;
+        if max == 0 {
+            // Finalizing an untouched read changes nothing.
+            let _ = chunks.finalize();
+            return Ok(None);
+        }
+        let outcome = chunks.next(max);
+        let should_transmit = chunks.finalize().should_transmit();
+        if should_transmit {
+            self.mark_for_transmit(conn);
+        }
+        match outcome {
+            Ok(Some(chunk)) => Ok(Some(chunk.bytes)),
+            Ok(None) => {
+                self.events.push_back(Event::Finished { conn, stream });
+                Ok(None)
+            }
+            Err(quinn_proto::ReadError::Blocked) => Ok(None),
+            Err(quinn_proto::ReadError::Reset(code)) => {
+                self.events.push_back(Event::Reset {
+                    conn,
+                    stream,
+                    code: code.into_inner(),
+                });
+                self.mark_for_transmit(conn);
+                Ok(None)
+            }
+        }
+    }
+}
