@@ -41,10 +41,7 @@ pub(crate) struct Conn {
     /// Whether the connection sits in the endpoint's transmit queue.
     pub(crate) queued_for_transmit: bool,
     pub(crate) pacing_deadline: Option<Instant>,
-    pub(crate) last_ack_eliciting_tx: Option<Instant>,
     pub(crate) last_rx: Option<Instant>,
-    /// Sum of ack-eliciting frames sent so far (to spot ack-eliciting packets).
-    pub(crate) ack_eliciting_frames_sent: u64,
 }
 
 impl Conn {
@@ -69,9 +66,7 @@ impl Conn {
             },
             queued_for_transmit: false,
             pacing_deadline: None,
-            last_ack_eliciting_tx: None,
             last_rx: None,
-            ack_eliciting_frames_sent: 0,
         }
     }
 
@@ -83,34 +78,6 @@ impl Conn {
         match self.state {
             ConnState::Established { peer } => Some(peer),
             _ => None,
-        }
-    }
-
-    /// Records a transmit: notes whether it carried ack-eliciting frames.
-    pub(crate) fn on_transmit(&mut self, now: Instant) {
-        let frames = self.quinn.stats().frame_tx;
-        let ack_eliciting = frames.stream
-            + frames.crypto
-            + frames.ping
-            + frames.max_data
-            + frames.max_stream_data
-            + frames.max_streams_bidi
-            + frames.max_streams_uni
-            + frames.new_connection_id
-            + frames.retire_connection_id
-            + frames.reset_stream
-            + frames.stop_sending
-            + frames.data_blocked
-            + frames.stream_data_blocked
-            + frames.streams_blocked_bidi
-            + frames.streams_blocked_uni
-            + frames.path_challenge
-            + frames.path_response
-            + frames.new_token
-            + u64::from(frames.handshake_done);
-        if ack_eliciting != self.ack_eliciting_frames_sent {
-            self.ack_eliciting_frames_sent = ack_eliciting;
-            self.last_ack_eliciting_tx = Some(now);
         }
     }
 
@@ -135,7 +102,6 @@ impl Conn {
         let hints = TimerHints {
             handshake_deadline,
             pacing_deadline: self.pacing_deadline,
-            last_ack_eliciting_tx: self.last_ack_eliciting_tx,
             last_rx: self.last_rx,
             closing: self.quinn.is_closed(),
         };

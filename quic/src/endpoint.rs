@@ -491,9 +491,6 @@ impl Endpoint {
             buf.clear();
             match conn.quinn.poll_transmit(now, max_datagrams, buf) {
                 Some(transmit) => {
-                    if self.config.keep_alive_interval.is_some() {
-                        conn.on_transmit(now);
-                    }
                     conn.queued_for_transmit = true;
                     self.transmit_queue.push_back(id);
                     self.stats.datagrams_sent += match transmit.segment_size {

@@ -88,18 +88,33 @@ impl Endpoint {
             return Ok(0);
         }
         let c = self.established(conn)?;
-        match c.quinn.send_stream(stream.0).write(data) {
-            Ok(written) => {
-                self.mark_for_transmit(conn);
-                Ok(written)
+        let mut written = 0;
+        // Keep offering the rest until quinn says Blocked: only a write that returned
+        // Blocked makes quinn report Writable once credit returns. A partial write alone
+        // would leave the caller waiting forever.
+        while let Some(rest) = data.get(written..).filter(|rest| !rest.is_empty()) {
+            match c.quinn.send_stream(stream.0).write(rest) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(quinn_proto::WriteError::Blocked) => break,
+                Err(error) if written > 0 => {
+                    // Report the bytes taken; the error shows on the next write.
+                    tracing::trace!(%error, "write ended early");
+                    break;
+                }
+                Err(quinn_proto::WriteError::Stopped(code)) => {
+                    self.mark_for_transmit(conn);
+                    return Err(WriteError::Stopped(code.into_inner()));
+                }
+                Err(quinn_proto::WriteError::ClosedStream) => {
+                    return Err(WriteError::ClosedStream);
+                }
             }
-            Err(quinn_proto::WriteError::Blocked) => Ok(0),
-            Err(quinn_proto::WriteError::Stopped(code)) => {
-                self.mark_for_transmit(conn);
-                Err(WriteError::Stopped(code.into_inner()))
-            }
-            Err(quinn_proto::WriteError::ClosedStream) => Err(WriteError::ClosedStream),
         }
+        if written > 0 {
+            self.mark_for_transmit(conn);
+        }
+        Ok(written)
     }
 
     /// Sends FIN after the data already written (libp2p `close_write`).

@@ -74,9 +74,8 @@ pub(crate) struct TimerHints {
     pub(crate) handshake_deadline: Option<Instant>,
     /// The deadline quinn armed when its pacer blocked the last `poll_transmit`.
     pub(crate) pacing_deadline: Option<Instant>,
-    /// When the last ack-eliciting packet left (keep-alive restarts from there).
-    pub(crate) last_ack_eliciting_tx: Option<Instant>,
-    /// When the last datagram for the connection arrived (idle restarts from there).
+    /// When the last datagram for the connection arrived. quinn restarts both the
+    /// keep-alive and the idle timer from every authenticated packet it receives.
     pub(crate) last_rx: Option<Instant>,
     /// Whether the connection is closing or draining.
     pub(crate) closing: bool,
@@ -98,12 +97,12 @@ pub(crate) fn classify(
     if hints.pacing_deadline == Some(deadline) {
         return TimeoutReason::Pacing;
     }
-    if let (Some(interval), Some(tx)) = (keep_alive, hints.last_ack_eliciting_tx) {
-        if tx + interval == deadline {
+    if let Some(rx) = hints.last_rx {
+        if keep_alive.is_some_and(|interval| rx + interval == deadline) {
             return TimeoutReason::KeepAlive;
         }
-    }
-    if let Some(rx) = hints.last_rx {
+        // The idle deadline is at least `idle` after the last receipt (later if an
+        // ack-eliciting packet was sent since, or if 3·PTO exceeds it).
         if deadline >= rx + idle {
             return TimeoutReason::Idle;
         }
@@ -161,7 +160,6 @@ mod tests {
         let mut hints = TimerHints {
             handshake_deadline: None,
             pacing_deadline: Some(t0 + Duration::from_millis(2)),
-            last_ack_eliciting_tx: Some(t0),
             last_rx: Some(t0),
             closing: false,
         };
