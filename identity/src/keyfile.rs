@@ -48,7 +48,10 @@ pub fn format_node_key(key: &Keypair) -> zeroize::Zeroizing<String> {
 /// On Unix the file gets mode 0600 (also when it already existed).
 pub fn write_node_key(path: impl AsRef<Path>, key: &Keypair) -> Result<(), KeyFileError> {
     let path = path.as_ref();
-    let io_err = |source| KeyFileError::Io { path: path.display().to_string(), source };
+    let io_err = |source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -60,8 +63,10 @@ pub fn write_node_key(path: impl AsRef<Path>, key: &Keypair) -> Result<(), KeyFi
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io_err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
     }
-    file.write_all(format_node_key(key).as_bytes()).map_err(io_err)?;
+    file.write_all(format_node_key(key).as_bytes())
+        .map_err(io_err)?;
     file.sync_all().map_err(io_err)
 }

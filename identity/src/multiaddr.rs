@@ -115,7 +115,14 @@ impl Protocol {
             CODE_TCP | CODE_UDP => {
                 let (v, rest) = split(rest, 2)?;
                 let port = u16::from_be_bytes(v.try_into().map_err(|_| MultiaddrError::Truncated)?);
-                (if code == CODE_TCP { Protocol::Tcp(port) } else { Protocol::Udp(port) }, rest)
+                (
+                    if code == CODE_TCP {
+                        Protocol::Tcp(port)
+                    } else {
+                        Protocol::Udp(port)
+                    },
+                    rest,
+                )
             }
             CODE_QUIC => (Protocol::Quic, rest),
             CODE_QUIC_V1 => (Protocol::QuicV1, rest),
@@ -168,7 +175,9 @@ fn split(input: &[u8], n: usize) -> Result<(&[u8], &[u8]), MultiaddrError> {
 fn parse_dns_name(name: &str) -> Result<String, MultiaddrError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_DNS_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     if valid {
         Ok(name.to_owned())
     } else {
@@ -259,7 +268,11 @@ impl Multiaddr {
                 let peer = match rest {
                     [] => None,
                     [Protocol::P2p(id)] => Some(*id),
-                    _ => return Err(MultiaddrError::NotDialable("unexpected components after /quic-v1")),
+                    _ => {
+                        return Err(MultiaddrError::NotDialable(
+                            "unexpected components after /quic-v1",
+                        ))
+                    }
                 };
                 Ok((SocketAddr::new(ip, *port), peer))
             }
@@ -317,8 +330,15 @@ impl fmt::Debug for Multiaddr {
 impl FromStr for Multiaddr {
     type Err = MultiaddrError;
 
+    /// Parses the text form; the empty string (what an empty multiaddr displays as) and
+    /// `/` both parse to the empty multiaddr.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s.strip_prefix('/').ok_or(MultiaddrError::MissingLeadingSlash)?;
+        if s.is_empty() {
+            return Ok(Self::empty());
+        }
+        let rest = s
+            .strip_prefix('/')
+            .ok_or(MultiaddrError::MissingLeadingSlash)?;
         let mut parts = rest.split('/');
         let mut components = Vec::new();
         if rest.is_empty() {
@@ -329,23 +349,34 @@ impl FromStr for Multiaddr {
                 return Err(MultiaddrError::TooManyComponents);
             }
             let mut value = |proto: &'static str| {
-                parts.next().filter(|v| !v.is_empty()).ok_or(MultiaddrError::MissingValue(proto))
+                parts
+                    .next()
+                    .filter(|v| !v.is_empty())
+                    .ok_or(MultiaddrError::MissingValue(proto))
             };
             let p = match name {
                 "ip4" => Protocol::Ip4(
-                    value("ip4")?.parse().map_err(|_| MultiaddrError::InvalidValue("ip4"))?,
+                    value("ip4")?
+                        .parse()
+                        .map_err(|_| MultiaddrError::InvalidValue("ip4"))?,
                 ),
                 "ip6" => Protocol::Ip6(
-                    value("ip6")?.parse().map_err(|_| MultiaddrError::InvalidValue("ip6"))?,
+                    value("ip6")?
+                        .parse()
+                        .map_err(|_| MultiaddrError::InvalidValue("ip6"))?,
                 ),
                 "dns" => Protocol::Dns(parse_dns_name(value("dns")?)?),
                 "dns4" => Protocol::Dns4(parse_dns_name(value("dns4")?)?),
                 "dns6" => Protocol::Dns6(parse_dns_name(value("dns6")?)?),
                 "tcp" => Protocol::Tcp(
-                    value("tcp")?.parse().map_err(|_| MultiaddrError::InvalidValue("tcp"))?,
+                    value("tcp")?
+                        .parse()
+                        .map_err(|_| MultiaddrError::InvalidValue("tcp"))?,
                 ),
                 "udp" => Protocol::Udp(
-                    value("udp")?.parse().map_err(|_| MultiaddrError::InvalidValue("udp"))?,
+                    value("udp")?
+                        .parse()
+                        .map_err(|_| MultiaddrError::InvalidValue("udp"))?,
                 ),
                 "quic" => Protocol::Quic,
                 "quic-v1" => Protocol::QuicV1,
@@ -369,25 +400,55 @@ mod tests {
             "/ip4/1.2.3.4/webrtc".parse::<Multiaddr>(),
             Err(MultiaddrError::UnknownProtocol("webrtc".into()))
         );
-        assert_eq!("ip4/1.2.3.4".parse::<Multiaddr>(), Err(MultiaddrError::MissingLeadingSlash));
-        assert_eq!("/ip4".parse::<Multiaddr>(), Err(MultiaddrError::MissingValue("ip4")));
-        assert_eq!("/ip4/1.2.3".parse::<Multiaddr>(), Err(MultiaddrError::InvalidValue("ip4")));
-        assert_eq!("/udp/70000".parse::<Multiaddr>(), Err(MultiaddrError::InvalidValue("udp")));
-        assert_eq!("/ip4/1.2.3.4//udp/1".parse::<Multiaddr>(), Err(MultiaddrError::EmptyComponent));
+        assert_eq!(
+            "ip4/1.2.3.4".parse::<Multiaddr>(),
+            Err(MultiaddrError::MissingLeadingSlash)
+        );
+        assert_eq!(
+            "/ip4".parse::<Multiaddr>(),
+            Err(MultiaddrError::MissingValue("ip4"))
+        );
+        assert_eq!(
+            "/ip4/1.2.3".parse::<Multiaddr>(),
+            Err(MultiaddrError::InvalidValue("ip4"))
+        );
+        assert_eq!(
+            "/udp/70000".parse::<Multiaddr>(),
+            Err(MultiaddrError::InvalidValue("udp"))
+        );
+        assert_eq!(
+            "/ip4/1.2.3.4//udp/1".parse::<Multiaddr>(),
+            Err(MultiaddrError::EmptyComponent)
+        );
         assert_eq!(
             Multiaddr::from_bytes(&[0x90, 0x03]),
             Err(MultiaddrError::UnknownProtocolCode(400))
         );
-        assert_eq!(Multiaddr::from_bytes(&[0x04, 1, 2]), Err(MultiaddrError::Truncated));
+        assert_eq!(
+            Multiaddr::from_bytes(&[0x04, 1, 2]),
+            Err(MultiaddrError::Truncated)
+        );
     }
 
     #[test]
     fn quic_target_rules() {
         let a: Multiaddr = "/ip6/::1/udp/9001/quic-v1".parse().unwrap_or_default();
-        assert_eq!(a.to_quic_v1_target().ok(), Some(("[::1]:9001".parse().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))), None)));
+        assert_eq!(
+            a.to_quic_v1_target().ok(),
+            Some((
+                "[::1]:9001"
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+                None
+            ))
+        );
         let draft: Multiaddr = "/ip4/1.2.3.4/udp/1/quic".parse().unwrap_or_default();
-        assert!(matches!(draft.to_quic_v1_target(), Err(MultiaddrError::NotDialable(m)) if m.contains("draft-29")));
-        let dns: Multiaddr = "/dns4/boot.example.org/udp/1/quic-v1".parse().unwrap_or_default();
+        assert!(
+            matches!(draft.to_quic_v1_target(), Err(MultiaddrError::NotDialable(m)) if m.contains("draft-29"))
+        );
+        let dns: Multiaddr = "/dns4/boot.example.org/udp/1/quic-v1"
+            .parse()
+            .unwrap_or_default();
         assert!(dns.to_quic_v1_target().is_err());
         assert_eq!(dns.to_string(), "/dns4/boot.example.org/udp/1/quic-v1");
         assert_eq!("/".parse::<Multiaddr>(), Ok(Multiaddr::empty()));

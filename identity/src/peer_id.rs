@@ -44,7 +44,10 @@ impl PeerId {
             bytes[0] = IDENTITY_CODE;
             bytes[1] = pb.len() as u8; // ≤ 42 < 0x80: a one-byte varint
             bytes[2..2 + pb.len()].copy_from_slice(&pb);
-            Self { len: (2 + pb.len()) as u8, bytes }
+            Self {
+                len: (2 + pb.len()) as u8,
+                bytes,
+            }
         } else {
             bytes[0] = SHA256_CODE;
             bytes[1] = 32;
@@ -75,7 +78,10 @@ impl PeerId {
         }
         let mut out = [0u8; MAX_PEER_ID_LEN];
         out[..bytes.len()].copy_from_slice(bytes);
-        Ok(Self { len: bytes.len() as u8, bytes: out })
+        Ok(Self {
+            len: bytes.len() as u8,
+            bytes: out,
+        })
     }
 
     /// The binary multihash.
@@ -98,7 +104,12 @@ impl PeerId {
         let mut cid = Vec::with_capacity(2 + self.as_bytes().len());
         cid.extend_from_slice(&[CID_V1, LIBP2P_KEY_CODEC]);
         cid.extend_from_slice(self.as_bytes());
-        format!("b{}", data_encoding::BASE32_NOPAD.encode(&cid).to_ascii_lowercase())
+        format!(
+            "b{}",
+            data_encoding::BASE32_NOPAD
+                .encode(&cid)
+                .to_ascii_lowercase()
+        )
     }
 
     /// The public key inlined in an identity-multihash PeerId (secp256k1, Ed25519), if any.
@@ -118,7 +129,9 @@ impl PeerId {
     /// Parses the legacy base58btc form (`1…`, `Qm…`, `16Uiu2HA…`, `12D3KooW…`).
     fn from_base58(s: &str) -> Result<Self, PeerIdError> {
         let mut buf = [0u8; 64];
-        let n = bs58::decode(s).onto(&mut buf[..]).map_err(|_| PeerIdError::InvalidBase58)?;
+        let n = bs58::decode(s)
+            .onto(&mut buf[..])
+            .map_err(|_| PeerIdError::InvalidBase58)?;
         Self::from_bytes(buf.get(..n).ok_or(PeerIdError::InvalidBase58)?)
     }
 
@@ -137,7 +150,9 @@ impl PeerId {
             'B' => data_encoding::BASE32_NOPAD
                 .decode(body.as_bytes())
                 .map_err(|_| PeerIdError::InvalidCid)?,
-            'z' => bs58::decode(body).into_vec().map_err(|_| PeerIdError::InvalidCid)?,
+            'z' => bs58::decode(body)
+                .into_vec()
+                .map_err(|_| PeerIdError::InvalidCid)?,
             other => return Err(PeerIdError::UnsupportedMultibase(other)),
         };
         match cid.as_slice() {
@@ -180,10 +195,22 @@ mod tests {
     fn rejects_bad_multihashes() {
         assert_eq!(PeerId::from_bytes(&[]), Err(PeerIdError::Empty));
         assert_eq!(PeerId::from_bytes(&[0x00]), Err(PeerIdError::Truncated));
-        assert_eq!(PeerId::from_bytes(&[0x00, 3, 1, 2]), Err(PeerIdError::Truncated));
-        assert_eq!(PeerId::from_bytes(&[0x00, 43]), Err(PeerIdError::InlineKeyTooLong(43)));
-        assert_eq!(PeerId::from_bytes(&[0x12, 31]), Err(PeerIdError::BadDigestLength(31)));
-        assert_eq!(PeerId::from_bytes(&[0x13, 0]), Err(PeerIdError::UnsupportedMultihash(0x13)));
+        assert_eq!(
+            PeerId::from_bytes(&[0x00, 3, 1, 2]),
+            Err(PeerIdError::Truncated)
+        );
+        assert_eq!(
+            PeerId::from_bytes(&[0x00, 43]),
+            Err(PeerIdError::InlineKeyTooLong(43))
+        );
+        assert_eq!(
+            PeerId::from_bytes(&[0x12, 31]),
+            Err(PeerIdError::BadDigestLength(31))
+        );
+        assert_eq!(
+            PeerId::from_bytes(&[0x13, 0]),
+            Err(PeerIdError::UnsupportedMultihash(0x13))
+        );
         assert!("".parse::<PeerId>().is_err());
         assert!("x123".parse::<PeerId>().is_err());
         assert!("Qm".parse::<PeerId>().is_err());

@@ -135,10 +135,21 @@ fn key_protobuf_must_be_canonical() {
     // RSA is not supported, unknown types are typed errors
     assert!(PublicKey::decode_protobuf(&[0x08, 0x00, 0x12, 0x01, 0x00]).is_err());
     assert!(PublicKey::decode_protobuf(&[0x08, 0x09, 0x12, 0x01, 0x00]).is_err());
-    // not a curve point
-    let mut bad_point = good.clone();
-    bad_point[4] = 0x05;
-    assert!(PublicKey::decode_protobuf(&bad_point).is_err());
+    // only the 33-byte compressed SEC1 form is accepted
+    for tag in [0x00, 0x04, 0x05] {
+        let mut bad_tag = good.clone();
+        bad_tag[4] = tag;
+        assert!(PublicKey::decode_protobuf(&bad_tag).is_err(), "tag {tag:#x}");
+    }
+    let kp = keypair(SECP_VECTORS[0].0);
+    let mut uncompressed = vec![0x08, 0x02, 0x12, 0x41];
+    uncompressed.extend(kp.secp256k1_public().to_uncompressed_bytes());
+    assert!(PublicKey::decode_protobuf(&uncompressed).is_err());
+    // x not on the curve (x = 5 has no square root mod p on secp256k1)
+    let mut off_curve = vec![0x08, 0x02, 0x12, 0x21, 0x02];
+    off_curve.extend([0u8; 31]);
+    off_curve.push(0x05);
+    assert!(PublicKey::decode_protobuf(&off_curve).is_err());
 }
 
 #[test]

@@ -26,7 +26,10 @@ impl EcdsaPublicKey {
             return Err(DecodingError::InvalidKey);
         }
         let key = VerifyingKey::from_public_key_der(der).map_err(|_| DecodingError::InvalidKey)?;
-        Ok(Self { key, spki_der: der.to_vec() })
+        Ok(Self {
+            key,
+            spki_der: der.to_vec(),
+        })
     }
 
     /// The DER SubjectPublicKeyInfo, exactly as received.

@@ -11,10 +11,13 @@ pub struct Ed25519PublicKey(VerifyingKey);
 impl Ed25519PublicKey {
     /// Parses the 32 raw key bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodingError> {
-        let raw: &[u8; 32] = bytes
-            .try_into()
-            .map_err(|_| DecodingError::InvalidLength { expected: 32, actual: bytes.len() })?;
-        VerifyingKey::from_bytes(raw).map(Self).map_err(|_| DecodingError::InvalidKey)
+        let raw: &[u8; 32] = bytes.try_into().map_err(|_| DecodingError::InvalidLength {
+            expected: 32,
+            actual: bytes.len(),
+        })?;
+        VerifyingKey::from_bytes(raw)
+            .map(Self)
+            .map_err(|_| DecodingError::InvalidKey)
     }
 
     /// The 32 raw key bytes.

@@ -85,7 +85,12 @@ impl PublicKey {
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PublicKey::{:?}({})", self.key_type(), hex::encode(self.data_bytes()))
+        write!(
+            f,
+            "PublicKey::{:?}({})",
+            self.key_type(),
+            hex::encode(self.data_bytes())
+        )
     }
 }
 

@@ -48,11 +48,19 @@ struct PrivateKeyPb {
 }
 
 pub(crate) fn encode_public(key_type: KeyType, data: &[u8]) -> Vec<u8> {
-    PublicKeyPb { key_type: key_type as i32, data: data.to_vec() }.encode_to_vec()
+    PublicKeyPb {
+        key_type: key_type as i32,
+        data: data.to_vec(),
+    }
+    .encode_to_vec()
 }
 
 pub(crate) fn encode_private(key_type: KeyType, data: &[u8]) -> Vec<u8> {
-    PrivateKeyPb { key_type: key_type as i32, data: data.to_vec() }.encode_to_vec()
+    PrivateKeyPb {
+        key_type: key_type as i32,
+        data: data.to_vec(),
+    }
+    .encode_to_vec()
 }
 
 fn checked_type(raw: i32) -> Result<KeyType, DecodingError> {
@@ -67,7 +75,9 @@ pub(crate) fn decode_public(bytes: &[u8]) -> Result<(KeyType, Vec<u8>), Decoding
     Ok((checked_type(pb.key_type)?, pb.data))
 }
 
-pub(crate) fn decode_private(bytes: &[u8]) -> Result<(KeyType, zeroize::Zeroizing<Vec<u8>>), DecodingError> {
+pub(crate) fn decode_private(
+    bytes: &[u8],
+) -> Result<(KeyType, zeroize::Zeroizing<Vec<u8>>), DecodingError> {
     let pb = PrivateKeyPb::decode(bytes).map_err(|_| DecodingError::Protobuf)?;
     let data = zeroize::Zeroizing::new(pb.data.clone());
     let canonical = zeroize::Zeroizing::new(pb.encode_to_vec());

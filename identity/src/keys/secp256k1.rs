@@ -75,7 +75,10 @@ impl Keypair {
 
     /// Canonical libp2p `PrivateKey` protobuf (`08 02 12 20 <scalar>`).
     pub fn to_protobuf_encoding(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(proto::encode_private(KeyType::Secp256k1, self.secret_bytes().as_slice()))
+        Zeroizing::new(proto::encode_private(
+            KeyType::Secp256k1,
+            self.secret_bytes().as_slice(),
+        ))
     }
 
     /// Decodes a libp2p `PrivateKey` protobuf holding a secp256k1 key.
@@ -84,17 +87,22 @@ impl Keypair {
         if key_type != KeyType::Secp256k1 {
             return Err(DecodingError::UnsupportedKeyType(key_type as i32));
         }
-        let secret: &[u8; 32] = data
-            .as_slice()
-            .try_into()
-            .map_err(|_| DecodingError::InvalidLength { expected: 32, actual: data.len() })?;
+        let secret: &[u8; 32] =
+            data.as_slice()
+                .try_into()
+                .map_err(|_| DecodingError::InvalidLength {
+                    expected: 32,
+                    actual: data.len(),
+                })?;
         Self::from_secret_bytes(secret).map_err(|_| DecodingError::InvalidKey)
     }
 }
 
 impl std::fmt::Debug for Keypair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keypair").field("public", &self.public).finish_non_exhaustive()
+        f.debug_struct("Keypair")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,8 +111,16 @@ impl std::fmt::Debug for Keypair {
 pub struct Secp256k1PublicKey(VerifyingKey);
 
 impl Secp256k1PublicKey {
-    /// Parses a SEC1 point (33-byte compressed, or 65-byte uncompressed).
+    /// Parses the 33-byte SEC1 compressed point (`02`/`03` ‖ X), the only form libp2p key
+    /// protobufs and ENRs carry. Other SEC1 forms are rejected so that a key always
+    /// re-encodes to the bytes it was decoded from (PeerIds hash those bytes).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodingError> {
+        if bytes.len() != 33 {
+            return Err(DecodingError::InvalidLength { expected: 33, actual: bytes.len() });
+        }
+        if !matches!(bytes.first(), Some(0x02 | 0x03)) {
+            return Err(DecodingError::InvalidKey);
+        }
         VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| DecodingError::InvalidKey)
     }
 
