@@ -1,0 +1,96 @@
+//! Bounded per-peer queues: slow peers drop forwards first, never control, never block
+//! other peers.
+
+use super::*;
+use crate::{TimeoutReason, Validation};
+
+#[test]
+fn overflow_drops_forwards_not_control_and_reports_slow_peer() {
+    let mut cfg = test_config();
+    cfg.limits.max_normal_queue_frames = 4;
+    cfg.limits.max_priority_queue_frames = 2;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=3, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    let slow = peers[1];
+    h.gs.handle_peer_blocked(h.now, slow, true);
+    // 10 forwarded messages; the host drains after each one.
+    let mut sent = Vec::new();
+    for i in 0..10u8 {
+        h.rpc(peers[0], msg(TOPIC, &[i])).unwrap();
+        h.gs.report_validation(h.now, &lean_id(TOPIC, &[i]), peers[0], Validation::Accept).unwrap();
+        sent.extend(h.drain());
+    }
+    // The fast peer got everything; the slow one nothing yet.
+    assert_eq!(messages_to(&sent, peers[2]), 10);
+    assert_eq!(messages_to(&sent, slow), 0);
+    let events = h.events();
+    let slow_events: Vec<_> = events.iter().filter(|e| matches!(e, Event::SlowPeer { .. })).collect();
+    assert_eq!(slow_events, vec![&Event::SlowPeer { peer: slow, dropped: 1 }], "reported once per heartbeat");
+    let stats = h.gs.stats();
+    assert_eq!(stats.peers[&slow].normal_queue_len, 4);
+    assert_eq!(stats.peers[&slow].dropped_normal, 6);
+    assert_eq!(stats.counters.dropped_normal, 6);
+    // Control for the slow peer is still queued: unsubscribe PRUNEs it.
+    h.gs.unsubscribe(h.now, &topic()).unwrap();
+    h.drain();
+    assert_eq!(h.gs.poll_timeout(), Some(h.t0 + std::time::Duration::from_millis(700)), "blocked output does not spin the driver");
+    h.gs.handle_peer_blocked(h.now, slow, false);
+    assert_eq!(h.gs.timeout_reason(), Some(TimeoutReason::QueuedIo));
+    let sent = h.drain();
+    let to_slow: Vec<&Sent> = sent.iter().filter(|s| s.to == slow).collect();
+    assert_eq!(to_slow[0].lane, Lane::Priority, "control goes first");
+    assert_eq!(to_slow[0].rpc.prune.len(), 1);
+    assert_eq!(to_slow[0].rpc.subscriptions, vec![sub(TOPIC, false)]);
+    assert_eq!(messages_to(&sent, slow), 4);
+    assert!(h.gs.poll_outbound().is_none());
+}
+
+#[test]
+fn own_publish_fails_only_when_every_priority_lane_is_full() {
+    let mut cfg = test_config();
+    cfg.limits.max_priority_queue_frames = 1;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.drain();
+    for p in &peers {
+        h.gs.handle_peer_blocked(h.now, *p, true);
+    }
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1")).unwrap();
+    assert_eq!(h.gs.publish(h.now, &topic(), Bytes::from_static(b"2")), Err(crate::PublishError::QueueFull));
+    assert_eq!(h.gs.stats().counters.dropped_priority, 2);
+    h.gs.handle_peer_blocked(h.now, peers[0], false);
+    let sent = h.drain();
+    assert_eq!(messages_to(&sent, peers[0]), 1);
+}
+
+#[test]
+fn round_robin_between_peers() {
+    let mut h = Harness::new(test_config());
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.drain();
+    for i in 0..3u8 {
+        h.gs.publish(h.now, &topic(), Bytes::from(vec![i])).unwrap();
+    }
+    let order: Vec<PeerId> = std::iter::from_fn(|| h.gs.poll_outbound()).map(|o| o.to).collect();
+    assert_eq!(order.len(), 6);
+    assert!(order.windows(2).all(|w| w[0] != w[1]), "peers alternate: {order:?} {peers:?}");
+}
+
+#[test]
+fn idle_peers_get_a_keepalive() {
+    let mut h = Harness::new(test_config());
+    let p = h.connect([1], true, &[])[0];
+    h.drain();
+    let mut keepalives = 0;
+    for _ in 0..30 {
+        h.heartbeat(); // 21 s
+        for o in std::iter::from_fn(|| h.gs.poll_outbound()) {
+            assert_eq!(o.to, p);
+            assert_eq!(&o.frame[..], &[0x02, 0x1a, 0x00]);
+            keepalives += 1;
+        }
+    }
+    assert_eq!(keepalives, 1);
+}

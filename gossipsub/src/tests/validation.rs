@@ -1,0 +1,145 @@
+//! Validation gating, duplicates, StrictNoSign checks, timeouts.
+
+use super::*;
+use crate::{Validation, ValidationError};
+
+fn setup() -> (Harness, Vec<PeerId>) {
+    let mut h = Harness::new(test_config());
+    let peers = h.connect(1..=4, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    h.events();
+    (h, peers)
+}
+
+#[test]
+fn forwarded_only_after_accept() {
+    let (mut h, peers) = setup();
+    h.rpc(peers[0], msg(TOPIC, b"data")).unwrap();
+    let id = lean_id(TOPIC, b"data");
+    assert_eq!(
+        h.events(),
+        vec![Event::Message {
+            id: id.clone(),
+            propagation_source: peers[0],
+            topic: topic(),
+            data: Bytes::from_static(b"data"),
+            author: None
+        }]
+    );
+    assert!(h.drain().is_empty(), "nothing forwarded before validation");
+    // A duplicate from peers[1] during validation: no event, and peers[1] is skipped later.
+    h.rpc(peers[1], msg(TOPIC, b"data")).unwrap();
+    assert!(h.events().is_empty());
+    assert_eq!(h.gs.report_validation(h.now, &id, peers[1], Validation::Accept), Err(ValidationError::UnknownMessage));
+    h.gs.report_validation(h.now, &id, peers[0], Validation::Accept).unwrap();
+    let sent = h.drain();
+    assert_eq!(messages_to(&sent, peers[0]), 0);
+    assert_eq!(messages_to(&sent, peers[1]), 0);
+    assert_eq!(messages_to(&sent, peers[2]), 1);
+    assert_eq!(messages_to(&sent, peers[3]), 1);
+    assert!(sent.iter().all(|s| s.lane == Lane::Normal));
+    assert_eq!(h.gs.report_validation(h.now, &id, peers[0], Validation::Accept), Err(ValidationError::UnknownMessage));
+    let c = h.gs.stats().counters;
+    assert_eq!((c.messages_received, c.duplicates, c.messages_forwarded), (2, 1, 2));
+}
+
+#[test]
+fn reject_and_ignore_do_not_forward() {
+    let (mut h, peers) = setup();
+    for (data, v) in [(&b"bad"[..], Validation::Reject), (&b"meh"[..], Validation::Ignore)] {
+        h.rpc(peers[0], msg(TOPIC, data)).unwrap();
+        assert_eq!(h.events().len(), 1);
+        let id = lean_id(TOPIC, data);
+        h.gs.report_validation(h.now, &id, peers[0], v).unwrap();
+        assert!(h.drain().is_empty());
+        // Still seen: a re-send is a duplicate, not a new event.
+        h.rpc(peers[1], msg(TOPIC, data)).unwrap();
+        assert!(h.events().iter().all(|e| !matches!(e, Event::Message { .. })));
+    }
+    let c = h.gs.stats().counters;
+    assert_eq!((c.validation_rejected, c.validation_ignored), (1, 1));
+}
+
+#[test]
+fn validation_times_out() {
+    let mut cfg = test_config();
+    cfg.heartbeat_initial_delay = std::time::Duration::from_secs(100);
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=4, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    h.rpc(peers[0], msg(TOPIC, b"slow")).unwrap();
+    let id = lean_id(TOPIC, b"slow");
+    h.events();
+    assert_eq!(h.gs.stats().pending_validation, 1);
+    h.advance(std::time::Duration::from_secs(10));
+    assert_eq!(h.gs.poll_timeout(), Some(h.now));
+    assert_eq!(h.gs.timeout_reason(), Some(crate::TimeoutReason::ValidationTimeout));
+    h.gs.handle_timeout(h.now);
+    assert_eq!(h.gs.report_validation(h.now, &id, peers[0], Validation::Accept), Err(ValidationError::UnknownMessage));
+    assert_eq!(h.gs.stats().counters.validation_timeouts, 1);
+    assert!(h.drain().iter().all(|s| s.rpc.messages.is_empty()));
+}
+
+#[test]
+fn strict_no_sign_rejects_signed_fields() {
+    let (mut h, peers) = setup();
+    let mut rpc = msg(TOPIC, b"x");
+    rpc.publish[0].seqno = Some(Bytes::from_static(&[0; 8]));
+    h.rpc(peers[0], rpc).unwrap();
+    let mut rpc = msg(TOPIC, b"y");
+    rpc.publish[0].from = Some(Bytes::from(peers[0].to_bytes()));
+    h.rpc(peers[0], rpc).unwrap();
+    assert!(h.events().is_empty());
+    assert_eq!(h.gs.stats().counters.invalid_messages, 2);
+}
+
+#[test]
+fn messages_for_unsubscribed_topics_are_dropped_and_oversize_rejected() {
+    let mut cfg = test_config();
+    cfg.topic_max_message_size.insert(topic(), 4);
+    let mut h = Harness::new(cfg);
+    let p = h.connect([1], true, &[TOPIC])[0];
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.events();
+    h.rpc(p, msg("other", b"x")).unwrap();
+    h.rpc(p, msg(TOPIC, b"12345")).unwrap();
+    assert!(h.events().is_empty());
+    let c = h.gs.stats().counters;
+    assert_eq!((c.unsubscribed_topic_messages, c.invalid_messages), (1, 1));
+    // A frame above max_transmit_size is dropped whole.
+    let mut cfg = test_config();
+    cfg.limits.max_transmit_size = 16;
+    cfg.limits.max_decoder_buffer = 16;
+    let mut h = Harness::new(cfg);
+    let p = h.connect([1], true, &[])[0];
+    assert!(matches!(h.rpc(p, msg(TOPIC, &[0; 32])), Err(crate::RpcError::FrameTooLarge { .. })));
+}
+
+#[test]
+fn without_explicit_validation_messages_forward_immediately() {
+    let mut cfg = test_config();
+    cfg.validate_messages = false;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=3, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    h.events();
+    h.rpc(peers[0], msg(TOPIC, b"x")).unwrap();
+    assert_eq!(h.events().len(), 1);
+    let sent = h.drain();
+    assert_eq!(messages_to(&sent, peers[1]) + messages_to(&sent, peers[2]), 2);
+}
+
+#[test]
+fn bad_sections_do_not_drop_good_ones() {
+    let (mut h, peers) = setup();
+    let mut body = msg(TOPIC, b"good").encode_to_vec();
+    body.extend([0x12, 0x03, 0x22, 0x01, 0xff]); // invalid UTF-8 topic
+    body.extend(Rpc { control: Some(graft(TOPIC)), ..Default::default() }.encode_to_vec());
+    let r = h.gs.handle_rpc(h.now, peers[0], Bytes::from(body));
+    assert_eq!(r, Err(crate::RpcError::PartiallyInvalid { dropped: 1 }));
+    assert_eq!(h.events().len(), 1);
+    assert_eq!(h.gs.stats().counters.graft_received, 1);
+}
