@@ -1,6 +1,8 @@
 //! In-memory TLS 1.3 handshakes between our rustls client and server configurations:
 //! bytes are copied between a `ClientConnection` and a `ServerConnection` by hand.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 
 use leanp2p_identity::tls::rustls::client::danger::ServerCertVerifier;
@@ -217,7 +219,7 @@ fn verifier_ignores_the_server_name_and_rejects_intermediates() {
             .verify_server_cert(&cert, &[], &name, &[], now)
             .is_ok());
         let error = verifier
-            .verify_server_cert(&cert, &[cert.clone()], &name, &[], now)
+            .verify_server_cert(&cert, std::slice::from_ref(&cert), &name, &[], now)
             .unwrap_err();
         assert_eq!(
             tls::certificate_error_of(&error),

@@ -2,6 +2,8 @@
 //! `transports/tls` tests): valid ones map to the expected PeerId, invalid ones are
 //! rejected with the right error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use leanp2p_identity::tls::{self, CertificateError, Libp2pCertificate};

@@ -12,7 +12,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme};
 
 use super::error::CertificateError;
-use super::verify::{Libp2pCertificate, SUPPORTED_SCHEMES};
+use super::verify::{Libp2pCertificate, SignatureChecks, SUPPORTED_SCHEMES};
 use crate::PeerId;
 
 /// Wraps our typed error so rustls carries it (and [`certificate_error_of`] finds it again).
@@ -54,7 +54,9 @@ fn verify_tls13(
     cert: &CertificateDer<'_>,
     dss: &DigitallySignedStruct,
 ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    Libp2pCertificate::parse(cert.as_ref())
+    // rustls calls this only after the certificate verifier accepted `cert` in this
+    // handshake, so the two certificate signatures need not be verified again.
+    Libp2pCertificate::parse_inner(cert.as_ref(), SignatureChecks::AlreadyVerified)
         .and_then(|c| c.verify_handshake_signature(dss.scheme, message, dss.signature()))
         .map(|()| HandshakeSignatureValid::assertion())
         .map_err(to_rustls)

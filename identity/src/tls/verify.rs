@@ -49,6 +49,16 @@ pub(crate) const SUPPORTED_SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::RSA_PKCS1_SHA256,
 ];
 
+/// Whether [`Libp2pCertificate::parse_inner`] verifies the self-signature and the
+/// libp2p extension signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureChecks {
+    /// Verify both (every externally reachable path).
+    Verify,
+    /// Skip both: only for a certificate verified earlier in the same handshake.
+    AlreadyVerified,
+}
+
 /// The kind of key in the certificate's SubjectPublicKeyInfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CertKeyKind {
@@ -77,6 +87,16 @@ impl<'a> Libp2pCertificate<'a> {
     /// pair, a valid self-signature, and a valid host-key signature over
     /// `"libp2p-tls-handshake:" ‖ SubjectPublicKeyInfo`.
     pub fn parse(der: &'a [u8]) -> Result<Self, CertificateError> {
+        Self::parse_inner(der, SignatureChecks::Verify)
+    }
+
+    /// [`Self::parse`], optionally without the two signature checks: for a certificate
+    /// that already passed them in this handshake (rustls only asks for the
+    /// CertificateVerify check after the certificate verifier accepted the certificate).
+    pub(crate) fn parse_inner(
+        der: &'a [u8],
+        checks: SignatureChecks,
+    ) -> Result<Self, CertificateError> {
         if der.len() > MAX_CERTIFICATE_LEN {
             return Err(CertificateError::TooLarge(der.len()));
         }
@@ -112,20 +132,22 @@ impl<'a> Libp2pCertificate<'a> {
                 "BIT STRING with unused bits".into(),
             ));
         }
-        UnparsedPublicKey::new(self_algorithm, spki.subject_public_key.data.as_ref())
-            .verify(
-                x509.tbs_certificate.as_ref(),
-                x509.signature_value.data.as_ref(),
-            )
-            .map_err(|_| CertificateError::SelfSignatureInvalid)?;
-
         let signed_key = SignedKey::decode_der(signed_key_der)?;
         let host_key = PublicKey::decode_protobuf(signed_key.public_key)?;
-        let mut message = Vec::with_capacity(SIGNING_PREFIX.len() + spki.raw.len());
-        message.extend_from_slice(SIGNING_PREFIX);
-        message.extend_from_slice(spki.raw);
-        if !host_key.verify(&message, signed_key.signature) {
-            return Err(CertificateError::ExtensionSignatureInvalid);
+
+        if checks == SignatureChecks::Verify {
+            UnparsedPublicKey::new(self_algorithm, spki.subject_public_key.data.as_ref())
+                .verify(
+                    x509.tbs_certificate.as_ref(),
+                    x509.signature_value.data.as_ref(),
+                )
+                .map_err(|_| CertificateError::SelfSignatureInvalid)?;
+            let mut message = Vec::with_capacity(SIGNING_PREFIX.len() + spki.raw.len());
+            message.extend_from_slice(SIGNING_PREFIX);
+            message.extend_from_slice(spki.raw);
+            if !host_key.verify(&message, signed_key.signature) {
+                return Err(CertificateError::ExtensionSignatureInvalid);
+            }
         }
         let peer_id = host_key.to_peer_id();
         Ok(Self {
