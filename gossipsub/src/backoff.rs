@@ -28,8 +28,15 @@ impl Backoffs {
     }
 
     /// Whether `peer` is in backoff at `now`, extended by `slack`.
-    pub(crate) fn is_backoff(&self, now: Instant, topic: &TopicHash, peer: &PeerId, slack: Duration) -> bool {
-        self.get(topic, peer).is_some_and(|until| now < until + slack)
+    pub(crate) fn is_backoff(
+        &self,
+        now: Instant,
+        topic: &TopicHash,
+        peer: &PeerId,
+        slack: Duration,
+    ) -> bool {
+        self.get(topic, peer)
+            .is_some_and(|until| now < until + slack)
     }
 
     /// Drops entries whose deadline plus `slack` has passed.
@@ -51,7 +58,9 @@ mod tests {
     #[test]
     fn backoff_extends_and_expires_with_slack() {
         let t0 = Instant::now();
-        let peer = leanp2p_identity::Keypair::from_secret_bytes(&[1; 32]).unwrap().peer_id();
+        let peer = leanp2p_identity::Keypair::from_secret_bytes(&[1; 32])
+            .unwrap()
+            .peer_id();
         let topic = TopicHash::new("t");
         let mut b = Backoffs::default();
         b.update(&topic, peer, t0 + Duration::from_secs(10));

@@ -24,7 +24,7 @@ pub enum SignaturePolicy {
     StrictNoSign,
     /// Messages are signed with this key; received messages must carry a valid
     /// signature from the author in `from` (secp256k1, Ed25519 or ECDSA keys).
-    StrictSign(Keypair),
+    StrictSign(Box<Keypair>),
 }
 
 impl fmt::Debug for SignaturePolicy {
@@ -211,10 +211,14 @@ impl Config {
             return Err(ConfigError::InvalidMeshParams);
         }
         if self.history_gossip > self.history_length || self.history_length == 0 {
-            return Err(ConfigError::Inconsistent("history_gossip must be ≤ history_length ≥ 1"));
+            return Err(ConfigError::Inconsistent(
+                "history_gossip must be ≤ history_length ≥ 1",
+            ));
         }
         if self.heartbeat_interval.is_zero() {
-            return Err(ConfigError::Inconsistent("heartbeat_interval must be positive"));
+            return Err(ConfigError::Inconsistent(
+                "heartbeat_interval must be positive",
+            ));
         }
         if !(0.0..=1.0).contains(&self.gossip_factor) {
             return Err(ConfigError::Inconsistent("gossip_factor must be in [0, 1]"));

@@ -81,12 +81,18 @@ pub struct LeanTopic {
 impl LeanTopic {
     /// A topic of `kind` on `network`.
     pub fn new(network: &str, kind: TopicKind) -> Self {
-        Self { network: network.to_owned(), kind }
+        Self {
+            network: network.to_owned(),
+            kind,
+        }
     }
 
     /// The topic string.
     pub fn to_topic_string(&self) -> String {
-        format!("/{TOPIC_PREFIX}/{}/{}/{TOPIC_ENCODING}", self.network, self.kind)
+        format!(
+            "/{TOPIC_PREFIX}/{}/{}/{TOPIC_ENCODING}",
+            self.network, self.kind
+        )
     }
 
     /// The topic id used on the wire.
@@ -129,9 +135,14 @@ pub fn snappy_decompressed_len(data: &[u8]) -> Result<u64, SnappyError> {
 /// Snappy *block* compression (gossip payloads; req/resp uses the framed format).
 pub fn snappy_compress(data: &[u8], max_len: usize) -> Result<Vec<u8>, SnappyError> {
     if data.len() > max_len {
-        return Err(SnappyError::InputTooLarge { len: data.len(), max: max_len });
+        return Err(SnappyError::InputTooLarge {
+            len: data.len(),
+            max: max_len,
+        });
     }
-    snap::raw::Encoder::new().compress_vec(data).map_err(|_| SnappyError::Corrupt)
+    snap::raw::Encoder::new()
+        .compress_vec(data)
+        .map_err(|_| SnappyError::Corrupt)
 }
 
 /// Snappy *block* decompression with a cap on the decompressed size.
@@ -142,13 +153,21 @@ pub fn snappy_compress(data: &[u8], max_len: usize) -> Result<Vec<u8>, SnappyErr
 pub fn snappy_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, SnappyError> {
     let max_compressed = snap::raw::max_compress_len(max_len);
     if data.len() > max_compressed {
-        return Err(SnappyError::CompressedTooLarge { len: data.len(), max: max_compressed });
+        return Err(SnappyError::CompressedTooLarge {
+            len: data.len(),
+            max: max_compressed,
+        });
     }
     let declared = snappy_decompressed_len(data)?;
     if declared > max_len as u64 {
-        return Err(SnappyError::DeclaredTooLarge { declared, max: max_len });
+        return Err(SnappyError::DeclaredTooLarge {
+            declared,
+            max: max_len,
+        });
     }
-    snap::raw::Decoder::new().decompress_vec(data).map_err(|_| SnappyError::Corrupt)
+    snap::raw::Decoder::new()
+        .decompress_vec(data)
+        .map_err(|_| SnappyError::Corrupt)
 }
 
 /// The lean (Altair-style) message id:
@@ -183,26 +202,27 @@ pub fn message_id_fn(msg: &Message) -> MessageId {
 /// StrictNoSign, lean message id, max transmit size 12 234 442, explicit validation,
 /// scoring off, PX off, IDONTWANT threshold 1 000 bytes.
 pub fn config() -> Config {
-    let mut cfg = Config::default();
-    cfg.mesh_n = 8;
-    cfg.mesh_n_low = 6;
-    cfg.mesh_n_high = 12;
-    cfg.gossip_lazy = 6;
-    cfg.retain_scores = 4;
-    cfg.mesh_outbound_min = 2;
-    cfg.heartbeat_interval = Duration::from_millis(700);
-    cfg.fanout_ttl = Duration::from_secs(60);
-    cfg.history_length = 6;
-    cfg.history_gossip = 3;
-    cfg.seen_ttl = Duration::from_secs(24);
-    cfg.prune_backoff = Duration::from_secs(60);
-    cfg.unsubscribe_backoff = Duration::from_secs(10);
-    cfg.signature_policy = SignaturePolicy::StrictNoSign;
-    cfg.message_id_fn = message_id_fn;
-    cfg.allow_self_origin = true;
-    cfg.do_px = false;
-    cfg.scoring = None;
-    cfg.validate_messages = true;
-    cfg.idontwant_message_size_threshold = 1_000;
-    cfg
+    Config {
+        mesh_n: 8,
+        mesh_n_low: 6,
+        mesh_n_high: 12,
+        gossip_lazy: 6,
+        retain_scores: 4,
+        mesh_outbound_min: 2,
+        heartbeat_interval: Duration::from_millis(700),
+        fanout_ttl: Duration::from_secs(60),
+        history_length: 6,
+        history_gossip: 3,
+        seen_ttl: Duration::from_secs(24),
+        prune_backoff: Duration::from_secs(60),
+        unsubscribe_backoff: Duration::from_secs(10),
+        signature_policy: SignaturePolicy::StrictNoSign,
+        message_id_fn,
+        allow_self_origin: true,
+        do_px: false,
+        scoring: None,
+        validate_messages: true,
+        idontwant_message_size_threshold: 1_000,
+        ..Config::default()
+    }
 }

@@ -61,7 +61,7 @@ mod router;
 mod score;
 mod seen;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 #[cfg(test)]
@@ -78,6 +78,5 @@ pub use router::{Gossipsub, TimeoutReason};
 pub use score::{PeerScoreParams, PeerScoreThresholds, TopicScoreParams};
 pub use stats::Stats;
 pub use types::{
-    Lane, MessageId, Outbound, PeerConnection, ProtocolVersion, TopicHash, Validation,
-    PROTOCOL_IDS,
+    Lane, MessageId, Outbound, PeerConnection, ProtocolVersion, TopicHash, Validation, PROTOCOL_IDS,
 };

@@ -30,7 +30,12 @@ impl MessageCache {
     pub(crate) fn new(history_length: usize, history_gossip: usize, max_entries: usize) -> Self {
         let mut history = VecDeque::with_capacity(history_length);
         history.resize_with(history_length.max(1), Vec::new);
-        Self { msgs: HashMap::new(), history, gossip: history_gossip, max_entries }
+        Self {
+            msgs: HashMap::new(),
+            history,
+            gossip: history_gossip,
+            max_entries,
+        }
     }
 
     /// Caches a message; `false` if already present or the cache is full.
@@ -40,7 +45,10 @@ impl MessageCache {
         }
         self.msgs.insert(
             id.clone(),
-            CachedMessage { frame, iwant_counts: BTreeMap::new() },
+            CachedMessage {
+                frame,
+                iwant_counts: BTreeMap::new(),
+            },
         );
         if let Some(window) = self.history.front_mut() {
             window.push((id.clone(), topic.clone()));
@@ -54,7 +62,12 @@ impl MessageCache {
     }
 
     /// The frame for an IWANT reply to `peer`, unless it was already sent `max` times.
-    pub(crate) fn get_for_iwant(&mut self, id: &MessageId, peer: PeerId, max: u32) -> Option<Bytes> {
+    pub(crate) fn get_for_iwant(
+        &mut self,
+        id: &MessageId,
+        peer: PeerId,
+        max: u32,
+    ) -> Option<Bytes> {
         let msg = self.msgs.get_mut(id)?;
         let count = msg.iwant_counts.entry(peer).or_insert(0);
         if *count >= max {
@@ -118,9 +131,14 @@ mod tests {
         let mut cache = MessageCache::new(2, 1, 1);
         let t = TopicHash::new("t");
         let id = MessageId::new(b"a");
-        let peer = leanp2p_identity::Keypair::from_secret_bytes(&[1; 32]).unwrap().peer_id();
+        let peer = leanp2p_identity::Keypair::from_secret_bytes(&[1; 32])
+            .unwrap()
+            .peer_id();
         assert!(cache.put(&id, &t, Bytes::from_static(b"x")));
-        assert!(!cache.put(&MessageId::new(b"b"), &t, Bytes::new()), "cap of 1 entry");
+        assert!(
+            !cache.put(&MessageId::new(b"b"), &t, Bytes::new()),
+            "cap of 1 entry"
+        );
         assert!(cache.get_for_iwant(&id, peer, 2).is_some());
         assert!(cache.get_for_iwant(&id, peer, 2).is_some());
         assert!(cache.get_for_iwant(&id, peer, 2).is_none());

@@ -16,7 +16,13 @@ pub(crate) struct Promises {
 
 impl Promises {
     /// Records that `peer` promised `ids` by `expires`, at most `max_per_peer` open ones.
-    pub(crate) fn add(&mut self, peer: PeerId, ids: &[MessageId], expires: Instant, max_per_peer: usize) {
+    pub(crate) fn add(
+        &mut self,
+        peer: PeerId,
+        ids: &[MessageId],
+        expires: Instant,
+        max_per_peer: usize,
+    ) {
         for id in ids {
             let count = self.per_peer.entry(peer).or_insert(0);
             if *count >= max_per_peer {

@@ -16,11 +16,11 @@ use bytes::Bytes;
 
 use crate::limits::Limits;
 use crate::types::{Lane, TopicHash};
+use crate::wire::encode_control_frame;
 use crate::wire::proto::{
     ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlMessage, ControlPrune,
     PeerInfo, SubOpts,
 };
-use crate::wire::encode_control_frame;
 
 /// A PRUNE waiting to be sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -110,7 +110,10 @@ impl PeerQueue {
     }
 
     pub(crate) fn ihave(&mut self, topic: &TopicHash, ids: Vec<Vec<u8>>, limits: &Limits) {
-        let room = limits.max_ids_per_control_entry.saturating_mul(2).saturating_sub(self.control.ihave_ids);
+        let room = limits
+            .max_ids_per_control_entry
+            .saturating_mul(2)
+            .saturating_sub(self.control.ihave_ids);
         let mut ids = ids;
         if ids.len() > room {
             self.dropped_gossip_ids += (ids.len() - room) as u64;
@@ -120,15 +123,28 @@ impl PeerQueue {
             return;
         }
         self.control.ihave_ids += ids.len();
-        self.control.ihave.push(ControlIHave { topic_id: Some(topic.to_string()), message_ids: ids });
+        self.control.ihave.push(ControlIHave {
+            topic_id: Some(topic.to_string()),
+            message_ids: ids,
+        });
     }
 
     pub(crate) fn iwant(&mut self, ids: Vec<Vec<u8>>, limits: &Limits) {
-        push_capped(&mut self.control.iwant, ids, limits.max_ids_per_control_entry, &mut self.dropped_gossip_ids);
+        push_capped(
+            &mut self.control.iwant,
+            ids,
+            limits.max_ids_per_control_entry,
+            &mut self.dropped_gossip_ids,
+        );
     }
 
     pub(crate) fn idontwant(&mut self, ids: Vec<Vec<u8>>, limits: &Limits) {
-        push_capped(&mut self.control.idontwant, ids, limits.max_ids_per_control_entry, &mut self.dropped_gossip_ids);
+        push_capped(
+            &mut self.control.idontwant,
+            ids,
+            limits.max_ids_per_control_entry,
+            &mut self.dropped_gossip_ids,
+        );
     }
 
     /// Queues an empty control RPC (keep-alive) if nothing else is queued.
@@ -203,32 +219,58 @@ fn encode_control(control: PendingControl, max_transmit_size: usize) -> Vec<Byte
     let subscriptions: Vec<SubOpts> = control
         .subscriptions
         .into_iter()
-        .map(|(topic, subscribe)| SubOpts { subscribe: Some(subscribe), topic_id: Some(topic.to_string()) })
+        .map(|(topic, subscribe)| SubOpts {
+            subscribe: Some(subscribe),
+            topic_id: Some(topic.to_string()),
+        })
         .collect();
     let graft: Vec<ControlGraft> = control
         .graft
         .into_iter()
-        .map(|topic| ControlGraft { topic_id: Some(topic.to_string()) })
+        .map(|topic| ControlGraft {
+            topic_id: Some(topic.to_string()),
+        })
         .collect();
     let prune: Vec<ControlPrune> = control
         .prune
         .into_iter()
-        .map(|(topic, p)| ControlPrune { topic_id: Some(topic.to_string()), peers: p.peers, backoff: p.backoff })
+        .map(|(topic, p)| ControlPrune {
+            topic_id: Some(topic.to_string()),
+            peers: p.peers,
+            backoff: p.backoff,
+        })
         .collect();
-    let iwant =
-        if control.iwant.is_empty() { Vec::new() } else { vec![ControlIWant { message_ids: control.iwant }] };
+    let iwant = if control.iwant.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlIWant {
+            message_ids: control.iwant,
+        }]
+    };
     let idontwant = if control.idontwant.is_empty() {
         Vec::new()
     } else {
-        vec![ControlIDontWant { message_ids: control.idontwant }]
+        vec![ControlIDontWant {
+            message_ids: control.idontwant,
+        }]
     };
-    let cm = ControlMessage { ihave: control.ihave, iwant, graft, prune, idontwant };
+    let cm = ControlMessage {
+        ihave: control.ihave,
+        iwant,
+        graft,
+        prune,
+        idontwant,
+    };
     let has_control = !(cm.ihave.is_empty()
         && cm.iwant.is_empty()
         && cm.graft.is_empty()
         && cm.prune.is_empty()
         && cm.idontwant.is_empty());
-    let control_opt = if has_control || control.keepalive { Some(cm) } else { None };
+    let control_opt = if has_control || control.keepalive {
+        Some(cm)
+    } else {
+        None
+    };
     let frame = encode_control_frame(subscriptions.clone(), control_opt.clone());
     if frame.len() <= max_transmit_size + 10 {
         return vec![frame];
@@ -240,18 +282,37 @@ fn encode_control(control: PendingControl, max_transmit_size: usize) -> Vec<Byte
     };
     frames.push(encode_control_frame(
         subscriptions,
-        Some(ControlMessage { graft: cm.graft, prune: cm.prune, ..Default::default() }),
+        Some(ControlMessage {
+            graft: cm.graft,
+            prune: cm.prune,
+            ..Default::default()
+        }),
     ));
     for ihave in cm.ihave {
-        frames.push(encode_control_frame(Vec::new(), Some(ControlMessage { ihave: vec![ihave], ..Default::default() })));
+        frames.push(encode_control_frame(
+            Vec::new(),
+            Some(ControlMessage {
+                ihave: vec![ihave],
+                ..Default::default()
+            }),
+        ));
     }
     for iwant in cm.iwant {
-        frames.push(encode_control_frame(Vec::new(), Some(ControlMessage { iwant: vec![iwant], ..Default::default() })));
+        frames.push(encode_control_frame(
+            Vec::new(),
+            Some(ControlMessage {
+                iwant: vec![iwant],
+                ..Default::default()
+            }),
+        ));
     }
     for idw in cm.idontwant {
         frames.push(encode_control_frame(
             Vec::new(),
-            Some(ControlMessage { idontwant: vec![idw], ..Default::default() }),
+            Some(ControlMessage {
+                idontwant: vec![idw],
+                ..Default::default()
+            }),
         ));
     }
     frames
@@ -263,12 +324,28 @@ mod tests {
 
     #[test]
     fn control_first_then_priority_then_normal_and_caps() {
-        let limits = Limits { max_normal_queue_frames: 1, max_priority_queue_frames: 1, ..Limits::default() };
+        let limits = Limits {
+            max_normal_queue_frames: 1,
+            max_priority_queue_frames: 1,
+            ..Limits::default()
+        };
         let mut q = PeerQueue::default();
-        assert_eq!(q.push_normal(Bytes::from_static(b"n1"), &limits), Pushed::Queued);
-        assert_eq!(q.push_normal(Bytes::from_static(b"n2"), &limits), Pushed::Dropped);
-        assert_eq!(q.push_priority(Bytes::from_static(b"p1"), &limits), Pushed::Queued);
-        assert_eq!(q.push_priority(Bytes::from_static(b"p2"), &limits), Pushed::Dropped);
+        assert_eq!(
+            q.push_normal(Bytes::from_static(b"n1"), &limits),
+            Pushed::Queued
+        );
+        assert_eq!(
+            q.push_normal(Bytes::from_static(b"n2"), &limits),
+            Pushed::Dropped
+        );
+        assert_eq!(
+            q.push_priority(Bytes::from_static(b"p1"), &limits),
+            Pushed::Queued
+        );
+        assert_eq!(
+            q.push_priority(Bytes::from_static(b"p2"), &limits),
+            Pushed::Dropped
+        );
         let t = TopicHash::new("t");
         q.graft(&t);
         q.prune(&t, PendingPrune::default());
@@ -277,8 +354,14 @@ mod tests {
         assert_eq!(lane, Lane::Priority);
         // GRAFT t only (the PRUNE was superseded): 2e-less small frame.
         assert_eq!(&frame[..], &[7, 0x1a, 5, 0x1a, 3, 0x0a, 1, b't'][..]);
-        assert_eq!(q.pop(1 << 20).unwrap(), (Bytes::from_static(b"p1"), Lane::Priority));
-        assert_eq!(q.pop(1 << 20).unwrap(), (Bytes::from_static(b"n1"), Lane::Normal));
+        assert_eq!(
+            q.pop(1 << 20).unwrap(),
+            (Bytes::from_static(b"p1"), Lane::Priority)
+        );
+        assert_eq!(
+            q.pop(1 << 20).unwrap(),
+            (Bytes::from_static(b"n1"), Lane::Normal)
+        );
         assert!(q.pop(1 << 20).is_none());
         assert_eq!((q.dropped_normal, q.dropped_priority), (1, 1));
         assert!(q.is_empty());

@@ -15,7 +15,12 @@ pub(crate) struct TimeCache<K: Hash + Eq + Clone> {
 
 impl<K: Hash + Eq + Clone> TimeCache<K> {
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
-        Self { map: HashMap::new(), order: VecDeque::new(), ttl, max }
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            ttl,
+            max,
+        }
     }
 
     /// Inserts `key`; `false` if it was already present (not refreshed).

@@ -145,7 +145,11 @@ pub struct PeerConnection {
 impl PeerConnection {
     /// A connection with the given version and direction and no IP information.
     pub fn new(version: ProtocolVersion, outbound: bool) -> Self {
-        Self { version, outbound, ip: None }
+        Self {
+            version,
+            outbound,
+            ip: None,
+        }
     }
 }
 

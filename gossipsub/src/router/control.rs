@@ -8,7 +8,9 @@ use leanp2p_identity::PeerId;
 use super::Gossipsub;
 use crate::event::{Event, PxPeer};
 use crate::types::{Lane, MessageId, TopicHash};
-use crate::wire::proto::{ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlPrune};
+use crate::wire::proto::{
+    ControlGraft, ControlIDontWant, ControlIHave, ControlIWant, ControlPrune,
+};
 
 impl Gossipsub {
     fn valid_id(&self, id: &[u8]) -> bool {
@@ -16,7 +18,12 @@ impl Gossipsub {
     }
 
     /// Records IDONTWANT ids (bounded per peer). Returns the number of invalid ids.
-    pub(crate) fn handle_idontwant(&mut self, now: Instant, from: PeerId, entries: Vec<ControlIDontWant>) -> usize {
+    pub(crate) fn handle_idontwant(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        entries: Vec<ControlIDontWant>,
+    ) -> usize {
         let mut invalid = 0;
         let max_ids = self.config.limits.max_ids_per_control_entry;
         let cap = self.config.limits.max_idontwant_per_peer;
@@ -81,7 +88,11 @@ impl Gossipsub {
                 self.counters.ihave_ignored += 1;
                 continue;
             }
-            for id in entry.message_ids.into_iter().take(self.config.limits.max_ids_per_control_entry) {
+            for id in entry
+                .message_ids
+                .into_iter()
+                .take(self.config.limits.max_ids_per_control_entry)
+            {
                 if !self.valid_id(&id) {
                     continue;
                 }
@@ -98,16 +109,28 @@ impl Gossipsub {
             return;
         };
         let room = max_ihave_length.saturating_sub(state.iasked);
-        let wanted = if wanted.len() > room { self.sample_ids(wanted, room) } else { wanted };
+        let wanted = if wanted.len() > room {
+            self.sample_ids(wanted, room)
+        } else {
+            wanted
+        };
         if wanted.is_empty() {
             return;
         }
         let expires = now + self.config.iwant_followup_time;
-        self.promises.add(from, &wanted, expires, self.config.limits.max_promises_per_peer);
+        self.promises.add(
+            from,
+            &wanted,
+            expires,
+            self.config.limits.max_promises_per_peer,
+        );
         let n = wanted.len();
         if let Some(state) = self.peers.get_mut(&from) {
             state.iasked += n;
-            state.queue.iwant(wanted.iter().map(|id| id.as_bytes().to_vec()).collect(), &self.config.limits);
+            state.queue.iwant(
+                wanted.iter().map(|id| id.as_bytes().to_vec()).collect(),
+                &self.config.limits,
+            );
             state.last_sent = now;
         }
         self.counters.iwant_sent += n as u64;
@@ -145,7 +168,10 @@ impl Gossipsub {
                 }
                 self.counters.iwant_received += 1;
                 let id = MessageId::new(&id);
-                if let Some(frame) = self.mcache.get_for_iwant(&id, from, self.config.gossip_retransmission) {
+                if let Some(frame) =
+                    self.mcache
+                        .get_for_iwant(&id, from, self.config.gossip_retransmission)
+                {
                     frames.push(frame);
                 }
             }
@@ -184,12 +210,18 @@ impl Gossipsub {
                     // The PRUNE was sent at `until - prune_backoff`; grafting within
                     // graft_flood_threshold of it is penalised twice.
                     let pruned_at = until.checked_sub(prune_backoff).unwrap_or(until);
-                    let penalty = if now < pruned_at + self.config.graft_flood_threshold { 2 } else { 1 };
+                    let penalty = if now < pruned_at + self.config.graft_flood_threshold {
+                        2
+                    } else {
+                        1
+                    };
                     if let Some((score, _)) = &mut self.score {
                         score.add_penalty(&from, penalty);
                     }
                     // Answer with the remaining backoff (do not extend it).
-                    let remaining = until.saturating_duration_since(now).max(Duration::from_secs(1));
+                    let remaining = until
+                        .saturating_duration_since(now)
+                        .max(Duration::from_secs(1));
                     self.send_prune(now, &topic, from, remaining, false);
                     continue;
                 }
@@ -248,7 +280,10 @@ impl Gossipsub {
                 .take(max)
                 .filter_map(|info| {
                     let peer_id = PeerId::from_bytes(info.peer_id.as_deref()?).ok()?;
-                    Some(PxPeer { peer_id, signed_peer_record: info.signed_peer_record.map(Bytes::from) })
+                    Some(PxPeer {
+                        peer_id,
+                        signed_peer_record: info.signed_peer_record.map(Bytes::from),
+                    })
                 })
                 .filter(|p| !self.peers.contains_key(&p.peer_id))
                 .collect();

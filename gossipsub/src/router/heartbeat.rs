@@ -42,7 +42,9 @@ impl Gossipsub {
             state.iasked = 0;
             state.dont_send.retain(|_, expires| *expires > now);
             if let Some(keepalive) = keepalive {
-                if now.saturating_duration_since(state.last_sent) >= keepalive && state.queue.is_empty() {
+                if now.saturating_duration_since(state.last_sent) >= keepalive
+                    && state.queue.is_empty()
+                {
                     state.queue.keepalive();
                     state.last_sent = now;
                     idle.push(*peer);
@@ -54,9 +56,16 @@ impl Gossipsub {
         }
 
         // Direct peers: ask the host to (re)dial the missing ones.
-        if self.config.direct_connect_ticks > 0 && self.heartbeat_ticks % self.config.direct_connect_ticks == 0 {
-            let missing: Vec<PeerId> =
-                self.config.direct_peers.iter().filter(|p| !self.peers.contains_key(p)).copied().collect();
+        if self.config.direct_connect_ticks > 0
+            && self.heartbeat_ticks % self.config.direct_connect_ticks == 0
+        {
+            let missing: Vec<PeerId> = self
+                .config
+                .direct_peers
+                .iter()
+                .filter(|p| !self.peers.contains_key(p))
+                .copied()
+                .collect();
             for peer in missing {
                 self.push_event(Event::DialDirectPeer { peer });
             }
@@ -71,7 +80,10 @@ impl Gossipsub {
         // Negative-score peers and peers that left the topic go.
         let mut mesh_now = BTreeSet::new();
         for peer in mesh {
-            let subscribed = self.peers.get(&peer).is_some_and(|s| s.topics.contains(topic));
+            let subscribed = self
+                .peers
+                .get(&peer)
+                .is_some_and(|s| s.topics.contains(topic));
             if !subscribed {
                 self.remove_from_mesh(topic, &peer);
                 continue;
@@ -84,7 +96,11 @@ impl Gossipsub {
             mesh_now.insert(peer);
         }
 
-        let (d, d_lo, d_hi) = (self.config.mesh_n, self.config.mesh_n_low, self.config.mesh_n_high);
+        let (d, d_lo, d_hi) = (
+            self.config.mesh_n,
+            self.config.mesh_n_low,
+            self.config.mesh_n_high,
+        );
         if mesh_now.len() < d_lo {
             let candidates = self.graft_candidates(now, topic, &mesh_now, |_| true);
             let need = d - mesh_now.len();
@@ -148,13 +164,19 @@ impl Gossipsub {
 
     /// More than D_hi peers: keep the D_score best, fill to D at random while keeping
     /// D_out outbound peers, PRUNE (with PX) the rest.
-    fn prune_oversubscribed(&mut self, now: Instant, topic: &TopicHash, mesh: &mut BTreeSet<PeerId>) {
+    fn prune_oversubscribed(
+        &mut self,
+        now: Instant,
+        topic: &TopicHash,
+        mesh: &mut BTreeSet<PeerId>,
+    ) {
         use rand::seq::SliceRandom;
         let d = self.config.mesh_n;
         let mut peers: Vec<PeerId> = mesh.iter().copied().collect();
         peers.shuffle(&mut self.rng);
         // Stable sort by score (descending) after the shuffle: ties stay random.
-        let scores: std::collections::BTreeMap<PeerId, f64> = peers.iter().map(|p| (*p, self.score_of(p))).collect();
+        let scores: std::collections::BTreeMap<PeerId, f64> =
+            peers.iter().map(|p| (*p, self.score_of(p))).collect();
         peers.sort_by(|a, b| scores[b].total_cmp(&scores[a]));
         let retain = self.config.retain_scores.min(d);
         let (best, rest) = peers.split_at(retain);
@@ -198,7 +220,9 @@ impl Gossipsub {
             self.fanout.remove(&topic);
             self.fanout_last_pub.remove(&topic);
         }
-        let publish_threshold = self.thresholds().map_or(f64::NEG_INFINITY, |t| t.publish_threshold);
+        let publish_threshold = self
+            .thresholds()
+            .map_or(f64::NEG_INFINITY, |t| t.publish_threshold);
         let topics: Vec<TopicHash> = self.fanout.keys().cloned().collect();
         for topic in topics {
             let Some(current) = self.fanout.get(&topic).cloned() else {
@@ -227,8 +251,15 @@ impl Gossipsub {
     }
 
     fn emit_gossip(&mut self, now: Instant) {
-        let gossip_threshold = self.thresholds().map_or(f64::NEG_INFINITY, |t| t.gossip_threshold);
-        let topics: BTreeSet<TopicHash> = self.mesh.keys().chain(self.fanout.keys()).cloned().collect();
+        let gossip_threshold = self
+            .thresholds()
+            .map_or(f64::NEG_INFINITY, |t| t.gossip_threshold);
+        let topics: BTreeSet<TopicHash> = self
+            .mesh
+            .keys()
+            .chain(self.fanout.keys())
+            .cloned()
+            .collect();
         for topic in topics {
             let ids = self.mcache.gossip_ids(&topic);
             if ids.is_empty() {

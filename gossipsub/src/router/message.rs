@@ -55,7 +55,9 @@ impl Gossipsub {
                 return;
             }
         };
-        if let (Some(author), SignaturePolicy::StrictSign(key)) = (author, &self.config.signature_policy) {
+        if let (Some(author), SignaturePolicy::StrictSign(key)) =
+            (author, &self.config.signature_policy)
+        {
             if author == key.peer_id() && !self.config.allow_self_origin {
                 return;
             }
@@ -96,10 +98,22 @@ impl Gossipsub {
             }
             self.pending_validation.insert(
                 id.clone(),
-                PendingMessage { message: msg, topic: topic.clone(), source: from, also_from: BTreeSet::new() },
+                PendingMessage {
+                    message: msg,
+                    topic: topic.clone(),
+                    source: from,
+                    also_from: BTreeSet::new(),
+                },
             );
-            self.validation_deadlines.push_back((now + self.config.validation_timeout, id.clone()));
-            self.push_event(Event::Message { id, propagation_source: from, topic, data, author });
+            self.validation_deadlines
+                .push_back((now + self.config.validation_timeout, id.clone()));
+            self.push_event(Event::Message {
+                id,
+                propagation_source: from,
+                topic,
+                data,
+                author,
+            });
         } else {
             self.push_event(Event::Message {
                 id: id.clone(),
@@ -125,12 +139,18 @@ impl Gossipsub {
         let targets: Vec<PeerId> = mesh
             .iter()
             .filter(|p| **p != source)
-            .filter(|p| self.peers.get(p).is_some_and(|s| s.conn.version.supports_idontwant()))
+            .filter(|p| {
+                self.peers
+                    .get(p)
+                    .is_some_and(|s| s.conn.version.supports_idontwant())
+            })
             .copied()
             .collect();
         for peer in targets {
             if let Some(state) = self.peers.get_mut(&peer) {
-                state.queue.idontwant(vec![id.as_bytes().to_vec()], &self.config.limits);
+                state
+                    .queue
+                    .idontwant(vec![id.as_bytes().to_vec()], &self.config.limits);
                 state.last_sent = now;
             }
             self.counters.idontwant_sent += 1;
@@ -142,7 +162,11 @@ impl Gossipsub {
     fn check_signature_policy(&self, msg: &Message) -> Result<Option<PeerId>, Invalid> {
         match &self.config.signature_policy {
             SignaturePolicy::StrictNoSign => {
-                if msg.from.is_some() || msg.seqno.is_some() || msg.signature.is_some() || msg.key.is_some() {
+                if msg.from.is_some()
+                    || msg.seqno.is_some()
+                    || msg.signature.is_some()
+                    || msg.key.is_some()
+                {
                     return Err(Invalid::ForbiddenFields);
                 }
                 Ok(None)
@@ -171,7 +195,12 @@ impl Gossipsub {
         let Some(pending) = self.pending_validation.remove(id) else {
             return Err(ValidationError::UnknownMessage);
         };
-        let PendingMessage { message, topic, source, also_from } = pending;
+        let PendingMessage {
+            message,
+            topic,
+            source,
+            also_from,
+        } = pending;
         match validation {
             Validation::Accept => {
                 self.counters.validation_accepted += 1;
@@ -229,7 +258,11 @@ impl Gossipsub {
     ) {
         let mut targets: BTreeSet<PeerId> = self.mesh.get(topic).cloned().unwrap_or_default();
         for peer in &self.config.direct_peers {
-            if self.peers.get(peer).is_some_and(|s| s.topics.contains(topic)) {
+            if self
+                .peers
+                .get(peer)
+                .is_some_and(|s| s.topics.contains(topic))
+            {
                 targets.insert(*peer);
             }
         }
@@ -256,20 +289,31 @@ impl Gossipsub {
     /// Publishes `data` on `topic`. The message goes out on the priority lane to every
     /// subscribed peer above the publish threshold (flood publish) or to the mesh /
     /// fanout, plus direct peers.
-    pub fn publish(&mut self, now: Instant, topic: &TopicHash, data: Bytes) -> Result<MessageId, PublishError> {
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &TopicHash,
+        data: Bytes,
+    ) -> Result<MessageId, PublishError> {
         self.last_now = now;
         if topic.as_str().is_empty() || topic.as_str().len() > self.config.limits.max_topic_len {
             return Err(PublishError::InvalidTopic);
         }
         let max = self.config.max_message_size(topic);
         if data.len() > max {
-            return Err(PublishError::MessageTooLarge { len: data.len(), max });
+            return Err(PublishError::MessageTooLarge {
+                len: data.len(),
+                max,
+            });
         }
         let message = self.build_message(topic, data);
         let frame = encode_message_frame(&message);
         let max_frame = self.config.limits.max_transmit_size;
         if frame.len() > max_frame + 10 {
-            return Err(PublishError::MessageTooLarge { len: frame.len(), max: max_frame });
+            return Err(PublishError::MessageTooLarge {
+                len: frame.len(),
+                max: max_frame,
+            });
         }
         let id = (self.config.message_id_fn)(&message);
         if self.seen.contains(&id) {
@@ -296,8 +340,16 @@ impl Gossipsub {
     }
 
     fn publish_targets(&mut self, now: Instant, topic: &TopicHash) -> BTreeSet<PeerId> {
-        let publish_threshold = self.thresholds().map_or(f64::NEG_INFINITY, |t| t.publish_threshold);
-        let subscribed: Vec<PeerId> = self.topic_peers.get(topic).into_iter().flatten().copied().collect();
+        let publish_threshold = self
+            .thresholds()
+            .map_or(f64::NEG_INFINITY, |t| t.publish_threshold);
+        let subscribed: Vec<PeerId> = self
+            .topic_peers
+            .get(topic)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         let mut targets = BTreeSet::new();
         for peer in &subscribed {
             if self.config.direct_peers.contains(peer) {
@@ -348,7 +400,9 @@ impl Gossipsub {
                 let mut msg = Message {
                     from: Some(Bytes::copy_from_slice(key.peer_id().as_bytes())),
                     data: Some(data),
-                    seqno: Some(Bytes::copy_from_slice(&self.seqno.wrapping_add(1).to_be_bytes())),
+                    seqno: Some(Bytes::copy_from_slice(
+                        &self.seqno.wrapping_add(1).to_be_bytes(),
+                    )),
                     topic: topic.to_string(),
                     signature: None,
                     key: None,
@@ -368,7 +422,8 @@ impl Gossipsub {
 
 /// Verifies a StrictSign message; returns its author.
 fn verify_signature(msg: &Message) -> Result<PeerId, Invalid> {
-    let (Some(from), Some(signature), Some(_seqno)) = (&msg.from, &msg.signature, &msg.seqno) else {
+    let (Some(from), Some(signature), Some(_seqno)) = (&msg.from, &msg.signature, &msg.seqno)
+    else {
         return Err(Invalid::BadSignature);
     };
     let author = PeerId::from_bytes(from).map_err(|_| Invalid::BadSignature)?;
@@ -382,7 +437,11 @@ fn verify_signature(msg: &Message) -> Result<PeerId, Invalid> {
         }
         None => author.to_public_key().ok_or(Invalid::BadSignature)?,
     };
-    let unsigned = Message { signature: None, key: None, ..msg.clone() };
+    let unsigned = Message {
+        signature: None,
+        key: None,
+        ..msg.clone()
+    };
     let mut signed = SIGNING_PREFIX.to_vec();
     signed.extend_from_slice(&unsigned.encode_to_vec());
     if public.verify(&signed, signature) {

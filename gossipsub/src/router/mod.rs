@@ -110,12 +110,19 @@ impl Gossipsub {
         let seqno = rand::RngCore::next_u64(&mut rng);
         let score = config.scoring.as_ref().map(|s| {
             (
-                PeerScore::new(s.params.clone(), config.seen_ttl, config.limits.max_seen_entries),
+                PeerScore::new(
+                    s.params.clone(),
+                    config.seen_ttl,
+                    config.limits.max_seen_entries,
+                ),
                 s.thresholds.clone(),
             )
         });
         let next_decay = now
-            + config.scoring.as_ref().map_or(Duration::from_secs(1), |s| s.params.decay_interval);
+            + config
+                .scoring
+                .as_ref()
+                .map_or(Duration::from_secs(1), |s| s.params.decay_interval);
         Ok(Self {
             mcache: MessageCache::new(
                 config.history_length,
@@ -268,7 +275,10 @@ impl Gossipsub {
         let max = self.config.limits.max_transmit_size;
         if frame.len() > max {
             self.counters.frames_too_large += 1;
-            return Err(RpcError::FrameTooLarge { len: frame.len(), max });
+            return Err(RpcError::FrameTooLarge {
+                len: frame.len(),
+                max,
+            });
         }
         if let Some((score, thresholds)) = &self.score {
             if score.score(&from) < thresholds.graylist_threshold {
@@ -297,7 +307,11 @@ impl Gossipsub {
     }
 
     /// Returns the number of invalid entries.
-    fn handle_subscriptions(&mut self, from: PeerId, subs: Vec<crate::wire::proto::SubOpts>) -> usize {
+    fn handle_subscriptions(
+        &mut self,
+        from: PeerId,
+        subs: Vec<crate::wire::proto::SubOpts>,
+    ) -> usize {
         let mut invalid = 0;
         let max_topic = self.config.limits.max_topic_len;
         let max_subs = self.config.limits.max_subscriptions_per_peer;
@@ -323,7 +337,10 @@ impl Gossipsub {
                     continue;
                 }
                 state.topics.insert(topic.clone());
-                self.topic_peers.entry(topic.clone()).or_default().insert(from);
+                self.topic_peers
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(from);
                 self.push_event(Event::Subscribed { peer: from, topic });
             } else {
                 if !state.topics.remove(&topic) {
@@ -355,7 +372,11 @@ impl Gossipsub {
 
     /// Subscribes to `topic`: announces it to every peer and grafts up to D peers (fanout
     /// peers first). Returns `false` if already subscribed.
-    pub fn subscribe(&mut self, now: Instant, topic: &TopicHash) -> Result<bool, SubscriptionError> {
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        topic: &TopicHash,
+    ) -> Result<bool, SubscriptionError> {
         self.last_now = now;
         if topic.as_str().is_empty() || topic.as_str().len() > self.config.limits.max_topic_len {
             return Err(SubscriptionError::InvalidTopic);
@@ -396,7 +417,11 @@ impl Gossipsub {
 
     /// Unsubscribes from `topic`: PRUNEs the mesh (with `unsubscribe_backoff`) and
     /// announces the change. Returns `false` if not subscribed.
-    pub fn unsubscribe(&mut self, now: Instant, topic: &TopicHash) -> Result<bool, SubscriptionError> {
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        topic: &TopicHash,
+    ) -> Result<bool, SubscriptionError> {
         self.last_now = now;
         if topic.as_str().is_empty() || topic.as_str().len() > self.config.limits.max_topic_len {
             return Err(SubscriptionError::InvalidTopic);
@@ -535,7 +560,11 @@ impl Gossipsub {
                 self.ready_set.insert(peer);
                 self.ready.push_back(peer);
             }
-            return Some(Outbound { to: peer, frame, lane });
+            return Some(Outbound {
+                to: peer,
+                frame,
+                lane,
+            });
         }
         None
     }
@@ -546,7 +575,11 @@ impl Gossipsub {
         let max = self.config.limits.max_transmit_size;
         let state = self.peers.get_mut(peer)?;
         let (frame, lane) = state.queue.pop(max)?;
-        Some(Outbound { to: *peer, frame, lane })
+        Some(Outbound {
+            to: *peer,
+            frame,
+            lane,
+        })
     }
 
     /// The earliest deadline; `Some(last_now)` while output is queued.
@@ -560,7 +593,10 @@ impl Gossipsub {
     }
 
     fn timeout_with_reason(&self) -> Option<(Instant, TimeoutReason)> {
-        let has_output = self.ready.iter().any(|p| self.peers.get(p).is_some_and(|s| !s.paused));
+        let has_output = self
+            .ready
+            .iter()
+            .any(|p| self.peers.get(p).is_some_and(|s| !s.paused));
         if has_output {
             return Some((self.last_now, TimeoutReason::QueuedIo));
         }
@@ -626,9 +662,16 @@ impl Gossipsub {
     }
 
     /// Whether `peer` may be grafted on `topic` now.
-    pub(crate) fn is_graft_candidate(&self, now: Instant, topic: &TopicHash, peer: &PeerId) -> bool {
+    pub(crate) fn is_graft_candidate(
+        &self,
+        now: Instant,
+        topic: &TopicHash,
+        peer: &PeerId,
+    ) -> bool {
         let slack = self.config.heartbeat_interval * self.config.backoff_slack;
-        self.peers.get(peer).is_some_and(|s| s.topics.contains(topic))
+        self.peers
+            .get(peer)
+            .is_some_and(|s| s.topics.contains(topic))
             && !self.config.direct_peers.contains(peer)
             && !self.backoffs.is_backoff(now, topic, peer, slack)
             && self.score_of(peer) >= 0.0

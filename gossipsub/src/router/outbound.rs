@@ -14,7 +14,13 @@ use crate::wire::proto::PeerInfo;
 impl Gossipsub {
     /// Queues a message frame; returns whether it was queued. A drop is counted and
     /// reported as [`Event::SlowPeer`] (once per heartbeat per peer).
-    pub(crate) fn queue_frame(&mut self, now: Instant, peer: PeerId, frame: Bytes, lane: Lane) -> bool {
+    pub(crate) fn queue_frame(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        frame: Bytes,
+        lane: Lane,
+    ) -> bool {
         let limits = &self.config.limits;
         let Some(state) = self.peers.get_mut(&peer) else {
             return false;
@@ -56,7 +62,10 @@ impl Gossipsub {
         let n = self.config.prune_peers;
         self.sample(candidates, n)
             .into_iter()
-            .map(|p| PeerInfo { peer_id: Some(p.to_bytes()), signed_peer_record: None })
+            .map(|p| PeerInfo {
+                peer_id: Some(p.to_bytes()),
+                signed_peer_record: None,
+            })
             .collect()
     }
 }

@@ -64,7 +64,11 @@ pub(crate) struct PeerScore {
 }
 
 impl PeerScore {
-    pub(crate) fn new(params: PeerScoreParams, delivery_ttl: Duration, max_deliveries: usize) -> Self {
+    pub(crate) fn new(
+        params: PeerScoreParams,
+        delivery_ttl: Duration,
+        max_deliveries: usize,
+    ) -> Self {
         Self {
             params,
             peers: BTreeMap::new(),
@@ -233,12 +237,21 @@ impl PeerScore {
                 let Some(tp) = params.topics.get(topic) else {
                     continue;
                 };
-                ts.first_message_deliveries =
-                    decay(ts.first_message_deliveries, tp.first_message_deliveries_decay, params);
-                ts.mesh_message_deliveries =
-                    decay(ts.mesh_message_deliveries, tp.mesh_message_deliveries_decay, params);
-                ts.mesh_failure_penalty =
-                    decay(ts.mesh_failure_penalty, tp.mesh_failure_penalty_decay, params);
+                ts.first_message_deliveries = decay(
+                    ts.first_message_deliveries,
+                    tp.first_message_deliveries_decay,
+                    params,
+                );
+                ts.mesh_message_deliveries = decay(
+                    ts.mesh_message_deliveries,
+                    tp.mesh_message_deliveries_decay,
+                    params,
+                );
+                ts.mesh_failure_penalty = decay(
+                    ts.mesh_failure_penalty,
+                    tp.mesh_failure_penalty_decay,
+                    params,
+                );
                 ts.invalid_message_deliveries = decay(
                     ts.invalid_message_deliveries,
                     tp.invalid_message_deliveries_decay,
@@ -251,8 +264,11 @@ impl PeerScore {
                     }
                 }
             }
-            stats.behaviour_penalty =
-                decay(stats.behaviour_penalty, params.behaviour_penalty_decay, params);
+            stats.behaviour_penalty = decay(
+                stats.behaviour_penalty,
+                params.behaviour_penalty_decay,
+                params,
+            );
             true
         });
         while let Some((at, _)) = self.delivery_order.front() {
@@ -277,14 +293,23 @@ impl PeerScore {
         }
         self.deliveries.insert(
             id.clone(),
-            DeliveryRecord { status: DeliveryStatus::Unknown, peers: BTreeSet::new() },
+            DeliveryRecord {
+                status: DeliveryStatus::Unknown,
+                peers: BTreeSet::new(),
+            },
         );
         self.delivery_order.push_back((now, id.clone()));
     }
 
     /// The message was accepted: P2 for the first deliverer, P3 for duplicates seen during
     /// validation.
-    pub(crate) fn deliver_message(&mut self, now: Instant, from: &PeerId, id: &MessageId, topic: &TopicHash) {
+    pub(crate) fn deliver_message(
+        &mut self,
+        now: Instant,
+        from: &PeerId,
+        id: &MessageId,
+        topic: &TopicHash,
+    ) {
         self.mark_first_delivery(from, topic);
         let peers = match self.deliveries.get_mut(id) {
             Some(record) => {
@@ -301,11 +326,20 @@ impl PeerScore {
     }
 
     /// The message failed validation (`invalid`) or was ignored.
-    pub(crate) fn reject_message(&mut self, from: &PeerId, id: &MessageId, topic: &TopicHash, invalid: bool) {
+    pub(crate) fn reject_message(
+        &mut self,
+        from: &PeerId,
+        id: &MessageId,
+        topic: &TopicHash,
+        invalid: bool,
+    ) {
         let peers = match self.deliveries.get_mut(id) {
             Some(record) => {
-                record.status =
-                    if invalid { DeliveryStatus::Invalid } else { DeliveryStatus::Ignored };
+                record.status = if invalid {
+                    DeliveryStatus::Invalid
+                } else {
+                    DeliveryStatus::Ignored
+                };
                 std::mem::take(&mut record.peers)
             }
             None => BTreeSet::new(),
@@ -325,7 +359,13 @@ impl PeerScore {
     }
 
     /// `from` delivered a message we had already seen.
-    pub(crate) fn duplicated_message(&mut self, now: Instant, from: &PeerId, id: &MessageId, topic: &TopicHash) {
+    pub(crate) fn duplicated_message(
+        &mut self,
+        now: Instant,
+        from: &PeerId,
+        id: &MessageId,
+        topic: &TopicHash,
+    ) {
         let Some(record) = self.deliveries.get_mut(id) else {
             return;
         };

@@ -42,16 +42,22 @@ impl PeerScoreThresholds {
             return Err(ConfigError::InvalidScore("gossip_threshold must be ≤ 0"));
         }
         if self.publish_threshold > 0.0 || self.publish_threshold > self.gossip_threshold {
-            return Err(ConfigError::InvalidScore("publish_threshold must be ≤ gossip_threshold"));
+            return Err(ConfigError::InvalidScore(
+                "publish_threshold must be ≤ gossip_threshold",
+            ));
         }
         if self.graylist_threshold > 0.0 || self.graylist_threshold > self.publish_threshold {
-            return Err(ConfigError::InvalidScore("graylist_threshold must be ≤ publish_threshold"));
+            return Err(ConfigError::InvalidScore(
+                "graylist_threshold must be ≤ publish_threshold",
+            ));
         }
         if self.accept_px_threshold < 0.0 {
             return Err(ConfigError::InvalidScore("accept_px_threshold must be ≥ 0"));
         }
         if self.opportunistic_graft_threshold < 0.0 {
-            return Err(ConfigError::InvalidScore("opportunistic_graft_threshold must be ≥ 0"));
+            return Err(ConfigError::InvalidScore(
+                "opportunistic_graft_threshold must be ≥ 0",
+            ));
         }
         Ok(())
     }
@@ -119,16 +125,24 @@ impl PeerScoreParams {
             return Err(ConfigError::InvalidScore("topic_score_cap must be ≥ 0"));
         }
         if self.ip_colocation_factor_weight > 0.0 {
-            return Err(ConfigError::InvalidScore("ip_colocation_factor_weight must be ≤ 0"));
+            return Err(ConfigError::InvalidScore(
+                "ip_colocation_factor_weight must be ≤ 0",
+            ));
         }
         if self.ip_colocation_factor_weight != 0.0 && self.ip_colocation_factor_threshold < 1.0 {
-            return Err(ConfigError::InvalidScore("ip_colocation_factor_threshold must be ≥ 1"));
+            return Err(ConfigError::InvalidScore(
+                "ip_colocation_factor_threshold must be ≥ 1",
+            ));
         }
         if self.behaviour_penalty_weight > 0.0 {
-            return Err(ConfigError::InvalidScore("behaviour_penalty_weight must be ≤ 0"));
+            return Err(ConfigError::InvalidScore(
+                "behaviour_penalty_weight must be ≤ 0",
+            ));
         }
         if self.behaviour_penalty_weight != 0.0 && !is_decay(self.behaviour_penalty_decay) {
-            return Err(ConfigError::InvalidScore("behaviour_penalty_decay must be in (0, 1)"));
+            return Err(ConfigError::InvalidScore(
+                "behaviour_penalty_decay must be in (0, 1)",
+            ));
         }
         if self.decay_interval.is_zero() {
             return Err(ConfigError::InvalidScore("decay_interval must be positive"));
@@ -208,16 +222,43 @@ impl TopicScoreParams {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let checks: [(bool, &'static str); 12] = [
             (self.topic_weight >= 0.0, "topic_weight must be ≥ 0"),
-            (self.time_in_mesh_weight >= 0.0, "time_in_mesh_weight must be ≥ 0"),
-            (!self.time_in_mesh_quantum.is_zero(), "time_in_mesh_quantum must be positive"),
+            (
+                self.time_in_mesh_weight >= 0.0,
+                "time_in_mesh_weight must be ≥ 0",
+            ),
+            (
+                !self.time_in_mesh_quantum.is_zero(),
+                "time_in_mesh_quantum must be positive",
+            ),
             (self.time_in_mesh_cap >= 0.0, "time_in_mesh_cap must be ≥ 0"),
-            (self.first_message_deliveries_weight >= 0.0, "first_message_deliveries_weight ≥ 0"),
-            (is_decay(self.first_message_deliveries_decay), "first_message_deliveries_decay"),
-            (self.mesh_message_deliveries_weight <= 0.0, "mesh_message_deliveries_weight ≤ 0"),
-            (is_decay(self.mesh_message_deliveries_decay), "mesh_message_deliveries_decay"),
-            (self.mesh_message_deliveries_threshold > 0.0, "mesh_message_deliveries_threshold"),
-            (self.mesh_failure_penalty_weight <= 0.0, "mesh_failure_penalty_weight ≤ 0"),
-            (is_decay(self.mesh_failure_penalty_decay), "mesh_failure_penalty_decay"),
+            (
+                self.first_message_deliveries_weight >= 0.0,
+                "first_message_deliveries_weight ≥ 0",
+            ),
+            (
+                is_decay(self.first_message_deliveries_decay),
+                "first_message_deliveries_decay",
+            ),
+            (
+                self.mesh_message_deliveries_weight <= 0.0,
+                "mesh_message_deliveries_weight ≤ 0",
+            ),
+            (
+                is_decay(self.mesh_message_deliveries_decay),
+                "mesh_message_deliveries_decay",
+            ),
+            (
+                self.mesh_message_deliveries_threshold > 0.0,
+                "mesh_message_deliveries_threshold",
+            ),
+            (
+                self.mesh_failure_penalty_weight <= 0.0,
+                "mesh_failure_penalty_weight ≤ 0",
+            ),
+            (
+                is_decay(self.mesh_failure_penalty_decay),
+                "mesh_failure_penalty_decay",
+            ),
             (
                 self.invalid_message_deliveries_weight <= 0.0
                     && is_decay(self.invalid_message_deliveries_decay),

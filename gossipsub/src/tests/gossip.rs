@@ -4,8 +4,14 @@ use super::*;
 
 fn accept_all(h: &mut Harness) {
     for e in h.events() {
-        if let Event::Message { id, propagation_source, .. } = e {
-            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept).unwrap();
+        if let Event::Message {
+            id,
+            propagation_source,
+            ..
+        } = e
+        {
+            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept)
+                .unwrap();
         }
     }
 }
@@ -23,7 +29,10 @@ fn ihave_iwant_message_flow() {
     let sent = h.drain();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, peers[0]);
-    assert_eq!(sent[0].rpc.iwant[0].message_ids, vec![id.as_bytes().to_vec()]);
+    assert_eq!(
+        sent[0].rpc.iwant[0].message_ids,
+        vec![id.as_bytes().to_vec()]
+    );
     // A second IHAVE for the same id from another peer is answered too (not yet seen).
     h.rpc(peers[0], msg(TOPIC, data)).unwrap();
     let events = h.events();
@@ -43,17 +52,24 @@ fn ihave_for_unsubscribed_topic_or_over_cap_is_ignored() {
     let p = h.connect([1], true, &[TOPIC, "other"])[0];
     h.gs.subscribe(h.now, &topic()).unwrap();
     h.drain();
-    h.control(p, ihave("other", &[b"aaaaaaaaaaaaaaaaaaaa"])).unwrap();
+    h.control(p, ihave("other", &[b"aaaaaaaaaaaaaaaaaaaa"]))
+        .unwrap();
     assert!(h.drain().iter().all(|s| s.rpc.iwant.is_empty()));
     // max_ihave_messages = 1 and this is the 2nd IHAVE of the heartbeat.
-    h.control(p, ihave(TOPIC, &[b"bbbbbbbbbbbbbbbbbbbb"])).unwrap();
+    h.control(p, ihave(TOPIC, &[b"bbbbbbbbbbbbbbbbbbbb"]))
+        .unwrap();
     assert!(h.drain().iter().all(|s| s.rpc.iwant.is_empty()));
     h.heartbeat();
     h.drain();
     // New heartbeat: at most max_ihave_length = 2 ids are requested.
-    h.control(p, ihave(TOPIC, &[b"c1", b"c2", b"c3", b"c4"])).unwrap();
+    h.control(p, ihave(TOPIC, &[b"c1", b"c2", b"c3", b"c4"]))
+        .unwrap();
     let sent = h.drain();
-    let asked: usize = sent.iter().flat_map(|s| &s.rpc.iwant).map(|w| w.message_ids.len()).sum();
+    let asked: usize = sent
+        .iter()
+        .flat_map(|s| &s.rpc.iwant)
+        .map(|w| w.message_ids.len())
+        .sum();
     assert_eq!(asked, 2);
 }
 
@@ -62,7 +78,9 @@ fn iwant_served_from_cache_with_retransmission_cap() {
     let mut h = Harness::new(test_config());
     let peers = h.connect(1..=3, true, &[TOPIC]);
     h.gs.subscribe(h.now, &topic()).unwrap();
-    let id = h.gs.publish(h.now, &topic(), Bytes::from_static(b"hello")).unwrap();
+    let id =
+        h.gs.publish(h.now, &topic(), Bytes::from_static(b"hello"))
+            .unwrap();
     h.drain();
     for round in 0..4 {
         h.control(peers[0], iwant(&[id.as_bytes()])).unwrap();
@@ -93,12 +111,19 @@ fn heartbeat_gossips_ihave_to_non_mesh_peers_and_cache_expires() {
     let mesh = h.mesh();
     let gossiped: Vec<PeerId> = sent
         .iter()
-        .filter(|s| s.rpc.ihave.iter().any(|i| i.message_ids.contains(&id.as_bytes().to_vec())))
+        .filter(|s| {
+            s.rpc
+                .ihave
+                .iter()
+                .any(|i| i.message_ids.contains(&id.as_bytes().to_vec()))
+        })
         .map(|s| s.to)
         .collect();
     // D_lazy = 6 of the 12 non-mesh peers (gossip_factor 0.25 × 12 = 3 < 6).
     assert_eq!(gossiped.len(), 6);
-    assert!(gossiped.iter().all(|p| !mesh.contains(p) && peers.contains(p)));
+    assert!(gossiped
+        .iter()
+        .all(|p| !mesh.contains(p) && peers.contains(p)));
     // history_gossip = 3: gossiped for 3 heartbeats, cached for 6.
     for _ in 0..2 {
         h.heartbeat();
@@ -151,7 +176,8 @@ fn subscribing_moves_fanout_peers_into_the_mesh() {
     cfg.flood_publish = false;
     let mut h = Harness::new(cfg);
     h.connect(1..=20, true, &[TOPIC]);
-    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1")).unwrap();
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1"))
+        .unwrap();
     let fanout: Vec<PeerId> = h.gs.fanout_peers(&topic()).copied().collect();
     h.gs.subscribe(h.now, &topic()).unwrap();
     let mut mesh = h.mesh();

@@ -67,7 +67,8 @@ fn px_is_reported_when_accepted() {
     let p = h.connect([1], true, &[TOPIC])[0];
     h.gs.subscribe(h.now, &topic()).unwrap();
     h.events();
-    h.control(p, prune(TOPIC, Some(60), vec![peer(50), peer(51), p])).unwrap();
+    h.control(p, prune(TOPIC, Some(60), vec![peer(50), peer(51), p]))
+        .unwrap();
     let events = h.events();
     assert_eq!(
         events,
@@ -75,8 +76,14 @@ fn px_is_reported_when_accepted() {
             from: p,
             topic: topic(),
             peers: vec![
-                PxPeer { peer_id: peer(50), signed_peer_record: None },
-                PxPeer { peer_id: peer(51), signed_peer_record: None }
+                PxPeer {
+                    peer_id: peer(50),
+                    signed_peer_record: None
+                },
+                PxPeer {
+                    peer_id: peer(51),
+                    signed_peer_record: None
+                }
             ],
         }]
     );
@@ -105,7 +112,10 @@ fn px_emitted_in_prunes_when_enabled_and_not_to_v1_0_peers() {
     assert_eq!(pr[0].backoff, Some(60));
     let pr = prunes_to(&sent, v10);
     assert_eq!(pr.len(), 1);
-    assert!(pr[0].peers.is_empty() && pr[0].backoff.is_none(), "v1.0 PRUNE has no v1.1 fields");
+    assert!(
+        pr[0].peers.is_empty() && pr[0].backoff.is_none(),
+        "v1.0 PRUNE has no v1.1 fields"
+    );
 }
 
 #[test]
@@ -129,7 +139,8 @@ fn direct_peers_never_grafted_always_forwarded_kept_on_prune() {
     h.control(direct, prune(TOPIC, Some(60), vec![])).unwrap();
     h.rpc(others[0], msg(TOPIC, b"m")).unwrap();
     let id = lean_id(TOPIC, b"m");
-    h.gs.report_validation(h.now, &id, others[0], crate::Validation::Accept).unwrap();
+    h.gs.report_validation(h.now, &id, others[0], crate::Validation::Accept)
+        .unwrap();
     let sent = h.drain();
     assert_eq!(messages_to(&sent, direct), 1);
     assert_eq!(messages_to(&sent, others[1]), 1);
@@ -145,7 +156,11 @@ fn missing_direct_peers_are_dialed_periodically() {
     let mut dials = 0;
     for _ in 0..6 {
         h.heartbeat();
-        dials += h.events().iter().filter(|e| matches!(e, Event::DialDirectPeer { peer: p } if *p == peer(9))).count();
+        dials += h
+            .events()
+            .iter()
+            .filter(|e| matches!(e, Event::DialDirectPeer { peer: p } if *p == peer(9)))
+            .count();
     }
     assert_eq!(dials, 2);
 }

@@ -23,7 +23,10 @@ fn large_messages_trigger_idontwant_to_v1_2_mesh_peers_only() {
     targets.sort();
     let mut expected = vec![new[1], new[2]];
     expected.sort();
-    assert_eq!(targets, expected, "not to the source, not to the v1.1 peer {old}");
+    assert_eq!(
+        targets, expected,
+        "not to the source, not to the v1.1 peer {old}"
+    );
     // Small messages: no IDONTWANT.
     h.rpc(new[0], msg(TOPIC, &[1; 1000])).unwrap();
     assert!(h.drain().is_empty());
@@ -40,7 +43,8 @@ fn received_idontwant_suppresses_forwarding() {
     let id = lean_id(TOPIC, &data);
     h.control(peers[1], idontwant(&[id.as_bytes()])).unwrap();
     h.rpc(peers[0], msg(TOPIC, &data)).unwrap();
-    h.gs.report_validation(h.now, &id, peers[0], crate::Validation::Accept).unwrap();
+    h.gs.report_validation(h.now, &id, peers[0], crate::Validation::Accept)
+        .unwrap();
     let sent = h.drain();
     assert_eq!(messages_to(&sent, peers[1]), 0);
     assert_eq!(messages_to(&sent, peers[2]), 1);
@@ -56,8 +60,13 @@ fn received_idontwant_suppresses_forwarding() {
     h.control(peers[1], idontwant(&[id2.as_bytes()])).unwrap();
     h.advance(std::time::Duration::from_secs(4));
     h.rpc(peers[0], msg(TOPIC, &data2)).unwrap();
-    h.gs.report_validation(h.now, &id2, peers[0], crate::Validation::Accept).unwrap();
-    assert_eq!(messages_to(&h.drain(), peers[1]), 1, "expired IDONTWANT no longer applies");
+    h.gs.report_validation(h.now, &id2, peers[0], crate::Validation::Accept)
+        .unwrap();
+    assert_eq!(
+        messages_to(&h.drain(), peers[1]),
+        1,
+        "expired IDONTWANT no longer applies"
+    );
 }
 
 #[test]
@@ -72,5 +81,8 @@ fn idontwant_is_bounded_per_peer() {
     let c = h.gs.stats().counters;
     assert_eq!((c.idontwant_received, c.idontwant_dropped), (10, 7));
     // Invalid (empty) ids make the RPC partially invalid.
-    assert_eq!(h.control(p, idontwant(&[b""])), Err(crate::RpcError::PartiallyInvalid { dropped: 1 }));
+    assert_eq!(
+        h.control(p, idontwant(&[b""])),
+        Err(crate::RpcError::PartiallyInvalid { dropped: 1 })
+    );
 }

@@ -12,8 +12,16 @@ fn subscribe_grafts_d_peers_and_announces() {
     let sent = h.drain();
     assert_eq!(h.mesh().len(), 8);
     for p in &peers {
-        let subs: Vec<_> = sent.iter().filter(|s| s.to == *p).flat_map(|s| s.rpc.subscriptions.clone()).collect();
-        assert_eq!(subs, vec![sub(TOPIC, true)], "every peer learns our subscription");
+        let subs: Vec<_> = sent
+            .iter()
+            .filter(|s| s.to == *p)
+            .flat_map(|s| s.rpc.subscriptions.clone())
+            .collect();
+        assert_eq!(
+            subs,
+            vec![sub(TOPIC, true)],
+            "every peer learns our subscription"
+        );
         let in_mesh = h.mesh().contains(p);
         assert_eq!(grafts_to(&sent, *p), usize::from(in_mesh));
     }
@@ -29,7 +37,10 @@ fn new_peer_receives_our_subscriptions() {
     let sent = h.drain();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, p);
-    assert_eq!(sent[0].rpc.subscriptions, vec![sub(TOPIC, true), sub("b", true)]);
+    assert_eq!(
+        sent[0].rpc.subscriptions,
+        vec![sub(TOPIC, true), sub("b", true)]
+    );
 }
 
 #[test]
@@ -44,7 +55,10 @@ fn oversubscribed_mesh_pruned_to_d_keeping_outbound() {
     }
     assert_eq!(h.mesh().len(), 12);
     let sent = h.drain();
-    let pruned: Vec<_> = inbound.iter().filter(|p| !prunes_to(&sent, **p).is_empty()).collect();
+    let pruned: Vec<_> = inbound
+        .iter()
+        .filter(|p| !prunes_to(&sent, **p).is_empty())
+        .collect();
     assert_eq!(pruned.len(), inbound.len() - 12);
     // Outbound peers are accepted even above D_hi.
     for p in &outbound {
@@ -55,8 +69,15 @@ fn oversubscribed_mesh_pruned_to_d_keeping_outbound() {
     let sent = h.drain();
     let mesh = h.mesh();
     assert_eq!(mesh.len(), 8);
-    assert!(mesh.iter().filter(|p| outbound.contains(p)).count() >= 2, "D_out kept");
-    let prunes: usize = inbound.iter().chain(&outbound).map(|p| prunes_to(&sent, *p).len()).sum();
+    assert!(
+        mesh.iter().filter(|p| outbound.contains(p)).count() >= 2,
+        "D_out kept"
+    );
+    let prunes: usize = inbound
+        .iter()
+        .chain(&outbound)
+        .map(|p| prunes_to(&sent, *p).len())
+        .sum();
     assert_eq!(prunes, 7);
     for p in inbound.iter().chain(&outbound) {
         for pr in prunes_to(&sent, *p) {
@@ -76,7 +97,14 @@ fn undersubscribed_mesh_is_refilled_at_heartbeat() {
     // Three mesh peers unsubscribe: 5 < D_lo = 6.
     let leaving: Vec<PeerId> = h.mesh().into_iter().take(3).collect();
     for p in &leaving {
-        h.rpc(*p, Rpc { subscriptions: vec![sub(TOPIC, false)], ..Default::default() }).unwrap();
+        h.rpc(
+            *p,
+            Rpc {
+                subscriptions: vec![sub(TOPIC, false)],
+                ..Default::default()
+            },
+        )
+        .unwrap();
     }
     assert_eq!(h.mesh().len(), 5);
     h.heartbeat();
@@ -118,7 +146,11 @@ fn unsubscribe_prunes_with_unsubscribe_backoff() {
     assert!(h.gs.unsubscribe(h.now, &topic()).unwrap());
     let sent = h.drain();
     for p in &peers {
-        let subs: Vec<_> = sent.iter().filter(|s| s.to == *p).flat_map(|s| s.rpc.subscriptions.clone()).collect();
+        let subs: Vec<_> = sent
+            .iter()
+            .filter(|s| s.to == *p)
+            .flat_map(|s| s.rpc.subscriptions.clone())
+            .collect();
         assert_eq!(subs, vec![sub(TOPIC, false)]);
         let prunes = prunes_to(&sent, *p);
         if mesh.contains(p) {
@@ -141,7 +173,10 @@ fn disconnect_removes_peer_everywhere() {
     h.gs.handle_peer_disconnected(h.now, gone);
     assert!(!h.mesh().contains(&gone));
     assert!(!h.gs.subscribed_peers(&topic()).any(|p| *p == gone));
-    assert_eq!(h.rpc(gone, msg(TOPIC, b"x")), Err(crate::RpcError::UnknownPeer));
+    assert_eq!(
+        h.rpc(gone, msg(TOPIC, b"x")),
+        Err(crate::RpcError::UnknownPeer)
+    );
 }
 
 #[test]

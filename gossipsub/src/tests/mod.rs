@@ -58,7 +58,11 @@ pub(crate) struct Sent {
 impl Harness {
     pub fn new(cfg: Config) -> Self {
         let t0 = Instant::now();
-        Self { gs: Gossipsub::new(t0, cfg, [7; 32]).unwrap(), t0, now: t0 }
+        Self {
+            gs: Gossipsub::new(t0, cfg, [7; 32]).unwrap(),
+            t0,
+            now: t0,
+        }
     }
 
     pub fn advance(&mut self, d: Duration) {
@@ -66,7 +70,12 @@ impl Harness {
     }
 
     /// Connects peers `ids` (v1.2, outbound if `outbound`), subscribed to `topics`.
-    pub fn connect(&mut self, ids: impl IntoIterator<Item = u8>, outbound: bool, topics: &[&str]) -> Vec<PeerId> {
+    pub fn connect(
+        &mut self,
+        ids: impl IntoIterator<Item = u8>,
+        outbound: bool,
+        topics: &[&str],
+    ) -> Vec<PeerId> {
         self.connect_version(ids, ProtocolVersion::V1_2, outbound, topics)
     }
 
@@ -80,10 +89,19 @@ impl Harness {
         let mut out = Vec::new();
         for i in ids {
             let p = peer(i);
-            self.gs.handle_peer_connected(self.now, p, PeerConnection::new(version, outbound)).unwrap();
+            self.gs
+                .handle_peer_connected(self.now, p, PeerConnection::new(version, outbound))
+                .unwrap();
             if !topics.is_empty() {
                 let subs = topics.iter().map(|t| sub(t, true)).collect();
-                self.rpc(p, Rpc { subscriptions: subs, ..Default::default() }).unwrap();
+                self.rpc(
+                    p,
+                    Rpc {
+                        subscriptions: subs,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
             }
             out.push(p);
         }
@@ -91,11 +109,22 @@ impl Harness {
     }
 
     pub fn rpc(&mut self, from: PeerId, rpc: Rpc) -> Result<(), crate::RpcError> {
-        self.gs.handle_rpc(self.now, from, Bytes::from(rpc.encode_to_vec()))
+        self.gs
+            .handle_rpc(self.now, from, Bytes::from(rpc.encode_to_vec()))
     }
 
-    pub fn control(&mut self, from: PeerId, control: ControlMessage) -> Result<(), crate::RpcError> {
-        self.rpc(from, Rpc { control: Some(control), ..Default::default() })
+    pub fn control(
+        &mut self,
+        from: PeerId,
+        control: ControlMessage,
+    ) -> Result<(), crate::RpcError> {
+        self.rpc(
+            from,
+            Rpc {
+                control: Some(control),
+                ..Default::default()
+            },
+        )
     }
 
     pub fn heartbeat(&mut self) {
@@ -108,7 +137,11 @@ impl Harness {
         let mut out = Vec::new();
         while let Some(o) = self.gs.poll_outbound() {
             let body = decode_frame(&o.frame, usize::MAX).unwrap();
-            out.push(Sent { to: o.to, rpc: decode_rpc(&body, &self.gs.config().limits), lane: o.lane });
+            out.push(Sent {
+                to: o.to,
+                rpc: decode_rpc(&body, &self.gs.config().limits),
+                lane: o.lane,
+            });
         }
         out
     }
@@ -123,11 +156,19 @@ impl Harness {
 }
 
 pub(crate) fn sub(t: &str, subscribe: bool) -> SubOpts {
-    SubOpts { subscribe: Some(subscribe), topic_id: Some(t.to_owned()) }
+    SubOpts {
+        subscribe: Some(subscribe),
+        topic_id: Some(t.to_owned()),
+    }
 }
 
 pub(crate) fn graft(t: &str) -> ControlMessage {
-    ControlMessage { graft: vec![ControlGraft { topic_id: Some(t.to_owned()) }], ..Default::default() }
+    ControlMessage {
+        graft: vec![ControlGraft {
+            topic_id: Some(t.to_owned()),
+        }],
+        ..Default::default()
+    }
 }
 
 pub(crate) fn prune(t: &str, backoff: Option<u64>, px: Vec<PeerId>) -> ControlMessage {
@@ -136,7 +177,10 @@ pub(crate) fn prune(t: &str, backoff: Option<u64>, px: Vec<PeerId>) -> ControlMe
             topic_id: Some(t.to_owned()),
             peers: px
                 .into_iter()
-                .map(|p| PeerInfo { peer_id: Some(p.to_bytes()), signed_peer_record: None })
+                .map(|p| PeerInfo {
+                    peer_id: Some(p.to_bytes()),
+                    signed_peer_record: None,
+                })
                 .collect(),
             backoff,
         }],
@@ -156,14 +200,18 @@ pub(crate) fn ihave(t: &str, ids: &[&[u8]]) -> ControlMessage {
 
 pub(crate) fn iwant(ids: &[&[u8]]) -> ControlMessage {
     ControlMessage {
-        iwant: vec![ControlIWant { message_ids: ids.iter().map(|i| i.to_vec()).collect() }],
+        iwant: vec![ControlIWant {
+            message_ids: ids.iter().map(|i| i.to_vec()).collect(),
+        }],
         ..Default::default()
     }
 }
 
 pub(crate) fn idontwant(ids: &[&[u8]]) -> ControlMessage {
     ControlMessage {
-        idontwant: vec![ControlIDontWant { message_ids: ids.iter().map(|i| i.to_vec()).collect() }],
+        idontwant: vec![ControlIDontWant {
+            message_ids: ids.iter().map(|i| i.to_vec()).collect(),
+        }],
         ..Default::default()
     }
 }
@@ -190,13 +238,22 @@ pub(crate) fn lean_id(t: &str, data: &[u8]) -> crate::MessageId {
 
 /// Frames that carry a given kind of content, per peer.
 pub(crate) fn grafts_to(sent: &[Sent], p: PeerId) -> usize {
-    sent.iter().filter(|s| s.to == p).map(|s| s.rpc.graft.len()).sum()
+    sent.iter()
+        .filter(|s| s.to == p)
+        .map(|s| s.rpc.graft.len())
+        .sum()
 }
 
 pub(crate) fn prunes_to(sent: &[Sent], p: PeerId) -> Vec<ControlPrune> {
-    sent.iter().filter(|s| s.to == p).flat_map(|s| s.rpc.prune.clone()).collect()
+    sent.iter()
+        .filter(|s| s.to == p)
+        .flat_map(|s| s.rpc.prune.clone())
+        .collect()
 }
 
 pub(crate) fn messages_to(sent: &[Sent], p: PeerId) -> usize {
-    sent.iter().filter(|s| s.to == p).map(|s| s.rpc.messages.len()).sum()
+    sent.iter()
+        .filter(|s| s.to == p)
+        .map(|s| s.rpc.messages.len())
+        .sum()
 }

@@ -19,15 +19,26 @@ fn overflow_drops_forwards_not_control_and_reports_slow_peer() {
     let mut sent = Vec::new();
     for i in 0..10u8 {
         h.rpc(peers[0], msg(TOPIC, &[i])).unwrap();
-        h.gs.report_validation(h.now, &lean_id(TOPIC, &[i]), peers[0], Validation::Accept).unwrap();
+        h.gs.report_validation(h.now, &lean_id(TOPIC, &[i]), peers[0], Validation::Accept)
+            .unwrap();
         sent.extend(h.drain());
     }
     // The fast peer got everything; the slow one nothing yet.
     assert_eq!(messages_to(&sent, peers[2]), 10);
     assert_eq!(messages_to(&sent, slow), 0);
     let events = h.events();
-    let slow_events: Vec<_> = events.iter().filter(|e| matches!(e, Event::SlowPeer { .. })).collect();
-    assert_eq!(slow_events, vec![&Event::SlowPeer { peer: slow, dropped: 1 }], "reported once per heartbeat");
+    let slow_events: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::SlowPeer { .. }))
+        .collect();
+    assert_eq!(
+        slow_events,
+        vec![&Event::SlowPeer {
+            peer: slow,
+            dropped: 1
+        }],
+        "reported once per heartbeat"
+    );
     let stats = h.gs.stats();
     assert_eq!(stats.peers[&slow].normal_queue_len, 4);
     assert_eq!(stats.peers[&slow].dropped_normal, 6);
@@ -35,7 +46,11 @@ fn overflow_drops_forwards_not_control_and_reports_slow_peer() {
     // Control for the slow peer is still queued: unsubscribe PRUNEs it.
     h.gs.unsubscribe(h.now, &topic()).unwrap();
     h.drain();
-    assert_eq!(h.gs.poll_timeout(), Some(h.t0 + std::time::Duration::from_millis(700)), "blocked output does not spin the driver");
+    assert_eq!(
+        h.gs.poll_timeout(),
+        Some(h.t0 + std::time::Duration::from_millis(700)),
+        "blocked output does not spin the driver"
+    );
     h.gs.handle_peer_blocked(h.now, slow, false);
     assert_eq!(h.gs.timeout_reason(), Some(TimeoutReason::QueuedIo));
     let sent = h.drain();
@@ -57,8 +72,12 @@ fn own_publish_fails_only_when_every_priority_lane_is_full() {
     for p in &peers {
         h.gs.handle_peer_blocked(h.now, *p, true);
     }
-    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1")).unwrap();
-    assert_eq!(h.gs.publish(h.now, &topic(), Bytes::from_static(b"2")), Err(crate::PublishError::QueueFull));
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1"))
+        .unwrap();
+    assert_eq!(
+        h.gs.publish(h.now, &topic(), Bytes::from_static(b"2")),
+        Err(crate::PublishError::QueueFull)
+    );
     assert_eq!(h.gs.stats().counters.dropped_priority, 2);
     h.gs.handle_peer_blocked(h.now, peers[0], false);
     let sent = h.drain();
@@ -73,9 +92,14 @@ fn round_robin_between_peers() {
     for i in 0..3u8 {
         h.gs.publish(h.now, &topic(), Bytes::from(vec![i])).unwrap();
     }
-    let order: Vec<PeerId> = std::iter::from_fn(|| h.gs.poll_outbound()).map(|o| o.to).collect();
+    let order: Vec<PeerId> = std::iter::from_fn(|| h.gs.poll_outbound())
+        .map(|o| o.to)
+        .collect();
     assert_eq!(order.len(), 6);
-    assert!(order.windows(2).all(|w| w[0] != w[1]), "peers alternate: {order:?} {peers:?}");
+    assert!(
+        order.windows(2).all(|w| w[0] != w[1]),
+        "peers alternate: {order:?} {peers:?}"
+    );
 }
 
 #[test]

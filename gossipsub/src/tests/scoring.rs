@@ -9,7 +9,10 @@ fn scored_config() -> crate::Config {
     let mut cfg = test_config();
     let mut params = PeerScoreParams::default();
     params.topics.insert(topic(), TopicScoreParams::default());
-    cfg.scoring = Some(ScoreConfig { params, thresholds: PeerScoreThresholds::default() });
+    cfg.scoring = Some(ScoreConfig {
+        params,
+        thresholds: PeerScoreThresholds::default(),
+    });
     cfg
 }
 
@@ -25,14 +28,20 @@ fn score_thresholds_gate_gossip_publish_and_graylist() {
     h.gs.set_application_score(&peers[3], -9.0); // -90 < graylist -80
     assert_eq!(h.gs.peer_score(&peers[1]), -20.0);
     // Gossip: IHAVE from peers[1] is ignored; from peers[0] answered.
-    h.control(peers[1], ihave(TOPIC, &[b"aaaaaaaaaaaaaaaaaaaa"])).unwrap();
+    h.control(peers[1], ihave(TOPIC, &[b"aaaaaaaaaaaaaaaaaaaa"]))
+        .unwrap();
     assert!(h.drain().is_empty());
-    h.control(peers[0], ihave(TOPIC, &[b"aaaaaaaaaaaaaaaaaaaa"])).unwrap();
+    h.control(peers[0], ihave(TOPIC, &[b"aaaaaaaaaaaaaaaaaaaa"]))
+        .unwrap();
     assert_eq!(h.drain().len(), 1);
     // Graylist: everything from peers[3] is ignored.
-    assert_eq!(h.rpc(peers[3], msg(TOPIC, b"x")), Err(crate::RpcError::Graylisted));
+    assert_eq!(
+        h.rpc(peers[3], msg(TOPIC, b"x")),
+        Err(crate::RpcError::Graylisted)
+    );
     // Publish (flood): only peers at or above the publish threshold.
-    h.gs.publish(h.now, &topic(), Bytes::from_static(b"p")).unwrap();
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"p"))
+        .unwrap();
     let sent = h.drain();
     assert_eq!(messages_to(&sent, peers[0]), 1);
     assert_eq!(messages_to(&sent, peers[1]), 1);
@@ -55,14 +64,16 @@ fn rejected_message_penalises_sender_p4() {
     h.rpc(peers[0], msg(TOPIC, b"bad")).unwrap();
     h.rpc(peers[1], msg(TOPIC, b"bad")).unwrap(); // duplicate during validation
     let id = lean_id(TOPIC, b"bad");
-    h.gs.report_validation(h.now, &id, peers[0], Validation::Reject).unwrap();
+    h.gs.report_validation(h.now, &id, peers[0], Validation::Reject)
+        .unwrap();
     // P4 = 1² × -1 × topic weight 0.5 = -0.5 for both deliverers.
     assert!(h.gs.peer_score(&peers[0]) < 0.0);
     assert!(h.gs.peer_score(&peers[1]) < 0.0);
     // Ignore does not penalise.
     h.rpc(peers[0], msg(TOPIC, b"meh")).unwrap();
     let before = h.gs.peer_score(&peers[0]);
-    h.gs.report_validation(h.now, &lean_id(TOPIC, b"meh"), peers[0], Validation::Ignore).unwrap();
+    h.gs.report_validation(h.now, &lean_id(TOPIC, b"meh"), peers[0], Validation::Ignore)
+        .unwrap();
     assert_eq!(h.gs.peer_score(&peers[0]), before);
 }
 
@@ -70,11 +81,19 @@ fn rejected_message_penalises_sender_p4() {
 fn broken_iwant_promise_penalised_p7() {
     let mut cfg = scored_config();
     // No P1 (time in mesh) so the penalty shows alone.
-    cfg.scoring.as_mut().unwrap().params.topics.get_mut(&topic()).unwrap().time_in_mesh_weight = 0.0;
+    cfg.scoring
+        .as_mut()
+        .unwrap()
+        .params
+        .topics
+        .get_mut(&topic())
+        .unwrap()
+        .time_in_mesh_weight = 0.0;
     let mut h = Harness::new(cfg);
     let p = h.connect([1], true, &[TOPIC])[0];
     h.gs.subscribe(h.now, &topic()).unwrap();
-    h.control(p, ihave(TOPIC, &[b"never-delivered-id!!"])).unwrap();
+    h.control(p, ihave(TOPIC, &[b"never-delivered-id!!"]))
+        .unwrap();
     assert_eq!(h.gs.peer_score(&p), 0.0);
     for _ in 0..6 {
         h.heartbeat(); // 4.2 s > iwant_followup_time 3 s
@@ -83,7 +102,8 @@ fn broken_iwant_promise_penalised_p7() {
     assert!(h.gs.peer_score(&p) < 0.0, "score {}", h.gs.peer_score(&p));
     // Kept promise: no penalty.
     let q = h.connect([2], true, &[TOPIC])[0];
-    h.control(q, ihave(TOPIC, &[lean_id(TOPIC, b"d").as_bytes()])).unwrap();
+    h.control(q, ihave(TOPIC, &[lean_id(TOPIC, b"d").as_bytes()]))
+        .unwrap();
     h.rpc(q, msg(TOPIC, b"d")).unwrap();
     for _ in 0..6 {
         h.heartbeat();
@@ -111,12 +131,14 @@ fn px_gated_by_accept_px_threshold() {
     let p = h.connect([1], true, &[TOPIC])[0];
     h.gs.subscribe(h.now, &topic()).unwrap();
     h.events();
-    h.control(p, prune(TOPIC, Some(60), vec![peer(50)])).unwrap();
+    h.control(p, prune(TOPIC, Some(60), vec![peer(50)]))
+        .unwrap();
     assert!(h.events().is_empty(), "score 0 < accept_px_threshold 10");
     let q = h.connect([2], true, &[TOPIC])[0];
     h.events();
     h.gs.set_application_score(&q, 2.0);
-    h.control(q, prune(TOPIC, Some(60), vec![peer(50)])).unwrap();
+    h.control(q, prune(TOPIC, Some(60), vec![peer(50)]))
+        .unwrap();
     assert_eq!(h.events().len(), 1);
 }
 
@@ -126,7 +148,13 @@ fn mesh_time_and_first_deliveries_raise_score() {
     let peers = h.connect(1..=2, true, &[TOPIC]);
     h.gs.subscribe(h.now, &topic()).unwrap();
     h.rpc(peers[0], msg(TOPIC, b"first")).unwrap();
-    h.gs.report_validation(h.now, &lean_id(TOPIC, b"first"), peers[0], Validation::Accept).unwrap();
+    h.gs.report_validation(
+        h.now,
+        &lean_id(TOPIC, b"first"),
+        peers[0],
+        Validation::Accept,
+    )
+    .unwrap();
     let s0 = h.gs.peer_score(&peers[0]);
     assert!(s0 > 0.0, "P2 first delivery");
     h.advance(Duration::from_secs(1));
@@ -141,5 +169,8 @@ fn invalid_score_params_rejected() {
     assert!(crate::Gossipsub::new(std::time::Instant::now(), cfg, [0; 32]).is_err());
     let mut cfg = test_config();
     cfg.mesh_n_low = 9;
-    assert!(matches!(crate::Gossipsub::new(std::time::Instant::now(), cfg, [0; 32]), Err(crate::ConfigError::InvalidMeshParams)));
+    assert!(matches!(
+        crate::Gossipsub::new(std::time::Instant::now(), cfg, [0; 32]),
+        Err(crate::ConfigError::InvalidMeshParams)
+    ));
 }

@@ -31,23 +31,36 @@ fn forwarded_only_after_accept() {
     // A duplicate from peers[1] during validation: no event, and peers[1] is skipped later.
     h.rpc(peers[1], msg(TOPIC, b"data")).unwrap();
     assert!(h.events().is_empty());
-    assert_eq!(h.gs.report_validation(h.now, &id, peers[1], Validation::Accept), Err(ValidationError::UnknownMessage));
-    h.gs.report_validation(h.now, &id, peers[0], Validation::Accept).unwrap();
+    assert_eq!(
+        h.gs.report_validation(h.now, &id, peers[1], Validation::Accept),
+        Err(ValidationError::UnknownMessage)
+    );
+    h.gs.report_validation(h.now, &id, peers[0], Validation::Accept)
+        .unwrap();
     let sent = h.drain();
     assert_eq!(messages_to(&sent, peers[0]), 0);
     assert_eq!(messages_to(&sent, peers[1]), 0);
     assert_eq!(messages_to(&sent, peers[2]), 1);
     assert_eq!(messages_to(&sent, peers[3]), 1);
     assert!(sent.iter().all(|s| s.lane == Lane::Normal));
-    assert_eq!(h.gs.report_validation(h.now, &id, peers[0], Validation::Accept), Err(ValidationError::UnknownMessage));
+    assert_eq!(
+        h.gs.report_validation(h.now, &id, peers[0], Validation::Accept),
+        Err(ValidationError::UnknownMessage)
+    );
     let c = h.gs.stats().counters;
-    assert_eq!((c.messages_received, c.duplicates, c.messages_forwarded), (2, 1, 2));
+    assert_eq!(
+        (c.messages_received, c.duplicates, c.messages_forwarded),
+        (2, 1, 2)
+    );
 }
 
 #[test]
 fn reject_and_ignore_do_not_forward() {
     let (mut h, peers) = setup();
-    for (data, v) in [(&b"bad"[..], Validation::Reject), (&b"meh"[..], Validation::Ignore)] {
+    for (data, v) in [
+        (&b"bad"[..], Validation::Reject),
+        (&b"meh"[..], Validation::Ignore),
+    ] {
         h.rpc(peers[0], msg(TOPIC, data)).unwrap();
         assert_eq!(h.events().len(), 1);
         let id = lean_id(TOPIC, data);
@@ -55,7 +68,10 @@ fn reject_and_ignore_do_not_forward() {
         assert!(h.drain().is_empty());
         // Still seen: a re-send is a duplicate, not a new event.
         h.rpc(peers[1], msg(TOPIC, data)).unwrap();
-        assert!(h.events().iter().all(|e| !matches!(e, Event::Message { .. })));
+        assert!(h
+            .events()
+            .iter()
+            .all(|e| !matches!(e, Event::Message { .. })));
     }
     let c = h.gs.stats().counters;
     assert_eq!((c.validation_rejected, c.validation_ignored), (1, 1));
@@ -75,9 +91,15 @@ fn validation_times_out() {
     assert_eq!(h.gs.stats().pending_validation, 1);
     h.advance(std::time::Duration::from_secs(10));
     assert_eq!(h.gs.poll_timeout(), Some(h.now));
-    assert_eq!(h.gs.timeout_reason(), Some(crate::TimeoutReason::ValidationTimeout));
+    assert_eq!(
+        h.gs.timeout_reason(),
+        Some(crate::TimeoutReason::ValidationTimeout)
+    );
     h.gs.handle_timeout(h.now);
-    assert_eq!(h.gs.report_validation(h.now, &id, peers[0], Validation::Accept), Err(ValidationError::UnknownMessage));
+    assert_eq!(
+        h.gs.report_validation(h.now, &id, peers[0], Validation::Accept),
+        Err(ValidationError::UnknownMessage)
+    );
     assert_eq!(h.gs.stats().counters.validation_timeouts, 1);
     assert!(h.drain().iter().all(|s| s.rpc.messages.is_empty()));
 }
@@ -114,7 +136,10 @@ fn messages_for_unsubscribed_topics_are_dropped_and_oversize_rejected() {
     cfg.limits.max_decoder_buffer = 16;
     let mut h = Harness::new(cfg);
     let p = h.connect([1], true, &[])[0];
-    assert!(matches!(h.rpc(p, msg(TOPIC, &[0; 32])), Err(crate::RpcError::FrameTooLarge { .. })));
+    assert!(matches!(
+        h.rpc(p, msg(TOPIC, &[0; 32])),
+        Err(crate::RpcError::FrameTooLarge { .. })
+    ));
 }
 
 #[test]
@@ -129,7 +154,10 @@ fn without_explicit_validation_messages_forward_immediately() {
     h.rpc(peers[0], msg(TOPIC, b"x")).unwrap();
     assert_eq!(h.events().len(), 1);
     let sent = h.drain();
-    assert_eq!(messages_to(&sent, peers[1]) + messages_to(&sent, peers[2]), 2);
+    assert_eq!(
+        messages_to(&sent, peers[1]) + messages_to(&sent, peers[2]),
+        2
+    );
 }
 
 #[test]
@@ -137,7 +165,13 @@ fn bad_sections_do_not_drop_good_ones() {
     let (mut h, peers) = setup();
     let mut body = msg(TOPIC, b"good").encode_to_vec();
     body.extend([0x12, 0x03, 0x22, 0x01, 0xff]); // invalid UTF-8 topic
-    body.extend(Rpc { control: Some(graft(TOPIC)), ..Default::default() }.encode_to_vec());
+    body.extend(
+        Rpc {
+            control: Some(graft(TOPIC)),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
     let r = h.gs.handle_rpc(h.now, peers[0], Bytes::from(body));
     assert_eq!(r, Err(crate::RpcError::PartiallyInvalid { dropped: 1 }));
     assert_eq!(h.events().len(), 1);

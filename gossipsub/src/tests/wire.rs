@@ -9,7 +9,8 @@ use crate::lean::{self, LeanTopic, TopicKind};
 use crate::wire::{encode_control_frame, encode_message_frame, encode_rpc_frame, FrameDecoder};
 use crate::{FrameError, Limits};
 
-const T_HEX: &str = "2f6c65616e636f6e73656e7375732f31323334353637382f626c6f636b2f73737a5f736e61707079";
+const T_HEX: &str =
+    "2f6c65616e636f6e73656e7375732f31323334353637382f626c6f636b2f73737a5f736e61707079";
 const ID_HEX: &str = "8505fa518a9a5bb8376e4aba7bce5eae12a3dd48";
 
 fn hx(s: &str) -> Vec<u8> {
@@ -20,25 +21,46 @@ fn hx(s: &str) -> Vec<u8> {
 fn spec_frame_vectors() {
     let id = hx(ID_HEX);
     let cases: Vec<(Bytes, String)> = vec![
-        (encode_control_frame(vec![sub(TOPIC, true)], None), format!("2e 0a2c 0801 1228 {T_HEX}")),
+        (
+            encode_control_frame(vec![sub(TOPIC, true)], None),
+            format!("2e 0a2c 0801 1228 {T_HEX}"),
+        ),
         (
             encode_message_frame(&msg(TOPIC, &hx("040cdeadbeef")).publish[0]),
             format!("34 1232 1206 040cdeadbeef 2228 {T_HEX}"),
         ),
-        (encode_rpc_frame(&Rpc { control: Some(graft(TOPIC)), ..Default::default() }), format!("2e 1a2c 1a2a 0a28 {T_HEX}")),
         (
-            encode_rpc_frame(&Rpc { control: Some(prune(TOPIC, Some(60), vec![])), ..Default::default() }),
+            encode_rpc_frame(&Rpc {
+                control: Some(graft(TOPIC)),
+                ..Default::default()
+            }),
+            format!("2e 1a2c 1a2a 0a28 {T_HEX}"),
+        ),
+        (
+            encode_rpc_frame(&Rpc {
+                control: Some(prune(TOPIC, Some(60), vec![])),
+                ..Default::default()
+            }),
             format!("30 1a2e 222c 0a28 {T_HEX} 183c"),
         ),
         (
-            encode_rpc_frame(&Rpc { control: Some(ihave(TOPIC, &[&id])), ..Default::default() }),
+            encode_rpc_frame(&Rpc {
+                control: Some(ihave(TOPIC, &[&id])),
+                ..Default::default()
+            }),
             format!("44 1a42 0a40 0a28 {T_HEX} 1214 {ID_HEX}"),
         ),
         (
-            encode_rpc_frame(&Rpc { control: Some(idontwant(&[&id])), ..Default::default() }),
+            encode_rpc_frame(&Rpc {
+                control: Some(idontwant(&[&id])),
+                ..Default::default()
+            }),
             format!("1a 1a18 2a16 0a14 {ID_HEX}"),
         ),
-        (encode_control_frame(vec![], Some(ControlMessage::default())), "02 1a00".to_owned()),
+        (
+            encode_control_frame(vec![], Some(ControlMessage::default())),
+            "02 1a00".to_owned(),
+        ),
     ];
     for (frame, expected) in cases {
         assert_eq!(hex::encode(&frame), expected.replace(' ', ""));
@@ -57,11 +79,20 @@ fn lean_message_id_vectors() {
     assert_eq!(hex::encode(&compressed), "040cdeadbeef");
     assert_eq!(lean::message_id(t, &compressed).to_string(), ID_HEX);
     // deadbeef is not a valid snappy block: invalid domain over the raw bytes.
-    assert_eq!(lean::message_id(t, &deadbeef).to_string(), "2aff5124db8064dd9ddcdd7fc251397ab02527c7");
+    assert_eq!(
+        lean::message_id(t, &deadbeef).to_string(),
+        "2aff5124db8064dd9ddcdd7fc251397ab02527c7"
+    );
     let empty = lean::snappy_compress(&[], 10).unwrap();
-    assert_eq!(lean::message_id(t, &empty).to_string(), "dec01e3e1997dcc2c46c0633116bc6a4ee521086");
+    assert_eq!(
+        lean::message_id(t, &empty).to_string(),
+        "dec01e3e1997dcc2c46c0633116bc6a4ee521086"
+    );
     let ab = lean::snappy_compress(&[0xab; 256], lean::MAX_PAYLOAD_SIZE).unwrap();
-    assert_eq!(lean::message_id(t, &ab).to_string(), "d962d4a07a499c918aa0dda5844ec09cdd14080b");
+    assert_eq!(
+        lean::message_id(t, &ab).to_string(),
+        "d962d4a07a499c918aa0dda5844ec09cdd14080b"
+    );
     let zeros = lean::snappy_compress(&[0; 80], 100).unwrap();
     assert_eq!(hex::encode(zeros), "500000fe01003a0100");
 }
@@ -72,12 +103,24 @@ fn snappy_cap_checked_before_allocation() {
     let bomb = [0x80, 0x80, 0x80, 0x80, 0x10, 0x00];
     assert_eq!(
         lean::snappy_decompress(&bomb, lean::MAX_PAYLOAD_SIZE),
-        Err(crate::SnappyError::DeclaredTooLarge { declared: 1 << 32, max: lean::MAX_PAYLOAD_SIZE })
+        Err(crate::SnappyError::DeclaredTooLarge {
+            declared: 1 << 32,
+            max: lean::MAX_PAYLOAD_SIZE
+        })
     );
     let ok = lean::snappy_compress(b"hello hello hello", 100).unwrap();
-    assert!(matches!(lean::snappy_decompress(&ok, 5), Err(crate::SnappyError::DeclaredTooLarge { .. })));
-    assert_eq!(lean::snappy_decompress(&ok, 100).unwrap(), b"hello hello hello");
-    assert!(matches!(lean::snappy_decompress(&[0u8; 64], 10), Err(crate::SnappyError::CompressedTooLarge { .. })));
+    assert!(matches!(
+        lean::snappy_decompress(&ok, 5),
+        Err(crate::SnappyError::DeclaredTooLarge { .. })
+    ));
+    assert_eq!(
+        lean::snappy_decompress(&ok, 100).unwrap(),
+        b"hello hello hello"
+    );
+    assert!(matches!(
+        lean::snappy_decompress(&[0u8; 64], 10),
+        Err(crate::SnappyError::CompressedTooLarge { .. })
+    ));
     assert!(lean::snappy_compress(&[0; 11], 10).is_err());
 }
 
@@ -86,30 +129,71 @@ fn lean_topics() {
     let block = LeanTopic::new(lean::DEFAULT_NETWORK, TopicKind::Block);
     assert_eq!(block.to_topic_string(), TOPIC);
     let att = LeanTopic::new("devnet0", TopicKind::Attestation(3));
-    assert_eq!(att.to_topic_string(), "/leanconsensus/devnet0/attestation_3/ssz_snappy");
+    assert_eq!(
+        att.to_topic_string(),
+        "/leanconsensus/devnet0/attestation_3/ssz_snappy"
+    );
     assert_eq!(LeanTopic::parse(&att.to_topic_string(), "devnet0"), Ok(att));
     assert_eq!(
-        LeanTopic::parse("/leanconsensus/12345678/aggregation/ssz_snappy", "12345678").unwrap().kind,
+        LeanTopic::parse("/leanconsensus/12345678/aggregation/ssz_snappy", "12345678")
+            .unwrap()
+            .kind,
         TopicKind::Aggregation
     );
     use crate::TopicError::*;
     assert_eq!(LeanTopic::parse(TOPIC, "devnet0"), Err(WrongNetwork));
-    assert_eq!(LeanTopic::parse("/eth2/12345678/block/ssz_snappy", "12345678"), Err(Malformed));
-    assert_eq!(LeanTopic::parse("/leanconsensus/12345678/block/ssz", "12345678"), Err(Malformed));
-    assert_eq!(LeanTopic::parse("/leanconsensus/12345678/block/ssz_snappy/x", "12345678"), Err(Malformed));
-    assert_eq!(LeanTopic::parse("/leanconsensus/12345678/blocks/ssz_snappy", "12345678"), Err(UnknownKind));
-    assert_eq!(LeanTopic::parse("/leanconsensus/12345678/attestation_01/ssz_snappy", "12345678"), Err(UnknownKind));
-    assert_eq!(LeanTopic::parse("/leanconsensus/12345678/attestation_/ssz_snappy", "12345678"), Err(UnknownKind));
+    assert_eq!(
+        LeanTopic::parse("/eth2/12345678/block/ssz_snappy", "12345678"),
+        Err(Malformed)
+    );
+    assert_eq!(
+        LeanTopic::parse("/leanconsensus/12345678/block/ssz", "12345678"),
+        Err(Malformed)
+    );
+    assert_eq!(
+        LeanTopic::parse("/leanconsensus/12345678/block/ssz_snappy/x", "12345678"),
+        Err(Malformed)
+    );
+    assert_eq!(
+        LeanTopic::parse("/leanconsensus/12345678/blocks/ssz_snappy", "12345678"),
+        Err(UnknownKind)
+    );
+    assert_eq!(
+        LeanTopic::parse(
+            "/leanconsensus/12345678/attestation_01/ssz_snappy",
+            "12345678"
+        ),
+        Err(UnknownKind)
+    );
+    assert_eq!(
+        LeanTopic::parse(
+            "/leanconsensus/12345678/attestation_/ssz_snappy",
+            "12345678"
+        ),
+        Err(UnknownKind)
+    );
 }
 
 #[test]
 fn sections_decode_independently() {
     // subscription OK, a broken message (field 4 string with invalid UTF-8), control OK.
     let mut body = Vec::new();
-    body.extend(Rpc { subscriptions: vec![sub("a", true)], ..Default::default() }.encode_to_vec());
+    body.extend(
+        Rpc {
+            subscriptions: vec![sub("a", true)],
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
     body.extend([0x12, 0x03, 0x22, 0x01, 0xff]); // Message{topic: "\xff"}: invalid UTF-8
     body.extend([0x12, 0x02, 0x22, 0x05]); // Message with a truncated inner field
-    body.extend(Rpc { control: Some(graft("a")), ..Default::default() }.encode_to_vec());
+    body.extend(
+        Rpc {
+            control: Some(graft("a")),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
     body.extend([0x52, 0x02, 0x08, 0x01]); // unknown field 10 (v1.3 partial): skipped
     let rpc = decode_rpc(&Bytes::from(body), &Limits::default());
     assert_eq!(rpc.subscriptions, vec![sub("a", true)]);
@@ -121,7 +205,10 @@ fn sections_decode_independently() {
 #[test]
 fn unknown_fields_are_skipped_at_every_level() {
     // ControlMessage with ControlExtensions (field 6) and a graft with an extra varint field 7.
-    let mut graft_entry = ControlGraft { topic_id: Some("t".into()) }.encode_to_vec();
+    let mut graft_entry = ControlGraft {
+        topic_id: Some("t".into()),
+    }
+    .encode_to_vec();
     graft_entry.extend([0x38, 0x05]); // field 7 varint
     let mut control = vec![0x1a, graft_entry.len() as u8];
     control.extend(&graft_entry);
@@ -131,24 +218,45 @@ fn unknown_fields_are_skipped_at_every_level() {
     body.extend(&control);
     body.extend([0x49, 1, 2, 3, 4, 5, 6, 7, 8]); // field 9 fixed64 at top level
     let rpc = decode_rpc(&Bytes::from(body), &Limits::default());
-    assert_eq!(rpc.graft, vec![ControlGraft { topic_id: Some("t".into()) }]);
+    assert_eq!(
+        rpc.graft,
+        vec![ControlGraft {
+            topic_id: Some("t".into())
+        }]
+    );
     assert_eq!(rpc.dropped_sections, 0);
 }
 
 #[test]
 fn section_limits() {
-    let limits = Limits { max_messages_per_rpc: 2, max_control_entry_size: 10, ..Limits::default() };
+    let limits = Limits {
+        max_messages_per_rpc: 2,
+        max_control_entry_size: 10,
+        ..Limits::default()
+    };
     let mut rpc = Rpc::default();
     for i in 0..5u8 {
         rpc.publish.push(msg("t", &[i]).publish.remove(0));
     }
     rpc.control = Some(ControlMessage {
-        graft: vec![ControlGraft { topic_id: Some("x".repeat(20)) }, ControlGraft { topic_id: Some("y".into()) }],
+        graft: vec![
+            ControlGraft {
+                topic_id: Some("x".repeat(20)),
+            },
+            ControlGraft {
+                topic_id: Some("y".into()),
+            },
+        ],
         ..Default::default()
     });
     let decoded = decode_rpc(&Bytes::from(rpc.encode_to_vec()), &limits);
     assert_eq!(decoded.messages.len(), 2);
-    assert_eq!(decoded.graft, vec![ControlGraft { topic_id: Some("y".into()) }]);
+    assert_eq!(
+        decoded.graft,
+        vec![ControlGraft {
+            topic_id: Some("y".into())
+        }]
+    );
     assert_eq!(decoded.dropped_sections, 4);
 }
 
@@ -180,7 +288,13 @@ fn frame_decoder_incremental_and_limits() {
     // Too large: rejected from the prefix alone.
     let mut dec = FrameDecoder::new(100);
     let mut input = Bytes::from_static(&[0xe5, 0x8e, 0x26]);
-    assert_eq!(dec.decode(&mut input), Err(FrameError::TooLarge { len: 624_485, max: 100 }));
+    assert_eq!(
+        dec.decode(&mut input),
+        Err(FrameError::TooLarge {
+            len: 624_485,
+            max: 100
+        })
+    );
     // Overlong varint.
     let mut dec = FrameDecoder::new(100);
     let mut input = Bytes::from_static(&[0xff; 11]);
@@ -189,8 +303,14 @@ fn frame_decoder_incremental_and_limits() {
     let mut dec = FrameDecoder::new(100);
     let mut input = Bytes::from_static(&[0x00]);
     assert_eq!(dec.decode(&mut input).unwrap(), Some(Bytes::new()));
-    assert_eq!(decode_frame(&Bytes::from_static(&[2, 0x1a]), 10), Err(FrameError::Truncated));
-    assert_eq!(decode_frame(&Bytes::from_static(&[0, 0]), 10), Err(FrameError::TrailingBytes));
+    assert_eq!(
+        decode_frame(&Bytes::from_static(&[2, 0x1a]), 10),
+        Err(FrameError::Truncated)
+    );
+    assert_eq!(
+        decode_frame(&Bytes::from_static(&[0, 0]), 10),
+        Err(FrameError::TrailingBytes)
+    );
 }
 
 fn arb_bytes(max: usize) -> impl Strategy<Value = Option<Bytes>> {

@@ -45,8 +45,14 @@ const WIRE_FIXED32: u8 = 5;
 
 /// One field of a protobuf message: number and, for length-delimited fields, the range.
 enum Field {
-    Len { number: u64, start: usize, end: usize },
-    Other { number: u64 },
+    Len {
+        number: u64,
+        start: usize,
+        end: usize,
+    },
+    Other {
+        number: u64,
+    },
 }
 
 /// Iterates over the fields of a protobuf message without decoding them.
@@ -93,7 +99,9 @@ impl<'a> FieldWalker<'a> {
             WIRE_LEN => {
                 let len = self.varint().ok_or(())?;
                 let start = self.pos;
-                let end = start.checked_add(usize::try_from(len).map_err(|_| ())?).ok_or(())?;
+                let end = start
+                    .checked_add(usize::try_from(len).map_err(|_| ())?)
+                    .ok_or(())?;
                 if end > self.buf.len() {
                     return Err(());
                 }
@@ -207,11 +215,21 @@ fn decode_control(control: &Bytes, limits: &Limits, out: &mut DecodedRpc) {
         }
         let entry = control.slice(start..end);
         let ok = match number {
-            1 => ControlIHave::decode(entry).map(|e| out.ihave.push(e)).is_ok(),
-            2 => ControlIWant::decode(entry).map(|e| out.iwant.push(e)).is_ok(),
-            3 => ControlGraft::decode(entry).map(|e| out.graft.push(e)).is_ok(),
-            4 => ControlPrune::decode(entry).map(|e| out.prune.push(e)).is_ok(),
-            _ => ControlIDontWant::decode(entry).map(|e| out.idontwant.push(e)).is_ok(),
+            1 => ControlIHave::decode(entry)
+                .map(|e| out.ihave.push(e))
+                .is_ok(),
+            2 => ControlIWant::decode(entry)
+                .map(|e| out.iwant.push(e))
+                .is_ok(),
+            3 => ControlGraft::decode(entry)
+                .map(|e| out.graft.push(e))
+                .is_ok(),
+            4 => ControlPrune::decode(entry)
+                .map(|e| out.prune.push(e))
+                .is_ok(),
+            _ => ControlIDontWant::decode(entry)
+                .map(|e| out.idontwant.push(e))
+                .is_ok(),
         };
         if !ok {
             out.dropped_sections += 1;
@@ -243,5 +261,9 @@ pub fn encode_message_frame(msg: &Message) -> Bytes {
 
 /// Encodes `RPC { control }` as a complete frame.
 pub fn encode_control_frame(subscriptions: Vec<SubOpts>, control: Option<ControlMessage>) -> Bytes {
-    encode_rpc_frame(&Rpc { subscriptions, publish: Vec::new(), control })
+    encode_rpc_frame(&Rpc {
+        subscriptions,
+        publish: Vec::new(),
+        control,
+    })
 }

@@ -100,8 +100,7 @@ impl FrameDecoder {
                 self.prefix[self.prefix_len] = byte;
                 self.prefix_len += 1;
                 if byte & 0x80 == 0 {
-                    let len = match unsigned_varint::decode::u64(&self.prefix[..self.prefix_len])
-                    {
+                    let len = match unsigned_varint::decode::u64(&self.prefix[..self.prefix_len]) {
                         Ok((len, _)) => len,
                         Err(_) => return Err(FrameError::BadLengthPrefix),
                     };
@@ -128,7 +127,10 @@ impl FrameDecoder {
 
     fn start_body(&mut self, len: u64) -> Result<(), FrameError> {
         if len > self.max_frame as u64 {
-            return Err(FrameError::TooLarge { len, max: self.max_frame });
+            return Err(FrameError::TooLarge {
+                len,
+                max: self.max_frame,
+            });
         }
         let len = len as usize;
         self.body_len = Some(len);

@@ -4,5 +4,7 @@ mod codec;
 mod frame;
 pub mod proto;
 
-pub use codec::{decode_rpc, encode_control_frame, encode_message_frame, encode_rpc_frame, DecodedRpc};
+pub use codec::{
+    decode_rpc, encode_control_frame, encode_message_frame, encode_rpc_frame, DecodedRpc,
+};
 pub use frame::{decode_frame, prefix_frame, FrameDecoder};
