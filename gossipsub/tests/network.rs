@@ -1,6 +1,8 @@
 //! A tiny in-memory network of ≥ 20 routers: frames travel through `FrameDecoder`s, time
 //! is virtual, every RNG is seeded.
 
+#![allow(clippy::unwrap_used)] // test harness helpers outside #[test] fns
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
