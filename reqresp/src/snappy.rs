@@ -468,7 +468,12 @@ mod tests {
         s.extend_from_slice(&STREAM_IDENTIFIER);
         s.extend_from_slice(&[0x80, 0, 0, 0]);
         s.extend_from_slice(&hex("01 080000 90cea091 deadbeef"));
-        assert_eq!(decode_framed(&s, 4).unwrap(), hex("deadbeef"));
+        let mut input = s.as_slice();
+        let mut dec = FrameDecoder::with_budget(4, 100);
+        assert!(dec.decode(&mut input).unwrap());
+        assert_eq!(dec.into_output(), hex("deadbeef"));
+        // The default budget (32 + n + n/6) refuses this much padding.
+        assert!(decode_framed(&s, 4).is_err());
     }
 
     #[test]

@@ -264,9 +264,9 @@ impl ResponseDecoder {
                 }))
             }
             ResponseState::EmptyTail { matched } => {
-                let prefix = *matched;
                 match match_identifier(matched, input) {
                     None => {
+                        let prefix = *matched;
                         // Not an identifier: the matched bytes start the next chunk.
                         let mut replay =
                             STREAM_IDENTIFIER.get(..prefix).unwrap_or_default().to_vec();

@@ -382,6 +382,7 @@ impl ReqResp {
             if let Some(s) = self.peers.get_mut(&peer).and_then(|v| v.get_mut(idx)) {
                 s.inbound_active = s.inbound_active.saturating_sub(1);
             }
+            self.release_peer(&peer);
         }
         if remote_done {
             self.abort_inbound(ch, None, false);
@@ -411,6 +412,7 @@ impl ReqResp {
                 s.inbound_active = s.inbound_active.saturating_sub(1);
             }
         }
+        self.release_peer(&inb.peer);
         if reset {
             self.ops.push_back(StreamOp::Reset { stream: inb.stream });
         }

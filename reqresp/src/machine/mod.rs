@@ -405,6 +405,23 @@ impl ReqResp {
         }
     }
 
+    /// Forgets `peer` if it has no work and no quota bucket.
+    fn release_peer(&mut self, peer: &PeerId) {
+        let unused = |p: &ProtoState| {
+            p.inbound_active == 0
+                && p.outbound_active == 0
+                && p.inbound_bucket.is_none()
+                && p.outbound_bucket.is_none()
+        };
+        if self
+            .peers
+            .get(peer)
+            .is_some_and(|protos| protos.iter().all(unused))
+        {
+            self.peers.remove(peer);
+        }
+    }
+
     fn drop_idle_peer(&mut self, now: Instant, peer: &PeerId) {
         if self
             .peers

@@ -300,6 +300,7 @@ impl ReqResp {
         if let Some(s) = self.peers.get_mut(&o.peer).and_then(|v| v.get_mut(o.proto)) {
             s.outbound_active = s.outbound_active.saturating_sub(1);
         }
+        self.release_peer(&o.peer);
         Some(o)
     }
 
