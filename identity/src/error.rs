@@ -133,3 +133,48 @@ pub enum KeyFileError {
     #[error("node key is not a valid secp256k1 secret: {0}")]
     Scalar(#[from] SecretKeyError),
 }
+
+/// Decoding, verifying or building an ENR failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EnrError {
+    /// Text form does not start with `enr:`.
+    #[error("ENR text must start with \"enr:\"")]
+    MissingPrefix,
+    /// Text form is not base64url.
+    #[error("ENR text is not valid base64url")]
+    InvalidBase64,
+    /// Record larger than the 300 bytes EIP-778 allows.
+    #[error("ENR of {0} bytes exceeds the 300-byte limit")]
+    TooLarge(usize),
+    /// Malformed or non-canonical RLP (including truncation).
+    #[error("malformed ENR RLP: {0}")]
+    Rlp(String),
+    /// The record is not an RLP list.
+    #[error("ENR is not an RLP list")]
+    NotAList,
+    /// Signature is not 64 bytes.
+    #[error("ENR signature must be 64 bytes, got {0}")]
+    BadSignatureLength(usize),
+    /// Keys are not sorted and unique.
+    #[error("ENR keys are not sorted and unique")]
+    UnsortedKeys,
+    /// A key without a value.
+    #[error("ENR key without a value")]
+    MissingValue,
+    /// A required key is absent.
+    #[error("ENR has no {0:?} key")]
+    MissingKey(&'static str),
+    /// Identity scheme other than "v4".
+    #[error("unknown ENR identity scheme {0:?}")]
+    UnknownScheme(String),
+    /// A known key with a malformed value.
+    #[error("invalid ENR value for {0:?}")]
+    InvalidValue(&'static str),
+    /// The signature does not verify.
+    #[error("ENR signature does not verify")]
+    BadSignature,
+    /// The record has no `ip`+`quic` or `ip6`+`quic6` pair to dial.
+    #[error("ENR advertises no QUIC address (needs ip+quic or ip6+quic6)")]
+    NoQuicAddress,
+}

@@ -9,6 +9,8 @@
 //! * [`PeerId`] — multihash of the key protobuf, base58btc text (`16Uiu2HA…`), CIDv1 parsing.
 //! * [`Multiaddr`] — the `/ip4|ip6|dns*/…/udp|tcp/…/quic-v1/p2p/…` subset, text and binary.
 //! * [`keyfile`] — lean-quickstart node-key files (64 hex characters, mode 0600).
+//! * [`Enr`] — EIP-778 node records ("v4" scheme): decode, verify, build, and map to
+//!   the QUIC multiaddr to dial (lean-quickstart `nodes.yaml` bootnodes).
 //! * [`tls`] — libp2p TLS certificates (build and verify) and rustls configurations.
 //!
 //! ## Drain rule
@@ -22,6 +24,7 @@
 //! are at most 44 bytes, multiaddrs at most [`multiaddr::MAX_COMPONENTS`] components with DNS
 //! names of at most [`multiaddr::MAX_DNS_NAME_LEN`] bytes.
 
+pub mod enr;
 pub mod error;
 pub mod keyfile;
 mod keys;
@@ -29,7 +32,8 @@ pub mod multiaddr;
 mod peer_id;
 pub mod tls;
 
-pub use error::{DecodingError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError};
+pub use enr::{Enr, EnrBuilder};
+pub use error::{DecodingError, EnrError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError};
 pub use keys::{EcdsaPublicKey, Ed25519PublicKey, KeyType, Keypair, PublicKey, Secp256k1PublicKey};
 pub use multiaddr::{Multiaddr, Protocol};
 pub use peer_id::{PeerId, MAX_INLINE_KEY_LENGTH};
@@ -61,6 +65,13 @@ pub mod fuzzing {
                 assert_eq!(addr.to_string().parse::<Multiaddr>().as_ref(), Ok(&addr));
             }
             let _ = keyfile::parse_node_key(text);
+            if let Ok(enr) = text.parse::<Enr>() {
+                assert_eq!(enr.to_text().parse::<Enr>().as_ref(), Ok(&enr));
+            }
+        }
+        if let Ok(enr) = Enr::decode_rlp(data) {
+            assert_eq!(enr.to_rlp(), data);
+            let _ = enr.quic_multiaddrs();
         }
     }
 
