@@ -58,11 +58,14 @@ impl Enr {
             return Err(EnrError::NotAList);
         }
         if buf.len() != list.payload_length {
-            return Err(EnrError::Rlp("record length does not match its list header".into()));
+            return Err(EnrError::Rlp(
+                "record length does not match its list header".into(),
+            ));
         }
         let signature_item = Header::decode_bytes(&mut buf, false).map_err(rlp_err)?;
-        let signature: [u8; 64] =
-            signature_item.try_into().map_err(|_| EnrError::BadSignatureLength(signature_item.len()))?;
+        let signature: [u8; 64] = signature_item
+            .try_into()
+            .map_err(|_| EnrError::BadSignatureLength(signature_item.len()))?;
         // Everything after the signature is the signed content's list payload.
         let content_payload = buf;
         let seq = u64::decode(&mut buf).map_err(rlp_err)?;
@@ -83,12 +86,16 @@ impl Enr {
         match pairs.get(b"id".as_slice()).map(|v| string_value(v)) {
             Some(Ok(b"v4")) => {}
             Some(Ok(other)) => {
-                return Err(EnrError::UnknownScheme(String::from_utf8_lossy(other).into_owned()))
+                return Err(EnrError::UnknownScheme(
+                    String::from_utf8_lossy(other).into_owned(),
+                ))
             }
             Some(Err(e)) => return Err(e),
             None => return Err(EnrError::MissingKey("id")),
         }
-        let key_item = pairs.get(b"secp256k1".as_slice()).ok_or(EnrError::MissingKey("secp256k1"))?;
+        let key_item = pairs
+            .get(b"secp256k1".as_slice())
+            .ok_or(EnrError::MissingKey("secp256k1"))?;
         let public_key = Secp256k1PublicKey::from_bytes(string_value(key_item)?)
             .map_err(|_| EnrError::InvalidValue("secp256k1"))?;
 
@@ -98,7 +105,13 @@ impl Enr {
             .verifying_key()
             .verify_prehash(&digest, &sig)
             .map_err(|_| EnrError::BadSignature)?;
-        Ok(Self { seq, pairs, signature, public_key, encoded: bytes.to_vec() })
+        Ok(Self {
+            seq,
+            pairs,
+            signature,
+            public_key,
+            encoded: bytes.to_vec(),
+        })
     }
 
     /// The record as RLP bytes.
@@ -108,7 +121,10 @@ impl Enr {
 
     /// The text form: `enr:` + base64url without padding.
     pub fn to_text(&self) -> String {
-        format!("enr:{}", data_encoding::BASE64URL_NOPAD.encode(&self.encoded))
+        format!(
+            "enr:{}",
+            data_encoding::BASE64URL_NOPAD.encode(&self.encoded)
+        )
     }
 
     /// Sequence number.
@@ -139,7 +155,9 @@ impl Enr {
 
     /// The raw content of the byte-string value under `key`, if present.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.pairs.get(key.as_bytes()).and_then(|item| string_value(item).ok())
+        self.pairs
+            .get(key.as_bytes())
+            .and_then(|item| string_value(item).ok())
     }
 
     /// The complete RLP item under `key` (for list-valued keys such as `eth`).
@@ -223,14 +241,26 @@ impl Enr {
     /// (each with `/p2p/<PeerId>`).
     pub fn quic_multiaddrs(&self) -> Vec<Multiaddr> {
         let peer = Some(self.peer_id());
-        let v4 = self.ip4().zip(self.quic4()).map(|(ip, port)| SocketAddr::from((ip, port)));
-        let v6 = self.ip6().zip(self.quic6()).map(|(ip, port)| SocketAddr::from((ip, port)));
-        v4.into_iter().chain(v6).map(|addr| Multiaddr::quic_v1(addr, peer)).collect()
+        let v4 = self
+            .ip4()
+            .zip(self.quic4())
+            .map(|(ip, port)| SocketAddr::from((ip, port)));
+        let v6 = self
+            .ip6()
+            .zip(self.quic6())
+            .map(|(ip, port)| SocketAddr::from((ip, port)));
+        v4.into_iter()
+            .chain(v6)
+            .map(|addr| Multiaddr::quic_v1(addr, peer))
+            .collect()
     }
 
     /// The address to dial: the first of [`Enr::quic_multiaddrs`] (IPv4 preferred).
     pub fn to_quic_multiaddr(&self) -> Result<Multiaddr, EnrError> {
-        self.quic_multiaddrs().into_iter().next().ok_or(EnrError::NoQuicAddress)
+        self.quic_multiaddrs()
+            .into_iter()
+            .next()
+            .ok_or(EnrError::NoQuicAddress)
     }
 }
 
@@ -366,7 +396,10 @@ impl EnrBuilder {
         b"v4".as_slice().encode(&mut item);
         pairs.insert(b"id".to_vec(), item);
         let mut item = Vec::new();
-        key.secp256k1_public().to_bytes().as_slice().encode(&mut item);
+        key.secp256k1_public()
+            .to_bytes()
+            .as_slice()
+            .encode(&mut item);
         pairs.insert(b"secp256k1".to_vec(), item);
 
         let mut content = Vec::new();
@@ -376,8 +409,10 @@ impl EnrBuilder {
             content.extend_from_slice(v);
         }
         let digest = Keccak256::digest(list_with_payload(&content));
-        let sig: Signature =
-            key.signing_key().sign_prehash(&digest).map_err(|_| EnrError::BadSignature)?;
+        let sig: Signature = key
+            .signing_key()
+            .sign_prehash(&digest)
+            .map_err(|_| EnrError::BadSignature)?;
         let sig = sig.normalize_s().unwrap_or(sig);
         let mut payload = Vec::with_capacity(content.len() + 66);
         let sig_bytes: [u8; 64] = sig.to_bytes().into();
@@ -398,7 +433,11 @@ fn rlp_err(e: alloy_rlp::Error) -> EnrError {
 /// An RLP list with the given (already encoded) payload.
 fn list_with_payload(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 3);
-    Header { list: true, payload_length: payload.len() }.encode(&mut out);
+    Header {
+        list: true,
+        payload_length: payload.len(),
+    }
+    .encode(&mut out);
     out.extend_from_slice(payload);
     out
 }

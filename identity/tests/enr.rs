@@ -57,7 +57,9 @@ fn lean_quickstart_records_map_to_dialable_multiaddrs() {
         .seq(1)
         .ip4("127.0.0.1".parse().unwrap())
         .quic4(9001)
-        .build(&keypair("af27950128b49cda7e7bc9fcb7b0270f7a3945aa7543326f3bfdbd57d2a97a32"))
+        .build(&keypair(
+            "af27950128b49cda7e7bc9fcb7b0270f7a3945aa7543326f3bfdbd57d2a97a32",
+        ))
         .unwrap();
     assert_eq!(
         ream.to_quic_multiaddr().unwrap().to_string(),
@@ -87,14 +89,20 @@ fn built_records_carry_every_field() {
     assert_eq!(back, enr);
     assert_eq!(back.seq(), 42);
     assert_eq!(back.ip6(), Some("::1".parse().unwrap()));
-    assert_eq!((back.udp4(), back.udp6(), back.tcp4(), back.tcp6()), (Some(9000), Some(9001), Some(30303), Some(30304)));
+    assert_eq!(
+        (back.udp4(), back.udp6(), back.tcp4(), back.tcp6()),
+        (Some(9000), Some(9001), Some(30303), Some(30304))
+    );
     assert_eq!((back.quic4(), back.quic6()), (Some(9100), Some(9101)));
     assert_eq!(back.eth2().unwrap().len(), 16);
     assert_eq!(back.attnets(), Some([0xff; 8].as_slice()));
     assert_eq!(back.is_aggregator(), Some(true));
     let addrs = back.quic_multiaddrs();
     assert_eq!(addrs.len(), 2);
-    assert_eq!(addrs[1].to_string(), format!("/ip6/::1/udp/9101/quic-v1/p2p/{}", kp.peer_id()));
+    assert_eq!(
+        addrs[1].to_string(),
+        format!("/ip6/::1/udp/9101/quic-v1/p2p/{}", kp.peer_id())
+    );
 }
 
 fn reencode_with(mut f: impl FnMut(&mut Vec<u8>)) -> Result<Enr, EnrError> {
@@ -107,33 +115,57 @@ fn reencode_with(mut f: impl FnMut(&mut Vec<u8>)) -> Result<Enr, EnrError> {
 #[test]
 fn bad_records_give_typed_errors() {
     // flipped signature byte
-    assert_eq!(reencode_with(|b| b[5] ^= 1).unwrap_err(), EnrError::BadSignature);
+    assert_eq!(
+        reencode_with(|b| b[5] ^= 1).unwrap_err(),
+        EnrError::BadSignature
+    );
     // flipped content byte (the ip address)
     let ip_pos = {
         let enr: Enr = ZEAM_0.parse().unwrap();
         let raw = enr.to_rlp().to_vec();
         raw.windows(4).position(|w| w == [0x7f, 0, 0, 1]).unwrap()
     };
-    assert_eq!(reencode_with(|b| b[ip_pos + 3] = 2).unwrap_err(), EnrError::BadSignature);
+    assert_eq!(
+        reencode_with(|b| b[ip_pos + 3] = 2).unwrap_err(),
+        EnrError::BadSignature
+    );
     // truncated
     for cut in [1, 10, 60, 100] {
         let err = reencode_with(|b| b.truncate(b.len() - cut)).unwrap_err();
         assert!(matches!(err, EnrError::Rlp(_)), "cut {cut}: {err:?}");
     }
     assert!(matches!(Enr::decode_rlp(&[]), Err(EnrError::Rlp(_))));
-    assert_eq!(Enr::decode_rlp(&[0x83, 1, 2, 3]).unwrap_err(), EnrError::NotAList);
+    assert_eq!(
+        Enr::decode_rlp(&[0x83, 1, 2, 3]).unwrap_err(),
+        EnrError::NotAList
+    );
     // oversize
-    assert_eq!(Enr::decode_rlp(&[0u8; 301]).unwrap_err(), EnrError::TooLarge(301));
-    assert!(matches!(format!("enr:{}", "A".repeat(500)).parse::<Enr>(), Err(EnrError::TooLarge(_))));
+    assert_eq!(
+        Enr::decode_rlp(&[0u8; 301]).unwrap_err(),
+        EnrError::TooLarge(301)
+    );
+    assert!(matches!(
+        format!("enr:{}", "A".repeat(500)).parse::<Enr>(),
+        Err(EnrError::TooLarge(_))
+    ));
     // unknown identity scheme: a record with id = "v5" (signature checked after the scheme)
     let v5 = reencode_with(|b| {
-        let pos = b.windows(4).position(|w| w == [0x82, b'i', b'd', 0x82]).unwrap();
+        let pos = b
+            .windows(4)
+            .position(|w| w == [0x82, b'i', b'd', 0x82])
+            .unwrap();
         b[pos + 5] = b'5';
     });
     assert_eq!(v5.unwrap_err(), EnrError::UnknownScheme("v5".into()));
     // text errors
-    assert_eq!("-IS4QHCY".parse::<Enr>().unwrap_err(), EnrError::MissingPrefix);
-    assert_eq!("enr:!!!!".parse::<Enr>().unwrap_err(), EnrError::InvalidBase64);
+    assert_eq!(
+        "-IS4QHCY".parse::<Enr>().unwrap_err(),
+        EnrError::MissingPrefix
+    );
+    assert_eq!(
+        "enr:!!!!".parse::<Enr>().unwrap_err(),
+        EnrError::InvalidBase64
+    );
 }
 
 #[test]
@@ -146,7 +178,10 @@ fn unsorted_or_duplicate_keys_are_rejected() {
     payload.extend([0x82, b'i', b'd', 0x82, b'v', b'4']);
     let mut record = vec![0xf8, payload.len() as u8];
     record.extend(&payload);
-    assert_eq!(Enr::decode_rlp(&record).unwrap_err(), EnrError::UnsortedKeys);
+    assert_eq!(
+        Enr::decode_rlp(&record).unwrap_err(),
+        EnrError::UnsortedKeys
+    );
 }
 
 mod props {

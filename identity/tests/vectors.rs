@@ -80,13 +80,17 @@ fn spec_vector_byte_level() {
     assert_eq!(hex::encode(&pb), format!("08021221{}", SECP_VECTORS[0].1));
     assert_eq!(pb.len(), 37);
     let peer = kp.peer_id();
-    assert_eq!(hex::encode(peer.as_bytes()), format!("0025{}", hex::encode(&pb)));
+    assert_eq!(
+        hex::encode(peer.as_bytes()),
+        format!("0025{}", hex::encode(&pb))
+    );
     assert_eq!(
         peer.to_cid_string(),
         "bafzaajiiaijcca3xo7uzjzcsyilaj6i54cj44qk7kqzpoao5rti2pjx6udtdbp6kte"
     );
-    let from_cid: PeerId =
-        "bafzaajiiaijcca3xo7uzjzcsyilaj6i54cj44qk7kqzpoao5rti2pjx6udtdbp6kte".parse().unwrap();
+    let from_cid: PeerId = "bafzaajiiaijcca3xo7uzjzcsyilaj6i54cj44qk7kqzpoao5rti2pjx6udtdbp6kte"
+        .parse()
+        .unwrap();
     assert_eq!(from_cid, peer);
     let round = Keypair::from_protobuf_encoding(&kp.to_protobuf_encoding()).unwrap();
     assert_eq!(round.peer_id(), peer);
@@ -94,11 +98,15 @@ fn spec_vector_byte_level() {
 
 #[test]
 fn ed25519_and_ecdsa_peer_ids() {
-    let ed = hex::decode("080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e")
-        .unwrap();
+    let ed =
+        hex::decode("080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e")
+            .unwrap();
     let key = PublicKey::decode_protobuf(&ed).unwrap();
     assert_eq!(key.key_type(), KeyType::Ed25519);
-    assert_eq!(key.to_peer_id().to_string(), "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
+    assert_eq!(
+        key.to_peer_id().to_string(),
+        "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
+    );
 
     // ECDSA P-256 host key from libp2p/specs tls.md vector 2 (inside its SignedKey).
     let ecdsa = hex::decode(concat!(
@@ -111,8 +119,15 @@ fn ed25519_and_ecdsa_peer_ids() {
     let key = PublicKey::decode_protobuf(&ecdsa).unwrap();
     assert_eq!(key.key_type(), KeyType::Ecdsa);
     let peer = key.to_peer_id();
-    assert_eq!(peer.to_string(), "QmfXbAwNjJLXfesgztEHe8HwgVDCMMpZ9Eax1HYq6hn9uE");
-    assert_eq!(peer.as_bytes()[0], 0x12, "sha2-256 multihash for keys > 42 bytes");
+    assert_eq!(
+        peer.to_string(),
+        "QmfXbAwNjJLXfesgztEHe8HwgVDCMMpZ9Eax1HYq6hn9uE"
+    );
+    assert_eq!(
+        peer.as_bytes()[0],
+        0x12,
+        "sha2-256 multihash for keys > 42 bytes"
+    );
     assert_eq!(peer.to_public_key(), None);
 }
 
@@ -139,7 +154,10 @@ fn key_protobuf_must_be_canonical() {
     for tag in [0x00, 0x04, 0x05] {
         let mut bad_tag = good.clone();
         bad_tag[4] = tag;
-        assert!(PublicKey::decode_protobuf(&bad_tag).is_err(), "tag {tag:#x}");
+        assert!(
+            PublicKey::decode_protobuf(&bad_tag).is_err(),
+            "tag {tag:#x}"
+        );
     }
     let kp = keypair(SECP_VECTORS[0].0);
     let mut uncompressed = vec![0x08, 0x02, 0x12, 0x41];
@@ -187,7 +205,8 @@ fn generation_uses_the_callers_rng_deterministically() {
 fn secret_scalar_range_is_checked() {
     assert!(Keypair::from_secret_bytes(&[0u8; 32]).is_err());
     assert!(Keypair::from_secret_bytes(&[0xff; 32]).is_err());
-    let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").unwrap();
+    let n =
+        hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").unwrap();
     assert!(Keypair::from_secret_bytes(&n.clone().try_into().unwrap()).is_err());
     let mut n_minus_1: [u8; 32] = n.try_into().unwrap();
     n_minus_1[31] -= 1;
@@ -196,21 +215,34 @@ fn secret_scalar_range_is_checked() {
 
 #[test]
 fn multiaddr_vectors() {
-    let text = "/ip4/127.0.0.1/udp/9000/quic-v1/p2p/16Uiu2HAkvi2sxT75Bpq1c7yV2FjnSQJJ432d6jeshbmfdJss1i6f";
+    let text =
+        "/ip4/127.0.0.1/udp/9000/quic-v1/p2p/16Uiu2HAkvi2sxT75Bpq1c7yV2FjnSQJJ432d6jeshbmfdJss1i6f";
     let bin = "047f0000019102 2328cd03a50327 00250802122102130c9c6175ae620f43db5682a7e4366bec1be688c9cf44254e49168dd37a0cac"
         .replace(' ', "");
     let addr: Multiaddr = text.parse().unwrap();
     assert_eq!(hex::encode(addr.to_bytes()), bin);
-    assert_eq!(Multiaddr::from_bytes(&hex::decode(&bin).unwrap()).unwrap(), addr);
+    assert_eq!(
+        Multiaddr::from_bytes(&hex::decode(&bin).unwrap()).unwrap(),
+        addr
+    );
     assert_eq!(addr.to_string(), text);
     let (sock, peer) = addr.to_quic_v1_target().unwrap();
     assert_eq!(sock, "127.0.0.1:9000".parse().unwrap());
-    assert_eq!(peer.unwrap().to_string(), "16Uiu2HAkvi2sxT75Bpq1c7yV2FjnSQJJ432d6jeshbmfdJss1i6f");
+    assert_eq!(
+        peer.unwrap().to_string(),
+        "16Uiu2HAkvi2sxT75Bpq1c7yV2FjnSQJJ432d6jeshbmfdJss1i6f"
+    );
     assert_eq!(addr.peer_id(), peer);
-    assert_eq!(addr.without_peer_id().to_string(), "/ip4/127.0.0.1/udp/9000/quic-v1");
+    assert_eq!(
+        addr.without_peer_id().to_string(),
+        "/ip4/127.0.0.1/udp/9000/quic-v1"
+    );
 
     let v6: Multiaddr = "/ip6/::1/udp/9001/quic-v1".parse().unwrap();
-    assert_eq!(hex::encode(v6.to_bytes()), "2900000000000000000000000000000001910223 29cd03".replace(' ', ""));
+    assert_eq!(
+        hex::encode(v6.to_bytes()),
+        "2900000000000000000000000000000001910223 29cd03".replace(' ', "")
+    );
     assert_eq!(Multiaddr::quic_v1("[::1]:9001".parse().unwrap(), None), v6);
 
     // `/ipfs/` is an alias of `/p2p/` when parsing; the CID form of the PeerId is accepted.
@@ -220,7 +252,9 @@ fn multiaddr_vectors() {
             .unwrap();
     assert_eq!(alias, addr);
     let cid = addr.peer_id().unwrap().to_cid_string();
-    let with_cid: Multiaddr = format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{cid}").parse().unwrap();
+    let with_cid: Multiaddr = format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{cid}")
+        .parse()
+        .unwrap();
     assert_eq!(with_cid, addr);
     assert!(matches!(addr.protocols()[2], Protocol::QuicV1));
 }
@@ -239,15 +273,27 @@ fn node_key_files() {
         format!("  {}\r\n\n", SECP_VECTORS[1].0),
         SECP_VECTORS[1].0.to_uppercase(),
     ] {
-        assert_eq!(keyfile::parse_node_key(&variant).unwrap().peer_id(), kp.peer_id());
+        assert_eq!(
+            keyfile::parse_node_key(&variant).unwrap().peer_id(),
+            kp.peer_id()
+        );
     }
-    assert!(matches!(keyfile::parse_node_key("abcd"), Err(KeyFileError::WrongLength(4))));
+    assert!(matches!(
+        keyfile::parse_node_key("abcd"),
+        Err(KeyFileError::WrongLength(4))
+    ));
     assert!(matches!(
         keyfile::parse_node_key(&"g".repeat(64)),
         Err(KeyFileError::NotHex('g'))
     ));
-    assert!(matches!(keyfile::parse_node_key(&"0".repeat(64)), Err(KeyFileError::Scalar(_))));
-    assert!(matches!(keyfile::parse_node_key(&"f".repeat(64)), Err(KeyFileError::Scalar(_))));
+    assert!(matches!(
+        keyfile::parse_node_key(&"0".repeat(64)),
+        Err(KeyFileError::Scalar(_))
+    ));
+    assert!(matches!(
+        keyfile::parse_node_key(&"f".repeat(64)),
+        Err(KeyFileError::Scalar(_))
+    ));
     assert!(matches!(
         keyfile::read_node_key(dir.path().join("missing.key")),
         Err(KeyFileError::Io { .. })
@@ -255,7 +301,10 @@ fn node_key_files() {
 
     let out = dir.path().join("new.key");
     keyfile::write_node_key(&out, &kp).unwrap();
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{}\n", SECP_VECTORS[1].0));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("{}\n", SECP_VECTORS[1].0)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -40,7 +40,10 @@ fn our_records_decode_in_the_enr_crate() {
         assert_eq!(theirs.ip4(), Some([127, 0, 0, 1].into()));
         assert_eq!(theirs.udp4(), Some(port));
         assert_eq!(theirs.get_decodable::<u16>("quic").unwrap().unwrap(), port);
-        assert_eq!(theirs.get_decodable::<u16>("quic6").unwrap().unwrap(), port + 1);
+        assert_eq!(
+            theirs.get_decodable::<u16>("quic6").unwrap().unwrap(),
+            port + 1
+        );
         assert_eq!(theirs.node_id().raw(), ours.node_id());
         assert_eq!(
             theirs.public_key().to_encoded_point(true).as_bytes(),

@@ -18,7 +18,9 @@ fn secp256k1_peer_ids_and_signatures_agree() {
     while checked < KEYS {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
-        let Ok(ours) = Keypair::from_secret_bytes(&secret) else { continue };
+        let Ok(ours) = Keypair::from_secret_bytes(&secret) else {
+            continue;
+        };
         let their_secret = theirs::secp256k1::SecretKey::try_from_bytes(secret).unwrap();
         let their_kp: theirs::Keypair = theirs::secp256k1::Keypair::from(their_secret).into();
 
@@ -26,8 +28,14 @@ fn secp256k1_peer_ids_and_signatures_agree() {
         let their_peer = their_kp.public().to_peer_id();
         assert_eq!(ours.peer_id().to_string(), their_peer.to_string());
         assert_eq!(ours.peer_id().as_bytes(), their_peer.to_bytes().as_slice());
-        assert_eq!(their_peer.to_string().parse::<PeerId>().unwrap(), ours.peer_id());
-        assert_eq!(ours.public().encode_protobuf(), their_kp.public().encode_protobuf());
+        assert_eq!(
+            their_peer.to_string().parse::<PeerId>().unwrap(),
+            ours.peer_id()
+        );
+        assert_eq!(
+            ours.public().encode_protobuf(),
+            their_kp.public().encode_protobuf()
+        );
         assert_eq!(
             ours.to_protobuf_encoding().as_slice(),
             their_kp.to_protobuf_encoding().unwrap().as_slice()
@@ -57,7 +65,10 @@ fn ed25519_keys_from_rust_libp2p_verify_here() {
         )
         .into();
         let key = PublicKey::decode_protobuf(&kp.public().encode_protobuf()).unwrap();
-        assert_eq!(key.to_peer_id().to_string(), kp.public().to_peer_id().to_string());
+        assert_eq!(
+            key.to_peer_id().to_string(),
+            kp.public().to_peer_id().to_string()
+        );
         assert!(key.to_peer_id().to_string().starts_with("12D3KooW"));
         let msg = seed;
         let sig = kp.sign(&msg).unwrap();
@@ -73,7 +84,9 @@ fn ecdsa_p256_keys_from_rust_libp2p_verify_here() {
     while checked < 50 {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
-        let Ok(sk) = theirs::ecdsa::SecretKey::try_from_bytes(secret) else { continue };
+        let Ok(sk) = theirs::ecdsa::SecretKey::try_from_bytes(secret) else {
+            continue;
+        };
         let kp: theirs::Keypair = theirs::ecdsa::Keypair::from(sk).into();
         let pb = kp.public().encode_protobuf();
         let key = PublicKey::decode_protobuf(&pb).unwrap();

@@ -116,12 +116,17 @@ impl Secp256k1PublicKey {
     /// re-encodes to the bytes it was decoded from (PeerIds hash those bytes).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodingError> {
         if bytes.len() != 33 {
-            return Err(DecodingError::InvalidLength { expected: 33, actual: bytes.len() });
+            return Err(DecodingError::InvalidLength {
+                expected: 33,
+                actual: bytes.len(),
+            });
         }
         if !matches!(bytes.first(), Some(0x02 | 0x03)) {
             return Err(DecodingError::InvalidKey);
         }
-        VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| DecodingError::InvalidKey)
+        VerifyingKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| DecodingError::InvalidKey)
     }
 
     /// The 33-byte SEC1 compressed point (`02`/`03` ‖ X).

@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. Errors are one line on stderr with exit code 2.
 
+mod enr;
 mod keys;
 
 use std::ffi::OsString;
@@ -29,6 +30,9 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Print the PeerId (16Uiu2HA…) of a node key, and nothing else, on stdout.
     PeerId(keys::PeerIdArgs),
+    /// Print our ENR (EIP-778, "v4") and, on a second line, the QUIC multiaddr other nodes
+    /// will dial — the record to put in a lean-quickstart `nodes.yaml`.
+    Enr(enr::EnrArgs),
 }
 
 /// A command failure: printed as one line, exit code 2.
@@ -38,6 +42,8 @@ pub(crate) enum CliError {
     KeyFile(#[from] leanp2p_identity::KeyFileError),
     #[error("one of --node-key FILE or --key-hex HEX is required")]
     MissingKey,
+    #[error(transparent)]
+    Enr(#[from] leanp2p_identity::EnrError),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
 }
@@ -53,7 +59,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
         Err(err) => {
             let rendered = err.render().to_string();
-            let line = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let line = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             eprintln!("leanp2p: {}", line.trim_start_matches("error: "));
             return ExitCode::from(EXIT_USAGE);
         }
@@ -62,6 +71,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keys::keygen(&args, &mut stdout),
         Command::PeerId(args) => keys::peer_id(&args, &mut stdout),
+        Command::Enr(args) => enr::enr(&args, &mut stdout),
     };
     match result.and_then(|()| stdout.flush().map_err(CliError::Stdout)) {
         Ok(()) => ExitCode::SUCCESS,
