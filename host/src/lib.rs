@@ -1,0 +1,1 @@
+//! leanp2p host: under construction in this session.
