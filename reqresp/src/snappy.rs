@@ -155,14 +155,14 @@ impl FrameDecoder {
     /// payload is complete (no further byte is consumed then).
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<bool, SnappyError> {
         while !self.is_done() {
-            let cur: &[u8] = *input;
+            let cur: &[u8] = std::mem::take(input);
             if cur.is_empty() {
                 return Ok(false);
             }
             match self.state {
                 State::Header => {
                     let want = 4 - self.header_len;
-                    let take = want.min(input.len());
+                    let take = want.min(cur.len());
                     let (head, rest) = cur.split_at(take);
                     if let Some(dst) = self.header.get_mut(self.header_len..self.header_len + take)
                     {
@@ -178,7 +178,7 @@ impl FrameDecoder {
                 }
                 State::Body { chunk_type, len } => {
                     let want = len - self.body.len();
-                    let take = want.min(input.len());
+                    let take = want.min(cur.len());
                     let (head, rest) = cur.split_at(take);
                     self.body.extend_from_slice(head);
                     *input = rest;
@@ -189,7 +189,7 @@ impl FrameDecoder {
                     }
                 }
                 State::Skip { remaining } => {
-                    let take = remaining.min(input.len());
+                    let take = remaining.min(cur.len());
                     *input = cur.get(take..).unwrap_or_default();
                     self.state = if remaining == take {
                         State::Header

@@ -21,7 +21,7 @@ impl VarintReader {
 
     /// Consumes bytes from `input` until the varint is complete.
     pub(crate) fn read(&mut self, input: &mut &[u8]) -> Result<Option<u64>, DecodeError> {
-        let cur: &[u8] = *input;
+        let cur: &[u8] = std::mem::take(input);
         let mut used = 0;
         let mut done = false;
         for &b in cur {

@@ -107,7 +107,7 @@ impl Message {
                     };
                 }
                 MessageState::Body { len, buf } => {
-                    let cur: &[u8] = *input;
+                    let cur: &[u8] = std::mem::take(input);
                     let take = (*len - buf.len()).min(cur.len());
                     let (head, rest) = cur.split_at(take);
                     buf.extend_from_slice(head);

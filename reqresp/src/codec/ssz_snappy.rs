@@ -116,7 +116,7 @@ impl Payload {
 /// Returns how many identifier bytes matched so far, or `None` on a mismatch
 /// (with the matched prefix to replay).
 fn match_identifier(matched: &mut usize, input: &mut &[u8]) -> Option<bool> {
-    let cur: &[u8] = *input;
+    let cur: &[u8] = std::mem::take(input);
     let mut used = 0;
     for &b in cur {
         if STREAM_IDENTIFIER.get(*matched) != Some(&b) {
@@ -237,7 +237,7 @@ impl ResponseDecoder {
     fn step(&mut self, input: &mut &[u8]) -> Result<Option<ResponseChunk>, DecodeError> {
         match &mut self.state {
             ResponseState::Code => {
-                let cur: &[u8] = *input;
+                let cur: &[u8] = std::mem::take(input);
                 if let Some((&b, rest)) = cur.split_first() {
                     *input = rest;
                     self.state = ResponseState::Payload {
