@@ -192,6 +192,15 @@ pub enum NegotiationError {
         /// (Listener) our last answer was `na`: the dialer gave up.
         after_na: bool,
     },
+    /// (Listener) after our `na`, the dialer sent bytes that are not an acceptable
+    /// multistream message. This is what a V1Lazy dialer does when we reject its only
+    /// protocol: its application data follows the proposal. rust-libp2p treats it as the
+    /// dialer giving up, and so do we: not a protocol violation.
+    #[error("dialer sent non-negotiation data after our na ({cause})")]
+    DataAfterNa {
+        /// The decoding error the data caused.
+        cause: Box<NegotiationError>,
+    },
     /// Caller misuse: input was given after the outcome had been taken. Later bytes belong
     /// to the application. The negotiation's state is unchanged.
     #[error("input after the negotiation outcome was taken")]
@@ -216,6 +225,7 @@ impl NegotiationError {
             Self::NoProtocolInCommon
             | Self::LazyRejected { .. }
             | Self::PeerClosed { .. }
+            | Self::DataAfterNa { .. }
             | Self::InputAfterOutcome => false,
         }
     }

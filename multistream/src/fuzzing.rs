@@ -20,7 +20,7 @@ pub(crate) const UNIVERSE: [ProtocolId; 6] = [
 pub(crate) struct Splitter(u32);
 
 impl Splitter {
-    /// A splitter seeded with `seed`; `max` bounds chunk sizes.
+    /// A splitter seeded with `seed`.
     pub(crate) fn new(seed: u8) -> Self {
         Self(u32::from(seed).wrapping_mul(0x9e37_79b9) | 1)
     }

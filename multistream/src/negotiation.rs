@@ -348,10 +348,10 @@ impl Negotiation {
             let incoming = match step {
                 Ok(None) => return Ok(()),
                 Ok(Some(Ok(incoming))) => incoming,
-                Ok(Some(Err(e))) | Err(e) => return Err(self.fail(e)),
+                Ok(Some(Err(e))) | Err(e) => return Err(self.fail_on_peer_bytes(e)),
             };
             if let Err(e) = self.on_message(incoming) {
-                return Err(self.fail(e));
+                return Err(self.fail_on_peer_bytes(e));
             }
             if let State::Done { leftover, .. } = &mut self.state {
                 *leftover = match owner {
@@ -457,6 +457,34 @@ impl Negotiation {
                     other => Err(unexpected(other, Expected::ProposalOrList)),
                 }
             }
+        }
+    }
+
+    /// Fails because of bytes the peer sent; a listener that has just answered `na` blames
+    /// undecodable or misplaced input on a V1Lazy dialer giving up (see
+    /// [`NegotiationError::DataAfterNa`]).
+    fn fail_on_peer_bytes(&mut self, e: NegotiationError) -> NegotiationError {
+        let after_na = matches!(
+            self.side,
+            Side::Listener {
+                last_sent_na: true,
+                ..
+            }
+        );
+        let decoding = matches!(
+            e,
+            NegotiationError::LineTooLong { .. }
+                | NegotiationError::LengthPrefixTooLong
+                | NegotiationError::NonMinimalLengthPrefix
+                | NegotiationError::EmptyMessage
+                | NegotiationError::InvalidMessage
+                | NegotiationError::InvalidProtocolName
+                | NegotiationError::UnexpectedMessage { .. }
+        );
+        if after_na && decoding {
+            self.fail(NegotiationError::DataAfterNa { cause: Box::new(e) })
+        } else {
+            self.fail(e)
         }
     }
 

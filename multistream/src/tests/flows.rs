@@ -281,6 +281,33 @@ fn listener_accepts_lazy_dialer_in_one_read() {
 }
 
 #[test]
+fn listener_rejecting_a_lazy_dialer_is_not_a_violation() {
+    // A V1Lazy dialer's request follows its (unsupported) proposal in the same write.
+    let mut l = listener(&[PING]);
+    let e = l
+        .handle_input(&cat(&[HEADER, &frame(&MESH_11), b"\x00request"]))
+        .unwrap_err();
+    assert_eq!(
+        e,
+        NegotiationError::DataAfterNa {
+            cause: Box::new(NegotiationError::EmptyMessage)
+        }
+    );
+    assert!(!e.is_protocol_violation());
+    // Request bytes that happen to decode as a misplaced message count the same.
+    let mut l = listener(&[PING]);
+    let e = l
+        .handle_input(&cat(&[HEADER, &frame(&MESH_11), NA]))
+        .unwrap_err();
+    assert!(matches!(e, NegotiationError::DataAfterNa { .. }), "{e:?}");
+    // Without a preceding na, the same bytes are a violation.
+    let mut l = listener(&[PING]);
+    let e = l.handle_input(&cat(&[HEADER, LS, b"\x00"])).unwrap_err();
+    assert_eq!(e, NegotiationError::EmptyMessage);
+    assert!(e.is_protocol_violation());
+}
+
+#[test]
 fn listener_requires_header_first_and_rejects_misplaced_messages() {
     let mut l = listener(&[PING]);
     assert_eq!(
