@@ -5,17 +5,19 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod tls_common;
+
 use der::asn1::OctetString;
 use der::Encode;
 use leanp2p_identity::tls::{self, CertificateError, Libp2pCertificate};
 use leanp2p_identity::{DecodingError, Keypair};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use tls_common::{signed_key, Recipe};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// 2026-11-21T00:00:00Z.
 const NOW_UNIX: u64 = 1_795_219_200;
-const LIBP2P_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 53594, 1, 1];
 
 fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(NOW_UNIX)
@@ -27,83 +29,6 @@ fn key(i: u8) -> Keypair {
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
-}
-
-/// DER `SignedKey { publicKey, signature }`.
-fn signed_key(public_key: &[u8], signature: &[u8]) -> Vec<u8> {
-    vec![
-        OctetString::new(public_key).unwrap(),
-        OctetString::new(signature).unwrap(),
-    ]
-    .to_der()
-    .unwrap()
-}
-
-/// What to put into a crafted certificate.
-struct Recipe {
-    /// The host key that signs the extension.
-    signer: Keypair,
-    /// The host key whose protobuf goes into the extension (normally `signer`'s).
-    claimed_public_key: Vec<u8>,
-    /// The certificate key algorithm.
-    algorithm: &'static rcgen::SignatureAlgorithm,
-    /// Sign the SPKI of another key instead of the certificate's own.
-    sign_foreign_spki: bool,
-    /// Replace the extension value entirely.
-    extension_value: Option<Vec<u8>>,
-    libp2p_critical: bool,
-    libp2p_extension_count: usize,
-    extra_extensions: Vec<rcgen::CustomExtension>,
-    not_before: Option<(i32, u8, u8)>,
-    not_after: Option<(i32, u8, u8)>,
-}
-
-impl Recipe {
-    fn new(signer: Keypair) -> Self {
-        Self {
-            claimed_public_key: signer.public().encode_protobuf(),
-            signer,
-            algorithm: &rcgen::PKCS_ECDSA_P256_SHA256,
-            sign_foreign_spki: false,
-            extension_value: None,
-            libp2p_critical: true,
-            libp2p_extension_count: 1,
-            extra_extensions: Vec::new(),
-            not_before: None,
-            not_after: None,
-        }
-    }
-
-    fn build(self) -> Vec<u8> {
-        let cert_key = rcgen::KeyPair::generate_for(self.algorithm).unwrap();
-        let spki = if self.sign_foreign_spki {
-            rcgen::KeyPair::generate_for(self.algorithm)
-                .unwrap()
-                .public_key_der()
-        } else {
-            cert_key.public_key_der()
-        };
-        let mut message = b"libp2p-tls-handshake:".to_vec();
-        message.extend_from_slice(&spki);
-        let value = self
-            .extension_value
-            .unwrap_or_else(|| signed_key(&self.claimed_public_key, &self.signer.sign(&message)));
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        for _ in 0..self.libp2p_extension_count {
-            let mut ext = rcgen::CustomExtension::from_oid_content(LIBP2P_OID, value.clone());
-            ext.set_criticality(self.libp2p_critical);
-            params.custom_extensions.push(ext);
-        }
-        params.custom_extensions.extend(self.extra_extensions);
-        if let Some((y, m, d)) = self.not_before {
-            params.not_before = rcgen::date_time_ymd(y, m, d);
-        }
-        if let Some((y, m, d)) = self.not_after {
-            params.not_after = rcgen::date_time_ymd(y, m, d);
-        }
-        params.self_signed(&cert_key).unwrap().der().to_vec()
-    }
 }
 
 #[test]

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+mod tls_common;
+
 use leanp2p_identity::tls::rustls::client::danger::ServerCertVerifier;
 use leanp2p_identity::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use leanp2p_identity::tls::rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -15,6 +17,7 @@ use leanp2p_identity::tls::{self, CertificateError, Libp2pServerCertVerifier};
 use leanp2p_identity::{Keypair, PeerId};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use tls_common::Recipe;
 
 fn key(i: u8) -> Keypair {
     Keypair::from_secret_bytes(&[i; 32]).unwrap()
@@ -230,4 +233,116 @@ fn verifier_ignores_the_server_name_and_rejects_intermediates() {
         verifier.supported_verify_schemes()[1],
         rustls::SignatureScheme::ECDSA_NISTP256_SHA256
     );
+}
+
+/// A rustls signing identity from a crafted certificate and its PKCS#8 key.
+fn certified(cert: Vec<u8>, pkcs8: Vec<u8>) -> Arc<CertifiedKey> {
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pkcs8.into());
+    let signing_key = tls::crypto_provider()
+        .key_provider
+        .load_private_key(key)
+        .unwrap();
+    Arc::new(CertifiedKey::new(
+        vec![CertificateDer::from(cert)],
+        signing_key,
+    ))
+}
+
+/// Our server configuration, but presenting a crafted certificate.
+fn server_presenting(recipe: Recipe) -> ServerConfig {
+    let (cert, key) = recipe.build_with_key();
+    let mut config = ServerConfig::builder_with_provider(Arc::new(tls::crypto_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(tls::Libp2pClientCertVerifier::new()))
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified(cert, key))));
+    config.alpn_protocols = vec![tls::ALPN.to_vec()];
+    config
+}
+
+/// Our client configuration, but presenting a crafted certificate.
+fn client_presenting(recipe: Recipe) -> ClientConfig {
+    let (cert, key) = recipe.build_with_key();
+    let mut config = ClientConfig::builder_with_provider(Arc::new(tls::crypto_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Libp2pServerCertVerifier::new(None)))
+        .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified(cert, key))));
+    config.alpn_protocols = vec![tls::ALPN.to_vec()];
+    config
+}
+
+fn expired(signer: Keypair) -> Recipe {
+    let mut recipe = Recipe::new(signer);
+    recipe.not_before = Some((1990, 1, 1));
+    recipe.not_after = Some((2000, 1, 1));
+    recipe
+}
+
+fn tampered(signer: Keypair) -> Recipe {
+    let mut recipe = Recipe::new(signer);
+    recipe.sign_foreign_spki = true;
+    recipe
+}
+
+#[test]
+fn client_rejects_an_expired_server_certificate() {
+    let client = tls::make_client_config(&key(1), None, &mut rng(20)).unwrap();
+    let Err(Failure::Client(error)) = handshake(client, server_presenting(expired(key(2)))) else {
+        panic!("the client must reject an expired certificate");
+    };
+    assert!(matches!(
+        tls::certificate_error_of(&error),
+        Some(CertificateError::Expired {
+            not_after: 946_684_800,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn client_rejects_a_server_certificate_with_a_tampered_extension() {
+    let client = tls::make_client_config(&key(1), None, &mut rng(21)).unwrap();
+    let Err(Failure::Client(error)) = handshake(client, server_presenting(tampered(key(2)))) else {
+        panic!("the client must reject a bad extension");
+    };
+    assert_eq!(
+        tls::certificate_error_of(&error),
+        Some(&CertificateError::ExtensionSignatureInvalid)
+    );
+}
+
+#[test]
+fn server_rejects_expired_and_tampered_client_certificates() {
+    for (recipe, check) in [(expired(key(1)), "expired"), (tampered(key(1)), "tampered")] {
+        let server = tls::make_server_config(&key(2), &mut rng(22)).unwrap();
+        let Err(Failure::Server(error)) = handshake(client_presenting(recipe), server) else {
+            panic!("the server must reject the {check} client certificate");
+        };
+        match (check, tls::certificate_error_of(&error)) {
+            ("expired", Some(CertificateError::Expired { .. })) => {}
+            ("tampered", Some(CertificateError::ExtensionSignatureInvalid)) => {}
+            other => panic!("unexpected rejection {other:?}"),
+        }
+    }
+}
+
+/// Peers may use P-384 or Ed25519 certificate keys: the CertificateVerify signature is
+/// then checked with that key's scheme.
+#[test]
+fn handshakes_with_p384_and_ed25519_certificate_keys() {
+    for algorithm in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
+        let mut server_recipe = Recipe::new(key(2));
+        server_recipe.algorithm = algorithm;
+        let mut client_recipe = Recipe::new(key(1));
+        client_recipe.algorithm = algorithm;
+        let (client, server) = handshake(
+            client_presenting(client_recipe),
+            server_presenting(server_recipe),
+        )
+        .unwrap();
+        assert_eq!(peer_of(client.peer_certificates()), key(2).peer_id());
+        assert_eq!(peer_of(server.peer_certificates()), key(1).peer_id());
+    }
 }
