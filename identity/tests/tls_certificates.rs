@@ -324,3 +324,72 @@ fn handshake_signature_must_match_the_certificate_key() {
         ));
     }
 }
+
+/// Replaces every occurrence of `from` with `to` (same length) in `der`.
+fn replace_all(der: &mut [u8], from: &[u8], to: &[u8]) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut count = 0;
+    let mut i = 0;
+    while i + from.len() <= der.len() {
+        if &der[i..i + from.len()] == from {
+            der[i..i + from.len()].copy_from_slice(to);
+            count += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn unsupported_and_mismatched_signature_schemes_are_rejected() {
+    const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+    const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+    const CURVE_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+    const CURVE_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+    let unsupported = |der: &[u8]| {
+        matches!(
+            tls::verify_certificate(der, now()),
+            Err(CertificateError::UnsupportedSignatureScheme(_))
+        )
+    };
+
+    // P-384 key signed with SHA-256 (both algorithm fields rewritten).
+    let mut recipe = Recipe::new(key(1));
+    recipe.algorithm = &rcgen::PKCS_ECDSA_P384_SHA384;
+    let p384 = recipe.build();
+    let mut mismatched = p384.clone();
+    assert_eq!(replace_all(&mut mismatched, ECDSA_SHA384, ECDSA_SHA256), 2);
+    assert!(unsupported(&mismatched));
+
+    // P-521 key (curve OID rewritten in the SPKI).
+    let mut p521 = p384;
+    assert_eq!(replace_all(&mut p521, CURVE_P384, CURVE_P521), 1);
+    assert!(unsupported(&p521));
+
+    // P-256 key signed with SHA-512.
+    let mut p256_sha512 = Recipe::new(key(1)).build();
+    assert_eq!(replace_all(&mut p256_sha512, ECDSA_SHA256, ECDSA_SHA512), 2);
+    assert!(unsupported(&p256_sha512));
+
+    // Ed448 key (only the SPKI algorithm rewritten; the signature algorithm stays Ed25519).
+    let mut recipe = Recipe::new(key(1));
+    recipe.algorithm = &rcgen::PKCS_ED25519;
+    let mut ed448 = recipe.build();
+    // Occurrences: TBS signature algorithm, SPKI algorithm, outer signature algorithm.
+    let positions: Vec<usize> = (0..ed448.len() - ED25519.len())
+        .filter(|&i| &ed448[i..i + ED25519.len()] == ED25519)
+        .collect();
+    assert_eq!(positions.len(), 3);
+    let spki_alg = positions[1];
+    ed448[spki_alg..spki_alg + ED448.len()].copy_from_slice(ED448);
+    assert!(
+        unsupported(&ed448),
+        "{:?}",
+        tls::verify_certificate(&ed448, now())
+    );
+}
