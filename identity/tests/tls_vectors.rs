@@ -299,3 +299,27 @@ fn oversized_input_is_rejected_before_parsing() {
         Err(CertificateError::TooLarge(tls::MAX_CERTIFICATE_LEN + 1))
     );
 }
+
+/// The fuzz entry point runs on real certificates and garbage without panicking.
+#[cfg(feature = "fuzzing")]
+#[test]
+fn fuzz_entry_point_handles_fixtures_and_garbage() {
+    for fixture in [
+        SPEC_1_ED25519,
+        SPEC_2_ECDSA,
+        SPEC_3_SECP256K1,
+        SPEC_4_BAD_SIGNATURE,
+    ] {
+        leanp2p_identity::fuzzing::verify_certificate(&der(fixture));
+    }
+    for fixture in [
+        RUST_1_ED25519,
+        RUST_2_BAD_ED25519,
+        RUST_3_ECDSA,
+        RUST_4_SECP256K1,
+    ] {
+        leanp2p_identity::fuzzing::verify_certificate(&der(fixture));
+    }
+    leanp2p_identity::fuzzing::verify_certificate(&[]);
+    leanp2p_identity::fuzzing::verify_certificate(&[0x30, 0x80, 0x00, 0x00]);
+}
