@@ -82,7 +82,8 @@ pub struct Libp2pCertificate<'a> {
 
 impl<'a> Libp2pCertificate<'a> {
     /// Parses `der` and runs every check of the libp2p TLS spec except the validity window:
-    /// strict DER with nothing trailing, X.509 v3, no unique ids, exactly one libp2p
+    /// at most [`MAX_CERTIFICATE_LEN`] bytes, strict DER framing of the unsigned outer layer
+    /// with nothing trailing, X.509 v3, no unique ids, exactly one libp2p
     /// extension and no other critical extension, a supported (key, signature algorithm)
     /// pair, a valid self-signature, and a valid host-key signature over
     /// `"libp2p-tls-handshake:" ‖ SubjectPublicKeyInfo`.
