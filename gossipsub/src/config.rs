@@ -135,6 +135,10 @@ pub struct Config {
     pub signature_policy: SignaturePolicy,
     /// Message id function.
     pub message_id_fn: MessageIdFn,
+    /// Exact length of valid message ids (lean: 20). Ids of other lengths in
+    /// IHAVE/IWANT/IDONTWANT are ignored. `None` accepts any length up to
+    /// `limits.max_message_id_len`.
+    pub message_id_len: Option<usize>,
     /// Accept messages whose `from` is our own PeerId (StrictSign only).
     pub allow_self_origin: bool,
     /// Per-topic maximum data size (stricter than `limits.max_transmit_size`).
@@ -187,6 +191,7 @@ impl Default for Config {
             validation_timeout: Duration::from_secs(10),
             signature_policy: SignaturePolicy::StrictNoSign,
             message_id_fn: default_message_id,
+            message_id_len: None,
             allow_self_origin: false,
             topic_max_message_size: BTreeMap::new(),
             direct_peers: BTreeSet::new(),

@@ -177,6 +177,7 @@ pub fn gossipsub_ops(data: &[u8]) {
                     subscriptions: vec![crate::wire::proto::SubOpts {
                         subscribe: Some(true),
                         topic_id: Some(topic.to_string()),
+                        ..Default::default()
                     }],
                     publish: Vec::new(),
                     control: Some(crate::wire::proto::ControlMessage {

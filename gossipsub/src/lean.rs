@@ -218,6 +218,7 @@ pub fn config() -> Config {
         unsubscribe_backoff: Duration::from_secs(10),
         signature_policy: SignaturePolicy::StrictNoSign,
         message_id_fn,
+        message_id_len: Some(MESSAGE_ID_LEN),
         allow_self_origin: true,
         do_px: false,
         scoring: None,

@@ -222,6 +222,7 @@ fn encode_control(control: PendingControl, max_transmit_size: usize) -> Vec<Byte
         .map(|(topic, subscribe)| SubOpts {
             subscribe: Some(subscribe),
             topic_id: Some(topic.to_string()),
+            ..SubOpts::default()
         })
         .collect();
     let graft: Vec<ControlGraft> = control

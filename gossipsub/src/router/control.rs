@@ -14,7 +14,9 @@ use crate::wire::proto::{
 
 impl Gossipsub {
     fn valid_id(&self, id: &[u8]) -> bool {
-        !id.is_empty() && id.len() <= self.config.limits.max_message_id_len
+        !id.is_empty()
+            && id.len() <= self.config.limits.max_message_id_len
+            && self.config.message_id_len.is_none_or(|len| id.len() == len)
     }
 
     /// Records IDONTWANT ids (bounded per peer). Returns the number of invalid ids.

@@ -226,7 +226,19 @@ impl Gossipsub {
                 }
             }
         }
+        self.trim_validation_deadlines();
         Ok(())
+    }
+
+    /// Drops deadlines of messages already validated from the front of the queue, so
+    /// `poll_timeout` never reports a stale deadline.
+    fn trim_validation_deadlines(&mut self) {
+        while let Some((_, id)) = self.validation_deadlines.front() {
+            if self.pending_validation.contains_key(id) {
+                break;
+            }
+            self.validation_deadlines.pop_front();
+        }
     }
 
     /// Drops messages whose validation timed out (as if ignored).
@@ -245,6 +257,7 @@ impl Gossipsub {
                 }
             }
         }
+        self.trim_validation_deadlines();
     }
 
     /// Queues `frame` (a message) on the normal lane of mesh ∪ direct peers of `topic`.

@@ -62,7 +62,7 @@ fn ihave_for_unsubscribed_topic_or_over_cap_is_ignored() {
     h.heartbeat();
     h.drain();
     // New heartbeat: at most max_ihave_length = 2 ids are requested.
-    h.control(p, ihave(TOPIC, &[b"c1", b"c2", b"c3", b"c4"]))
+    h.control(p, ihave(TOPIC, &[&[1; 20], &[2; 20], &[3; 20], &[4; 20]]))
         .unwrap();
     let sent = h.drain();
     let asked: usize = sent
@@ -92,7 +92,7 @@ fn iwant_served_from_cache_with_retransmission_cap() {
         }
     }
     // Unknown ids are ignored.
-    h.control(peers[1], iwant(&[b"unknown-id"])).unwrap();
+    h.control(peers[1], iwant(&[&[0x55; 20]])).unwrap();
     assert!(h.drain().is_empty());
 }
 
@@ -185,4 +185,36 @@ fn subscribing_moves_fanout_peers_into_the_mesh() {
     let mut fanout = fanout;
     fanout.sort();
     assert_eq!(mesh, fanout);
+}
+
+#[test]
+fn ids_of_the_wrong_length_are_ignored() {
+    let mut h = Harness::new(test_config());
+    let p = h.connect([1], true, &[TOPIC])[0];
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    // Lean ids are exactly 20 bytes.
+    h.control(p, ihave(TOPIC, &[&[1; 19], &[2; 21], &[3; 32]]))
+        .unwrap();
+    assert!(h.drain().iter().all(|s| s.rpc.iwant.is_empty()));
+    assert_eq!(
+        h.control(p, idontwant(&[&[1; 19]])),
+        Err(crate::RpcError::PartiallyInvalid { dropped: 1 })
+    );
+}
+
+#[test]
+fn protocol_versions_and_fallback() {
+    use crate::ProtocolVersion as V;
+    assert_eq!(V::from_protocol_id("/meshsub/1.3.0"), Some(V::V1_2));
+    assert_eq!(V::from_protocol_id("/meshsub/1.2.0"), Some(V::V1_2));
+    assert_eq!(V::from_protocol_id("/meshsub/1.1.0"), Some(V::V1_1));
+    assert_eq!(V::from_protocol_id("/meshsub/1.0.0"), Some(V::V1_0));
+    assert_eq!(V::from_protocol_id("/floodsub/1.0.0"), None);
+    assert_eq!(
+        crate::PROTOCOL_IDS.map(|p| V::from_protocol_id(p).unwrap().protocol_id()),
+        crate::PROTOCOL_IDS
+    );
+    assert!(V::V1_2.supports_idontwant() && !V::V1_1.supports_idontwant());
+    assert!(V::V1_1.supports_backoff_and_px() && !V::V1_0.supports_backoff_and_px());
 }

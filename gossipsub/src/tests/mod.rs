@@ -159,6 +159,7 @@ pub(crate) fn sub(t: &str, subscribe: bool) -> SubOpts {
     SubOpts {
         subscribe: Some(subscribe),
         topic_id: Some(t.to_owned()),
+        ..SubOpts::default()
     }
 }
 

@@ -174,3 +174,62 @@ fn invalid_score_params_rejected() {
         Err(crate::ConfigError::InvalidMeshParams)
     ));
 }
+
+#[test]
+fn gossip_emission_skips_peers_below_gossip_threshold() {
+    let mut h = Harness::new(scored_config());
+    let peers = h.connect(1..=12, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    let mesh = h.mesh();
+    let outside: Vec<PeerId> = peers
+        .iter()
+        .filter(|p| !mesh.contains(p))
+        .copied()
+        .collect();
+    assert_eq!(outside.len(), 4);
+    h.gs.set_application_score(&outside[0], -2.0); // -20 < gossip threshold -10
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"x"))
+        .unwrap();
+    h.drain();
+    h.heartbeat();
+    let sent = h.drain();
+    for p in &outside {
+        let got_ihave = sent.iter().any(|s| s.to == *p && !s.rpc.ihave.is_empty());
+        assert_eq!(got_ihave, *p != outside[0], "{p}");
+    }
+}
+
+#[test]
+fn opportunistic_grafting_adds_better_peers() {
+    let mut cfg = scored_config();
+    cfg.opportunistic_graft_ticks = 2;
+    // No P1, so mesh peers stay at 0 and the median is below the threshold.
+    cfg.scoring
+        .as_mut()
+        .unwrap()
+        .params
+        .topics
+        .get_mut(&topic())
+        .unwrap()
+        .time_in_mesh_weight = 0.0;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=12, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    let mesh = h.mesh();
+    let outside: Vec<PeerId> = peers
+        .iter()
+        .filter(|p| !mesh.contains(p))
+        .copied()
+        .collect();
+    // Mesh median score 0 < threshold 20; two outside peers score 50.
+    h.gs.set_application_score(&outside[0], 5.0);
+    h.gs.set_application_score(&outside[1], 5.0);
+    h.heartbeat();
+    assert_eq!(h.mesh().len(), 8, "not on an opportunistic tick");
+    h.heartbeat();
+    let sent = h.drain();
+    let new_mesh = h.mesh();
+    assert_eq!(new_mesh.len(), 10);
+    assert!(new_mesh.contains(&outside[0]) && new_mesh.contains(&outside[1]));
+    assert_eq!(grafts_to(&sent, outside[0]), 1);
+}

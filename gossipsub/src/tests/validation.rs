@@ -177,3 +177,22 @@ fn bad_sections_do_not_drop_good_ones() {
     assert_eq!(h.events().len(), 1);
     assert_eq!(h.gs.stats().counters.graft_received, 1);
 }
+
+#[test]
+fn validated_messages_leave_no_stale_deadline() {
+    let mut cfg = test_config();
+    cfg.heartbeat_initial_delay = std::time::Duration::from_secs(100);
+    let mut h = Harness::new(cfg);
+    let p = h.connect([1], true, &[TOPIC])[0];
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    h.rpc(p, msg(TOPIC, b"a")).unwrap();
+    assert_eq!(
+        h.gs.timeout_reason(),
+        Some(crate::TimeoutReason::ValidationTimeout)
+    );
+    h.gs.report_validation(h.now, &lean_id(TOPIC, b"a"), p, Validation::Accept)
+        .unwrap();
+    h.drain();
+    assert_eq!(h.gs.timeout_reason(), Some(crate::TimeoutReason::Heartbeat));
+}

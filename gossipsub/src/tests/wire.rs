@@ -334,7 +334,7 @@ prop_compose! {
         )),
     ) -> Rpc {
         Rpc {
-            subscriptions: subs.into_iter().map(|(subscribe, topic_id)| SubOpts { subscribe, topic_id }).collect(),
+            subscriptions: subs.into_iter().map(|(subscribe, topic_id)| SubOpts { subscribe, topic_id, ..SubOpts::default() }).collect(),
             publish: msgs.into_iter().map(|(from, data, seqno, topic, signature, key)| Message { from, data, seqno, topic, signature, key }).collect(),
             control: control.map(|(ih, iw, gr, pr, idw)| ControlMessage {
                 ihave: ih.into_iter().map(|(topic_id, message_ids)| ControlIHave { topic_id, message_ids }).collect(),

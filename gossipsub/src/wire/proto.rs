@@ -30,6 +30,13 @@ pub struct SubOpts {
     /// Field 2: the topic string, used verbatim as the topic id.
     #[prost(string, optional, tag = "2")]
     pub topic_id: Option<String>,
+    /// Field 3 (v1.3 partial-messages extension): decoded so that re-encoding is
+    /// lossless (rust-libp2p sends it as `false`); never set or acted on by us.
+    #[prost(bool, optional, tag = "3")]
+    pub requests_partial: Option<bool>,
+    /// Field 4 (v1.3 partial-messages extension): as `requests_partial`.
+    #[prost(bool, optional, tag = "4")]
+    pub supports_partial: Option<bool>,
 }
 
 /// `message Message`: a published message.
