@@ -109,3 +109,118 @@ pub fn reqresp_request(data: &[u8]) {
         }
     }
 }
+
+/// `reqresp_ops`: arbitrary bytes drive two peers' worth of commands and
+/// stream inputs into one machine (requests, inbound streams, data, FIN,
+/// reset, responses, time, disconnects). After everything, disconnecting
+/// every peer and letting time pass must leave nothing tracked. The fuzz
+/// target passes a base instant (`Instant::now()` in the target).
+pub fn reqresp_ops(data: &[u8], t0: std::time::Instant) {
+    use crate::{lean, Config, Event, ReqResp, ResponseChunk, ResponseCode, StreamKey, StreamOp};
+    use bytes::Bytes;
+    use leanp2p_identity::Keypair;
+    use std::time::Duration;
+
+    let peers: Vec<_> = (1u8..=2)
+        .filter_map(|i| Keypair::from_secret_bytes(&[i; 32]).ok())
+        .map(|k| k.peer_id())
+        .collect();
+    let Ok(mut m) = ReqResp::new(Config::lean()) else {
+        return;
+    };
+    let protocols = [
+        lean::STATUS,
+        lean::BLOCKS_BY_ROOT,
+        lean::BLOCKS_BY_ROOT_LEGACY,
+        lean::BLOCKS_BY_RANGE,
+    ];
+    let mut now = t0;
+    let mut opening = Vec::new();
+    let mut channels = Vec::new();
+    let mut bytes = data.iter().copied();
+    while let Some(op) = bytes.next() {
+        let arg = bytes.next().unwrap_or(0);
+        let Some(&peer) = peers.get(usize::from(arg) % peers.len()) else {
+            return;
+        };
+        let protocol = protocols
+            .get(usize::from(arg >> 4) % protocols.len())
+            .map_or("", |p| p.as_str());
+        let key = StreamKey::new(0, u64::from(arg % 8));
+        match op % 10 {
+            0 => {
+                let len = usize::from(bytes.next().unwrap_or(0));
+                let _ = m.request(now, peer, protocol, Bytes::from(vec![arg; len]));
+            }
+            1 => {
+                let _ = m.handle_stream_opened(now, peer, key, protocol);
+            }
+            2 => {
+                let len = usize::from(bytes.next().unwrap_or(0) % 64);
+                let chunk: Vec<u8> = bytes.by_ref().take(len).collect();
+                let _ = m.handle_stream_data(now, key, &chunk);
+            }
+            3 => {
+                let _ = m.handle_stream_finished(now, key);
+            }
+            4 => {
+                let _ = m.handle_stream_reset(now, key);
+            }
+            5 => {
+                if !opening.is_empty() {
+                    let request = opening.remove(usize::from(arg) % opening.len());
+                    let _ = m.handle_outbound_stream_opened(
+                        now,
+                        request,
+                        StreamKey::new(1, u64::from(arg)),
+                    );
+                }
+            }
+            6 | 7 => {
+                if let Some(&ch) = channels.get(usize::from(arg) % channels.len().max(1)) {
+                    let result = if op % 10 == 6 {
+                        let chunk = if arg & 1 == 0 {
+                            ResponseChunk::success(vec![arg; usize::from(arg) + 1])
+                        } else {
+                            ResponseChunk::error(ResponseCode::from_u8(arg), Bytes::new())
+                        };
+                        m.respond(now, ch, chunk)
+                    } else {
+                        m.end_response(now, ch)
+                    };
+                    let _ = result;
+                }
+            }
+            8 => {
+                now += Duration::from_millis(u64::from(arg) * 100);
+                m.handle_timeout(now);
+            }
+            _ => m.handle_peer_disconnected(now, peer),
+        }
+        while let Some(op) = m.poll_outbound() {
+            if let StreamOp::Open { request, .. } = op {
+                opening.push(request);
+            }
+        }
+        while let Some(ev) = m.poll_event() {
+            if let Event::InboundRequest { channel, .. } = ev {
+                channels.push(channel);
+            }
+        }
+        if let Some(deadline) = m.poll_timeout() {
+            assert!(deadline >= t0, "deadline before the start");
+        }
+    }
+    for peer in &peers {
+        m.handle_peer_disconnected(now, *peer);
+    }
+    assert_eq!(m.active_requests(), 0);
+    assert_eq!(m.active_inbound(), 0);
+    assert_eq!(m.tracked_streams(), 0);
+    now += Duration::from_secs(3600);
+    m.handle_timeout(now);
+    while m.poll_outbound().is_some() {}
+    while m.poll_event().is_some() {}
+    assert_eq!(m.tracked_peers(), 0);
+    assert_eq!(m.poll_timeout(), None);
+}

@@ -137,6 +137,11 @@ proptest! {
     }
 
     #[test]
+    fn machine_survives_arbitrary_operations(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        crate::fuzzing::reqresp_ops(&data, std::time::Instant::now());
+    }
+
+    #[test]
     fn mutated_valid_streams_never_panic(chunks in proptest::collection::vec(chunk(), 1..3), flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 1..8)) {
         let mut wire = Vec::new();
         for c in &chunks {
