@@ -233,3 +233,78 @@ fn opportunistic_grafting_adds_better_peers() {
     assert!(new_mesh.contains(&outside[0]) && new_mesh.contains(&outside[1]));
     assert_eq!(grafts_to(&sent, outside[0]), 1);
 }
+
+#[test]
+fn mesh_delivery_deficit_p3_and_failure_penalty_p3b() {
+    let mut cfg = scored_config();
+    {
+        let tp = cfg
+            .scoring
+            .as_mut()
+            .unwrap()
+            .params
+            .topics
+            .get_mut(&topic())
+            .unwrap();
+        tp.time_in_mesh_weight = 0.0;
+        tp.mesh_message_deliveries_threshold = 3.0;
+        tp.mesh_message_deliveries_decay = 0.9;
+    }
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    // peers[0] keeps delivering first; peers[1] never delivers.
+    for i in 0..9u8 {
+        h.advance(Duration::from_millis(700));
+        let data = [i; 4];
+        h.rpc(peers[0], msg(TOPIC, &data)).unwrap();
+        h.gs.report_validation(h.now, &lean_id(TOPIC, &data), peers[0], Validation::Accept)
+            .unwrap();
+        h.gs.handle_timeout(h.now);
+    }
+    // 6.3 s > activation 5 s: the silent peer has P3 = (3 − 0)² × −1 × 0.5 = −4.5 and is
+    // pruned at the next heartbeat; the delivering peer stays.
+    assert!(
+        h.gs.peer_score(&peers[0]) >= 0.0,
+        "{}",
+        h.gs.peer_score(&peers[0])
+    );
+    assert!(
+        !h.mesh().contains(&peers[1]),
+        "negative score: pruned at the heartbeat"
+    );
+    assert!(h.mesh().contains(&peers[0]));
+    // Out of the mesh P3 no longer applies, but the P3b failure penalty (deficit² = 9) does.
+    let s = h.gs.peer_score(&peers[1]);
+    assert!((s - (-4.5)).abs() < 1e-9, "P3b {s}");
+}
+
+#[test]
+fn ip_colocation_p6() {
+    let mut cfg = scored_config();
+    cfg.scoring
+        .as_mut()
+        .unwrap()
+        .params
+        .ip_colocation_factor_threshold = 1.0;
+    let mut h = Harness::new(cfg);
+    let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let other: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    for i in 1..=3 {
+        let conn = PeerConnection {
+            ip: Some(ip),
+            ..PeerConnection::new(ProtocolVersion::V1_2, true)
+        };
+        h.gs.handle_peer_connected(h.now, peer(i), conn).unwrap();
+    }
+    let conn = PeerConnection {
+        ip: Some(other),
+        ..PeerConnection::new(ProtocolVersion::V1_2, true)
+    };
+    h.gs.handle_peer_connected(h.now, peer(4), conn).unwrap();
+    // (3 − 1)² × −5 = −20.
+    assert_eq!(h.gs.peer_score(&peer(1)), -20.0);
+    assert_eq!(h.gs.peer_score(&peer(4)), 0.0);
+    h.gs.handle_peer_disconnected(h.now, peer(3));
+    assert_eq!(h.gs.peer_score(&peer(1)), -5.0);
+}
