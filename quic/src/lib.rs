@@ -27,6 +27,8 @@
 //! output is queued, `poll_timeout` returns the last `now` the endpoint saw (reason
 //! [`TimeoutReason::QueuedIo`]), so a driver can never sleep on pending work. Reading
 //! streams promptly matters: QUIC grants the peer more credit only as data is read.
+//! Each input or command queues a bounded number of events (a datagram carries at most
+//! a few dozen frames); the event queue stays small as long as the caller drains it.
 //!
 //! ```no_run
 //! # use std::time::Instant;
@@ -82,7 +84,7 @@ mod timer;
 mod tls;
 mod translate;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 #[cfg(test)]

@@ -74,9 +74,11 @@ impl Endpoint {
         Ok(StreamId(stream))
     }
 
-    /// Writes as much of `data` as flow and congestion control allow and returns how many
-    /// bytes were taken (0 when blocked). Keep the rest and retry on
-    /// [`Event::Writable`] — or use [`crate::SendBuffer`], which does exactly that.
+    /// Writes as much of `data` as flow control (stream and connection windows, quinn's
+    /// send window) allows and returns how many leading bytes were taken (0 when blocked).
+    /// Whenever fewer bytes than offered were taken, [`Event::Writable`] for this stream
+    /// follows once credit returns: keep the rest and retry then — or use
+    /// [`crate::SendBuffer`], which does exactly that. Never skip the untaken bytes.
     pub fn write(
         &mut self,
         conn: ConnId,

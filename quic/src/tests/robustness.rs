@@ -6,8 +6,10 @@ use std::time::Duration;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::pair::Pair;
-use crate::Datagram;
+use bytes::Bytes;
+
+use super::pair::{keypair, payload, LinkConfig, Pair};
+use crate::{CloseReason, Config, Datagram, Endpoint};
 
 #[test]
 fn junk_datagrams_are_dropped_and_counted() {
@@ -78,7 +80,6 @@ fn mutated_handshake_packets_never_panic() {
     }
 }
 
-#[cfg(feature = "fuzzing")]
 #[test]
 fn fuzz_entry_point_survives_seeded_inputs() {
     let mut rng = ChaCha20Rng::from_seed([11; 32]);
@@ -87,4 +88,32 @@ fn fuzz_entry_point_survives_seeded_inputs() {
         rng.fill_bytes(&mut data);
         crate::fuzzing::endpoint_datagrams(&data);
     }
+}
+
+#[test]
+fn restarted_peer_answers_with_stateless_reset() {
+    let mut pair = Pair::new();
+    let (client, _) = pair.connect();
+    // The server restarts: same host key (so the same reset key), no connection state.
+    pair.nodes[1].endpoint = Endpoint::new(Config::default(), &keypair(2), [200; 32]).unwrap();
+    let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
+    pair.send(0, client, stream, payload(1000, 4), false);
+    pair.drive_until(Duration::from_secs(2), |p| !p.nodes[0].closed().is_empty());
+    assert_eq!(pair.nodes[0].closed(), vec![(client, CloseReason::Reset)]);
+    // Far sooner than the idle timeout.
+    assert!(pair.nodes[0].endpoint.connection_count() <= 1);
+}
+
+#[test]
+fn address_validation_uses_retry_and_still_connects() {
+    let mut server = Config::default();
+    server.validate_addresses(true);
+    let mut pair = Pair::with_configs(vec![Config::default(), server], LinkConfig::default());
+    let (client, server_conn) = pair.connect();
+    assert_eq!(pair.nodes[1].endpoint.stats().incoming_retried, 1);
+    let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
+    pair.send(0, client, stream, Bytes::from_static(b"validated"), true);
+    pair.drive_until(Duration::from_secs(1), |p| {
+        p.nodes[1].finished.contains(&(server_conn, stream))
+    });
 }
