@@ -144,6 +144,12 @@ impl Config {
         &self.protocols
     }
 
+    /// The registered protocol with primary id or alias `id`, to adjust its
+    /// limits or quotas (e.g. `Config::lean()` with a higher concurrency cap).
+    pub fn protocol_mut(&mut self, id: &str) -> Option<&mut ProtocolConfig> {
+        self.protocols.iter_mut().find(|p| p.matches(id))
+    }
+
     /// Checks every setting: unique protocol ids and aliases, per-protocol
     /// limits consistent and within the node-wide [`Limits`], non-zero
     /// timeouts and queues, quota sizes, and a rate-limit delay shorter than

@@ -710,3 +710,92 @@ fn full_ops_queue_refuses_commands_without_changing_state() {
     );
     assert_eq!(m.active_requests(), 1);
 }
+
+#[test]
+fn full_event_queue_fails_requests_and_rejects_inbound_instead_of_growing() {
+    let t0 = Instant::now();
+    let mut limits = Limits {
+        max_queued_events: 1,
+        ..Limits::default()
+    };
+    let mut ca = Config::lean();
+    ca.limits(limits.clone());
+    ca.protocol_mut(lean::BLOCKS_BY_RANGE.as_str())
+        .unwrap()
+        .limits
+        .max_concurrent_outbound_per_peer = 3;
+    limits.max_queued_events = 2;
+    let mut cb = Config::lean();
+    cb.limits(limits);
+    cb.protocol_mut(lean::BLOCKS_BY_RANGE.as_str())
+        .unwrap()
+        .limits
+        .max_concurrent_inbound_per_peer = 3;
+    let mut p = Pair::new(ca, cb);
+    let id =
+        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(4))
+            .unwrap();
+    p.pump(t0);
+    let (ch, _) = p.take_inbound()[0].clone();
+    for _ in 0..3 {
+        p.b.respond(t0, ch, ResponseChunk::success(vec![5; 20]))
+            .unwrap();
+    }
+    // Deliver b's chunks without letting the harness drain a's events.
+    for op in drain_ops(&mut p.b) {
+        if let StreamOp::Write { stream, data } = op {
+            let _ = p.a.handle_stream_data(t0, stream, &data);
+        }
+    }
+    assert_eq!(
+        drain_events(&mut p.a),
+        vec![
+            Event::Response {
+                request: id,
+                peer: p.pb,
+                payload: Bytes::from(vec![5; 20])
+            },
+            Event::Failed {
+                request: id,
+                peer: p.pb,
+                reason: FailureReason::EventQueueFull
+            },
+        ]
+    );
+    assert_eq!(p.a.active_requests(), 0);
+
+    // b's queue holds 2 events: with the application asleep, a third request is refused.
+    p.b.end_response(t0, ch).unwrap();
+    drain_ops(&mut p.b);
+    drain_events(&mut p.b);
+    for _ in 0..3 {
+        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(1))
+            .unwrap();
+    }
+    let mut ops = drain_ops(&mut p.a);
+    while !ops.is_empty() {
+        for op in ops {
+            match op {
+                StreamOp::Open { .. } => p.open(t0, op),
+                StreamOp::Write { stream, data } => {
+                    let _ = p.b.handle_stream_data(t0, stream, &data);
+                }
+                _ => {}
+            }
+        }
+        ops = drain_ops(&mut p.a);
+    }
+    let events = drain_events(&mut p.b);
+    let delivered = events
+        .iter()
+        .filter(|e| matches!(e, Event::InboundRequest { .. }))
+        .count();
+    assert_eq!(delivered, 2);
+    assert!(matches!(
+        events.last(),
+        Some(Event::InboundRejected {
+            reason: RejectReason::EventQueueFull,
+            ..
+        })
+    ));
+}
