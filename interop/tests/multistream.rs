@@ -56,9 +56,17 @@ struct WireState {
 struct Wire(Arc<Mutex<WireState>>);
 
 impl Wire {
+    /// Locks the shared state (a panicking test thread cannot leave it half-updated in a
+    /// way that matters, so poisoning is ignored).
+    fn lock(&self) -> std::sync::MutexGuard<'_, WireState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn new(their_read_chunk: usize) -> Self {
         let w = Wire::default();
-        w.0.lock().unwrap().their_read_chunk = their_read_chunk;
+        w.lock().their_read_chunk = their_read_chunk;
         w
     }
 }
@@ -72,7 +80,7 @@ impl AsyncRead for TheirEnd {
         _cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let mut s = self.0 .0.lock().unwrap();
+        let mut s = self.0.lock();
         if s.to_them.is_empty() {
             // The driver re-polls after every step of ours, so no waker is needed.
             return if s.our_fin {
@@ -95,7 +103,7 @@ impl AsyncWrite for TheirEnd {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let mut s = self.0 .0.lock().unwrap();
+        let mut s = self.0.lock();
         if s.our_fin {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
@@ -108,16 +116,14 @@ impl AsyncWrite for TheirEnd {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0 .0.lock().unwrap().their_fin = true;
+        self.0.lock().their_fin = true;
         Poll::Ready(Ok(()))
     }
 }
 
 impl Drop for TheirEnd {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.0 .0.lock() {
-            s.their_fin = true;
-        }
+        self.0.lock().their_fin = true;
     }
 }
 
@@ -153,7 +159,7 @@ impl Ours {
 
     /// Drain rule: poll_output until None, then app data if allowed, then the outcome.
     fn flush(&mut self) {
-        let mut s = self.wire.0.lock().unwrap();
+        let mut s = self.wire.lock();
         if self.result.is_none() {
             while let Some(b) = self.neg.poll_output() {
                 s.to_them.extend(&b[..]);
@@ -174,13 +180,13 @@ impl Ours {
         }
         if matches!(self.result, Some(Err(_))) {
             // A failed negotiation resets the stream.
-            self.wire.0.lock().unwrap().our_fin = true;
+            self.wire.lock().our_fin = true;
         }
     }
 
     /// Reads one chunk from the wire. Returns whether anything happened.
     fn step(&mut self) -> bool {
-        let mut s = self.wire.0.lock().unwrap();
+        let mut s = self.wire.lock();
         let n = self.read_chunk.min(s.to_us.len());
         let chunk: Vec<u8> = s.to_us.drain(..n).collect();
         let eof = s.their_fin && s.to_us.is_empty();
@@ -223,7 +229,7 @@ fn drive<F: Future>(fut: F, ours: &mut Ours) -> F::Output {
         }
         let progressed = ours.step();
         if let Some(o) = output.take() {
-            if !progressed && ours.wire.0.lock().unwrap().to_us.is_empty() {
+            if !progressed && ours.wire.lock().to_us.is_empty() {
                 return o;
             }
             output = Some(o);
@@ -233,7 +239,7 @@ fn drive<F: Future>(fut: F, ours: &mut Ours) -> F::Output {
 }
 
 fn set(ids: &[ProtocolId]) -> ProtocolSet {
-    ProtocolSet::new(ids.iter().cloned()).unwrap()
+    ProtocolSet::new(ids.iter().cloned()).unwrap_or_else(|e| panic!("test set: {e}"))
 }
 
 fn their_version(v: OurVersion) -> TheirVersion {
@@ -310,7 +316,7 @@ fn our_dialer_their_listener() {
                     first.extend_from_slice(want.as_str().as_bytes());
                     first.push(b'\n');
                     first.extend_from_slice(REQUEST);
-                    let sent: Vec<u8> = wire.0.lock().unwrap().to_them.iter().copied().collect();
+                    let sent: Vec<u8> = wire.lock().to_them.iter().copied().collect();
                     assert_eq!(sent, first, "{ctx}");
                 }
                 let theirs = drive(
@@ -368,7 +374,7 @@ fn their_lazy_dialer_request_arrives_as_leftover() {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(fut.as_mut().poll(&mut cx).is_pending());
-    let pending: Vec<u8> = wire.0.lock().unwrap().to_us.iter().copied().collect();
+    let pending: Vec<u8> = wire.lock().to_us.iter().copied().collect();
     assert!(
         pending.ends_with(REQUEST),
         "lazy dialer sent the request optimistically"
