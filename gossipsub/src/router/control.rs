@@ -73,6 +73,7 @@ impl Gossipsub {
         let max_ihave_messages = self.config.max_ihave_messages;
         let max_ihave_length = self.config.max_ihave_length;
         let mut wanted: Vec<MessageId> = Vec::new();
+        let mut wanted_set: std::collections::HashSet<MessageId> = std::collections::HashSet::new();
         for entry in entries {
             let Some(state) = self.peers.get_mut(&from) else {
                 return;
@@ -99,7 +100,7 @@ impl Gossipsub {
                     continue;
                 }
                 let id = MessageId::new(&id);
-                if !self.seen.contains(&id) && !wanted.contains(&id) {
+                if !self.seen.contains(&id) && wanted_set.insert(id.clone()) {
                     wanted.push(id);
                 }
             }
@@ -255,11 +256,14 @@ impl Gossipsub {
                 continue;
             };
             let topic = TopicHash::new(&topic);
-            if let Some(mesh) = self.mesh.get_mut(&topic) {
-                if mesh.remove(&from) {
-                    if let Some((score, _)) = &mut self.score {
-                        score.prune(&from, &topic);
-                    }
+            // Only topics we are subscribed to: backoffs and PX for arbitrary topic
+            // strings would let a peer grow our tables at will.
+            let Some(mesh) = self.mesh.get_mut(&topic) else {
+                continue;
+            };
+            if mesh.remove(&from) {
+                if let Some((score, _)) = &mut self.score {
+                    score.prune(&from, &topic);
                 }
             }
             let backoff = entry

@@ -164,3 +164,20 @@ fn missing_direct_peers_are_dialed_periodically() {
     }
     assert_eq!(dials, 2);
 }
+
+#[test]
+fn prunes_for_topics_we_are_not_in_are_ignored() {
+    let mut h = Harness::new(test_config());
+    let p = h.connect([1], true, &[])[0];
+    h.events();
+    for i in 0..100 {
+        h.control(p, prune(&format!("t{i}"), Some(86_400), vec![peer(50)]))
+            .unwrap();
+    }
+    assert!(!h.gs.is_backoff(h.now, &TopicHash::new("t1"), &p));
+    assert!(
+        h.events().is_empty(),
+        "no PX for topics we are not subscribed to"
+    );
+    assert_eq!(h.gs.stats().counters.prune_received, 100);
+}
