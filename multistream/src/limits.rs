@@ -11,7 +11,9 @@ use crate::error::ConfigError;
 /// * the partial-frame input buffer is at most [`max_line_len`](Self::max_line_len) bytes
 ///   (plus at most 2 length-prefix bytes kept in a counter);
 /// * the output queue holds at most one answer per received message, and the listener
-///   answers at most [`max_attempts`](Self::max_attempts) times before failing;
+///   answers at most [`max_attempts`](Self::max_attempts) times before failing, so even
+///   if the host never drained it, it stays below header + echo + `max_attempts` × the
+///   set's `ls` response (itself at most 16383 bytes; a few hundred for real sets);
 /// * a received `ls` response is rejected once it has more than
 ///   [`max_ls_entries`](Self::max_ls_entries) entries.
 ///

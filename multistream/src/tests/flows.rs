@@ -565,3 +565,20 @@ fn constructor_errors() {
         ConfigError::ZeroAttempts
     );
 }
+
+#[test]
+fn undrained_output_stays_bounded() {
+    let mut l = listener(&[PING, MESH_11]);
+    let ls_response_len = 1 + 0x23;
+    let mut input = HEADER.to_vec();
+    for _ in 0..16 {
+        input.extend_from_slice(LS);
+    }
+    l.handle_input(&input).unwrap();
+    assert_eq!(l.pending_output(), HEADER.len() + 16 * ls_response_len);
+    assert_eq!(
+        l.handle_input(LS),
+        Err(NegotiationError::TooManyAttempts { max: 16 })
+    );
+    assert_eq!(l.pending_output(), 0);
+}
