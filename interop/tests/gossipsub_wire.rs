@@ -24,7 +24,8 @@ use leanp2p_gossipsub::wire::{
     decode_frame, decode_rpc, encode_rpc_frame, DecodedRpc, FrameDecoder,
 };
 use leanp2p_gossipsub::{
-    lean, Event, Gossipsub, MessageId, PeerConnection, ProtocolVersion, TopicHash, Validation,
+    default_message_id, lean, Event, Gossipsub, MessageId, PeerConnection, ProtocolVersion,
+    SignaturePolicy, TopicHash, Validation,
 };
 use libp2p::core::transport::PortUse;
 use libp2p::core::upgrade::ReadyUpgrade;
@@ -270,35 +271,59 @@ fn to_ours(p: &libp2p::PeerId) -> leanp2p_identity::PeerId {
 
 // ----- the test -------------------------------------------------------------------------
 
+/// StrictNoSign (lean profile) on both sides, lean message ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_router_and_rust_libp2p_interoperate() {
-    tokio::time::timeout(Duration::from_secs(60), scenario())
+    tokio::time::timeout(Duration::from_secs(60), scenario(false))
         .await
         .expect("scenario timed out");
 }
 
-async fn scenario() {
+/// StrictSign: rust-libp2p signs with Ed25519 and verifies our secp256k1 signatures; we
+/// verify its Ed25519 signatures. Message ids are `from ‖ seqno` on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_messages_interoperate() {
+    tokio::time::timeout(Duration::from_secs(60), scenario(true))
+        .await
+        .expect("scenario timed out");
+}
+
+async fn scenario(signed: bool) {
     let topic_str = lean_topic();
     let topic = TopicHash::new(&topic_str);
 
     // rust-libp2p side: anonymous (StrictNoSign) gossipsub with the lean message id.
     let key_a = libp2p::identity::Keypair::ed25519_from_bytes([1u8; 32]).unwrap();
     let rl_config = rl::ConfigBuilder::default()
-        .validation_mode(rl::ValidationMode::Anonymous)
-        .message_id_fn(|m: &rl::Message| {
-            rl::MessageId::from(
-                lean::message_id(m.topic.as_str(), &m.data)
-                    .as_bytes()
-                    .to_vec(),
-            )
+        .validation_mode(if signed {
+            rl::ValidationMode::Strict
+        } else {
+            rl::ValidationMode::Anonymous
+        })
+        .message_id_fn(move |m: &rl::Message| {
+            if signed {
+                let mut id = m.source.map(|p| p.to_bytes()).unwrap_or_default();
+                id.extend_from_slice(&m.sequence_number.unwrap_or_default().to_be_bytes());
+                rl::MessageId::from(id)
+            } else {
+                rl::MessageId::from(
+                    lean::message_id(m.topic.as_str(), &m.data)
+                        .as_bytes()
+                        .to_vec(),
+                )
+            }
         })
         .max_transmit_size(leanp2p_gossipsub::limits::LEAN_MAX_TRANSMIT_SIZE)
         .heartbeat_interval(Duration::from_millis(300))
         .heartbeat_initial_delay(Duration::from_millis(100))
         .build()
         .unwrap();
-    let behaviour_a: rl::Behaviour =
-        rl::Behaviour::new(rl::MessageAuthenticity::Anonymous, rl_config).unwrap();
+    let authenticity = if signed {
+        rl::MessageAuthenticity::Signed(key_a.clone())
+    } else {
+        rl::MessageAuthenticity::Anonymous
+    };
+    let behaviour_a: rl::Behaviour = rl::Behaviour::new(authenticity, rl_config).unwrap();
     let mut swarm_a = SwarmBuilder::with_existing_identity(key_a)
         .with_tokio()
         .with_quic()
@@ -332,6 +357,12 @@ async fn scenario() {
 
     let mut cfg = lean::config();
     cfg.heartbeat_initial_delay = Duration::from_millis(100);
+    let signer = leanp2p_identity::Keypair::from_secret_bytes(&[3; 32]).unwrap();
+    let signer_id = libp2p::PeerId::from_bytes(signer.peer_id().as_bytes()).unwrap();
+    if signed {
+        cfg.signature_policy = SignaturePolicy::StrictSign(Box::new(signer));
+        cfg.message_id_fn = default_message_id;
+    }
     let limits = cfg.limits.clone();
     let start = Instant::now();
     let mut ours = Gossipsub::new(start, cfg, [9; 32]).unwrap();
@@ -371,7 +402,8 @@ async fn scenario() {
                     SwarmEvent::Behaviour(rl::Event::Message { message_id, message, .. }) => {
                         assert_eq!(Some(message_id.0.clone()), we_published.as_ref().map(|id| id.as_bytes().to_vec()));
                         assert_eq!(message.data, our_payload);
-                        assert_eq!(message.source, None, "anonymous message");
+                        let expected_source = signed.then_some(signer_id);
+                        assert_eq!(message.source, expected_source, "author as signed");
                         they_got_our_message = true;
                     }
                     _ => {}
@@ -440,7 +472,11 @@ async fn scenario() {
                     author,
                 } => {
                     assert_eq!(Some(&id), they_published.as_ref());
-                    assert_eq!((propagation_source, &t, author), (their_id, &topic, None));
+                    let expected_author = signed.then_some(their_id);
+                    assert_eq!(
+                        (propagation_source, &t, author),
+                        (their_id, &topic, expected_author)
+                    );
                     assert_eq!(&data[..], &their_payload[..]);
                     ours.report_validation(
                         Instant::now(),
@@ -475,11 +511,17 @@ async fn scenario() {
             }
         }
         if they_published.is_none() && in_their_mesh && we_saw_their_subscription && in_our_mesh {
-            swarm_a
+            let id = swarm_a
                 .behaviour_mut()
                 .publish(rl_topic.clone(), their_payload.clone())
                 .unwrap();
-            they_published = Some(lean::message_id(&topic_str, &their_payload));
+            if !signed {
+                assert_eq!(
+                    id.0,
+                    lean::message_id(&topic_str, &their_payload).as_bytes()
+                );
+            }
+            they_published = Some(MessageId::new(&id.0));
         }
     }
 
