@@ -8,7 +8,8 @@ use leanp2p_identity::Keypair;
 
 use crate::{Config, Datagram, Endpoint, Event};
 
-/// Feeds arbitrary datagrams to a fresh endpoint and drains it after each one. Input
+/// Feeds arbitrary datagrams to a fresh endpoint (listening, with one dial in progress)
+/// and drains it after each one. Input
 /// layout: repeated `[len_hi, len_lo, flags, payload[len]]`; `flags` picks the sender
 /// (IPv4/IPv6, one of 4 ports) and whether to advance the clock. Must never panic.
 pub fn endpoint_datagrams(data: &[u8]) {
@@ -21,6 +22,10 @@ pub fn endpoint_datagrams(data: &[u8]) {
     let t0 = Instant::now();
     let mut now = t0;
     let mut buf = Vec::new();
+    // A dial in progress, so datagrams "from" 127.0.0.1:4000 also reach a client-side
+    // connection (Initial/Handshake parsing, version negotiation, retry handling).
+    let _ = endpoint.dial(now, SocketAddr::from((Ipv4Addr::LOCALHOST, 4000)), None);
+    drain(&mut endpoint, now, &mut buf);
     let mut rest = data;
     while let [hi, lo, flags, tail @ ..] = rest {
         let len = (usize::from(*hi) << 8 | usize::from(*lo)).min(tail.len());
