@@ -376,7 +376,7 @@ impl Endpoint {
                 quinn_proto::ConnectError::InvalidRemoteAddress(addr) => {
                     DialError::InvalidAddress(addr)
                 }
-                other => DialError::Tls(other.to_string()),
+                other => DialError::Refused(other.to_string()),
             })?;
         let id = self.register(
             handle,

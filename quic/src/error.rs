@@ -45,6 +45,10 @@ pub enum DialError {
     /// The client TLS configuration for this dial could not be built.
     #[error("client TLS configuration failed: {0}")]
     Tls(String),
+    /// quinn refused to start the connection for another reason (cannot happen with
+    /// the configuration this crate builds; kept so nothing is swallowed).
+    #[error("QUIC refused the dial: {0}")]
+    Refused(String),
 }
 
 /// Why a dial that had started did not produce a connection (in
