@@ -1,1 +1,103 @@
-//! leanp2p host: under construction in this session.
+//! leanp2p host: the composed libp2p node for lean-consensus clients.
+//!
+//! A [`Node`] owns one [`leanp2p_quic::Endpoint`], one [`leanp2p_gossipsub::Gossipsub`]
+//! router and one [`leanp2p_reqresp::ReqResp`] machine, and routes every QUIC stream
+//! between them. It is the one state machine an embedder drives: like the QUIC endpoint
+//! it never reads the clock, opens sockets or draws unseeded randomness. Time comes in
+//! as `now`, datagrams through [`Node::handle_datagram`] and go out through
+//! [`Node::poll_transmit`]; every random choice derives from the seed of [`Node::new`].
+//!
+//! # Driving a node (the drain rule)
+//!
+//! After **any** `handle_*` call or command (`listen`, `dial`, `disconnect`,
+//! `subscribe`, `publish`, `report_validation`, `request`, `respond`, ...): drain
+//! [`Node::poll_transmit`] until `None` (sending each datagram), then
+//! [`Node::poll_event`] until `None`, then read [`Node::poll_timeout`] and sleep until
+//! that instant or the next datagram, then call [`Node::handle_timeout`]. While output is
+//! queued, `poll_timeout` returns the last `now` seen ([`TimeoutReason::QueuedIo`]), so a
+//! driver never sleeps on pending work; while the node [`Pacer`] holds traffic back it
+//! returns the pacing deadline ([`TimeoutReason::Pacing`]).
+//!
+//! ```no_run
+//! # use std::time::Instant;
+//! # use leanp2p_host::{Node, NodeEvent};
+//! # fn send(_: &[u8], _: &leanp2p_quic::Transmit) {}
+//! # fn drive(node: &mut Node, now: Instant) {
+//! let mut buf = Vec::new();
+//! while let Some(transmit) = node.poll_transmit(now, &mut buf) {
+//!     send(&buf[..transmit.size], &transmit);
+//! }
+//! while let Some(event) = node.poll_event() {
+//!     if let NodeEvent::Message { .. } = event { /* validate, report_validation */ }
+//! }
+//! let _wake_at = node.poll_timeout();
+//! # }
+//! ```
+//!
+//! Inside, the node drains its children within its own handlers (QUIC events, gossipsub
+//! frames, req/resp stream operations, their events) and translates them into its own
+//! queues; only `poll_transmit` passes straight through to QUIC.
+//!
+//! # Streams
+//!
+//! Every stream runs multistream-select 1.0 first (V1Lazy when we offer a single
+//! protocol, so header, proposal and request leave in one write), under
+//! [`Limits::negotiation_timeout`]. Agreed streams go to their owner:
+//!
+//! * `/meshsub/1.2.0|1.1.0|1.0.0`: exactly one outbound stream per peer, on the peer's
+//!   gossip connection, kept for the connection's life and fed through a never-drop
+//!   [`leanp2p_quic::SendBuffer`] (whole frames, in order; `Writable` resumes). Inbound
+//!   gossip streams are read on every connection; a newer one replaces the older. A
+//!   second connection to the same peer does not get a second gossip stream. A failed
+//!   outbound stream is recreated at most [`Limits::max_gossip_stream_attempts`] times.
+//! * Req/resp protocols of [`Config::reqresp`]: one stream per request.
+//! * `/ipfs/id/1.0.0` and `/ipfs/id/push/1.0.0`: see [`PeerInfo`].
+//! * `/ipfs/ping/1.0.0`: both roles, RTT in [`Stats::ping_rtt`].
+//!
+//! Each stream buffers at most [`Limits::max_stream_send_buffer`] unsent bytes, and each
+//! connection accepts a bounded number of inbound streams per protocol.
+//!
+//! # Connections
+//!
+//! A connection that no protocol needs (no gossip on it, no request in flight) is closed
+//! after [`Config::idle_connection_timeout`]; with two connections to one peer, gossip
+//! stays on one and the other becomes idle. QUIC keep-alive comes from
+//! [`leanp2p_quic::Config`]; on top, an empty gossipsub RPC is written on gossip streams
+//! idle for [`Config::gossip_keepalive`] (default 20 s).
+
+mod config;
+mod connection;
+mod error;
+mod event;
+mod gossip_streams;
+mod identify;
+mod limits;
+mod node;
+mod pacer;
+mod ping;
+mod reqresp_streams;
+mod routing;
+mod stats;
+mod timer;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, IdentifyConfig, PingConfig};
+pub use error::{ConfigError, DialError, DisconnectError, ListenError};
+pub use event::{DisconnectReason, NodeEvent, PingFailure};
+pub use identify::{IdentifyError, PeerInfo};
+pub use limits::Limits;
+pub use node::{Node, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
+pub use pacer::{NullPacer, Pacer, PacerConfig, TokenBucket};
+pub use stats::{Counters, Stats};
+pub use timer::TimeoutReason;
+
+pub use leanp2p_gossipsub::{
+    MessageId, PublishError, SubscriptionError, TopicHash, Validation, ValidationError,
+};
+pub use leanp2p_identity::{Keypair, Multiaddr, PeerId};
+pub use leanp2p_quic::{ConnId, Datagram, Direction, Transmit};
+pub use leanp2p_reqresp::{
+    CancelError, ChannelId, RequestError, RequestId, RespondError, ResponseChunk, ResponseCode,
+};

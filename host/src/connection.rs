@@ -1,0 +1,207 @@
+//! Per-connection state: the stream table and the per-connection protocol state.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use leanp2p_gossipsub::wire::FrameDecoder;
+use leanp2p_identity::PeerId;
+use leanp2p_multistream::Negotiation;
+use leanp2p_quic::{Direction, SendBuffer, StreamId};
+use leanp2p_reqresp::{RequestId, StreamKey};
+
+use crate::event::DisconnectReason;
+use crate::ping::PingState;
+
+/// What a stream carries (known at open for our streams, after negotiation for the
+/// peer's).
+#[derive(Debug)]
+pub(crate) enum StreamKind {
+    /// Inbound, protocol not agreed yet.
+    Listening,
+    /// Our outbound `/meshsub` stream (we only write on it).
+    GossipOut,
+    /// The peer's `/meshsub` stream (we only read it).
+    GossipIn(Box<FrameDecoder>),
+    /// A req/resp stream known to the machine under `key`; `request` for ours.
+    ReqResp {
+        key: StreamKey,
+        request: Option<RequestId>,
+    },
+    /// Our identify query: read the peer's answer until FIN.
+    IdentifyQuery(Vec<u8>),
+    /// The peer's identify query: we answered and finished.
+    IdentifyServe,
+    /// Our identify push: write and finish.
+    IdentifyPushOut,
+    /// The peer's identify push: read until FIN.
+    IdentifyPushIn(Vec<u8>),
+    /// Our ping stream.
+    PingOut(Vec<u8>),
+    /// The peer's ping stream: echo every 32-byte block.
+    PingIn(Vec<u8>),
+}
+
+impl StreamKind {
+    /// Inbound-cap class of a negotiated inbound stream.
+    pub(crate) fn inbound_class(&self) -> Option<InboundClass> {
+        match self {
+            Self::GossipIn(_) => Some(InboundClass::Gossip),
+            Self::ReqResp { request: None, .. } => Some(InboundClass::ReqResp),
+            Self::IdentifyServe | Self::IdentifyPushIn(_) => Some(InboundClass::Identify),
+            Self::PingIn(_) => Some(InboundClass::Ping),
+            _ => None,
+        }
+    }
+}
+
+/// Classes of inbound streams with a per-connection cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InboundClass {
+    Gossip,
+    ReqResp,
+    Identify,
+    Ping,
+}
+
+/// One stream of a connection.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) kind: StreamKind,
+    /// multistream-select, until its outcome is taken.
+    pub(crate) negotiation: Option<Negotiation>,
+    /// When negotiation must be done.
+    pub(crate) negotiation_deadline: Option<Instant>,
+    /// Whether application bytes may be written (after agreement, or at once for a
+    /// V1Lazy dialer).
+    pub(crate) writable: bool,
+    /// Bytes waiting for QUIC credit, in order (negotiation output first).
+    pub(crate) send: SendBuffer,
+    /// FIN once `send` is empty.
+    pub(crate) finish_queued: bool,
+    /// Our send side is over (FIN sent, reset or stopped).
+    pub(crate) send_closed: bool,
+    /// The peer's send side is over (FIN read or reset).
+    pub(crate) recv_closed: bool,
+    /// Whether we opened it.
+    pub(crate) outbound: bool,
+    /// Negotiated inbound order (for replacing the oldest gossip stream).
+    pub(crate) opened_at: Instant,
+}
+
+impl Stream {
+    pub(crate) fn new(
+        kind: StreamKind,
+        negotiation: Negotiation,
+        deadline: Instant,
+        send_limit: usize,
+        outbound: bool,
+        now: Instant,
+    ) -> Self {
+        Self {
+            kind,
+            negotiation: Some(negotiation),
+            negotiation_deadline: Some(deadline),
+            writable: false,
+            send: SendBuffer::new(send_limit),
+            finish_queued: false,
+            send_closed: false,
+            recv_closed: false,
+            outbound,
+            opened_at: now,
+        }
+    }
+
+    /// Whether multistream-select is still running.
+    pub(crate) fn is_negotiating(&self) -> bool {
+        self.negotiation_deadline.is_some()
+    }
+
+    /// Moves the negotiation's pending output into the send buffer.
+    pub(crate) fn take_negotiation_output(&mut self) -> Result<(), leanp2p_quic::SendBufferFull> {
+        if let Some(negotiation) = self.negotiation.as_mut() {
+            while let Some(bytes) = negotiation.poll_output() {
+                self.send.push(bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues application bytes.
+    pub(crate) fn push(&mut self, bytes: Bytes) -> Result<(), leanp2p_quic::SendBufferFull> {
+        self.send.push(bytes)
+    }
+}
+
+/// One established connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) peer: PeerId,
+    pub(crate) direction: Direction,
+    pub(crate) remote: SocketAddr,
+    pub(crate) streams: BTreeMap<StreamId, Stream>,
+    /// Our outbound `/meshsub` stream, if this is the peer's gossip connection.
+    pub(crate) gossip_out: Option<StreamId>,
+    /// Whether gossip runs on this connection.
+    pub(crate) gossip_active: bool,
+    /// Times the outbound `/meshsub` stream was opened here.
+    pub(crate) gossip_attempts: u32,
+    /// Ping state.
+    pub(crate) ping: PingState,
+    /// Next periodic identify query.
+    pub(crate) identify_at: Option<Instant>,
+    /// Since when nothing needs this connection.
+    pub(crate) idle_since: Option<Instant>,
+    /// The reason we closed it (reported when QUIC confirms).
+    pub(crate) local_close: Option<DisconnectReason>,
+    /// Tracing span of this connection.
+    pub(crate) span: tracing::Span,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        conn: leanp2p_quic::ConnId,
+        peer: PeerId,
+        direction: Direction,
+        remote: SocketAddr,
+        now: Instant,
+    ) -> Self {
+        Self {
+            peer,
+            direction,
+            remote,
+            streams: BTreeMap::new(),
+            gossip_out: None,
+            gossip_active: false,
+            gossip_attempts: 0,
+            ping: PingState::new(now),
+            identify_at: None,
+            idle_since: None,
+            local_close: None,
+            span: tracing::debug_span!("conn", %conn, %peer, ?direction),
+        }
+    }
+
+    /// Negotiated inbound streams of one class.
+    pub(crate) fn inbound_count(&self, class: InboundClass) -> usize {
+        self.streams
+            .values()
+            .filter(|s| !s.outbound && s.kind.inbound_class() == Some(class))
+            .count()
+    }
+
+    /// Streams still negotiating.
+    pub(crate) fn negotiating_count(&self) -> usize {
+        self.streams.values().filter(|s| s.is_negotiating()).count()
+    }
+
+    /// Whether some protocol other than gossip needs the connection now.
+    pub(crate) fn has_active_streams(&self) -> bool {
+        self.streams.values().any(|s| {
+            s.is_negotiating()
+                || matches!(s.kind, StreamKind::ReqResp { .. })
+                || (!s.send.is_empty() && !s.send_closed)
+        })
+    }
+}

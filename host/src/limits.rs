@@ -1,0 +1,112 @@
+//! Host-level buffer and stream limits ([`Limits`]).
+//!
+//! The layers below keep their own limits (QUIC windows in `quic::Config`, frame and
+//! queue sizes in `gossipsub::Limits`, request caps in `reqresp::Limits`, line lengths
+//! in `multistream::Limits`). These are the bounds the host adds on top: how long a
+//! stream may negotiate, how many bytes one stream may hold, and how many inbound
+//! streams per protocol one connection may keep.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+
+/// Host limits. Every value is checked by [`Limits::validate`] (called from
+/// [`crate::Node::new`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// How long multistream-select may take on one stream before the host resets it.
+    /// Default 10 s (rust-libp2p's substream upgrade timeout).
+    pub negotiation_timeout: Duration,
+    /// Most unsent bytes one non-gossip stream (req/resp, identify, ping) may buffer in
+    /// the host. A stream that would exceed it is reset. Default 64 MiB (a full
+    /// `blocks_by_range` answer is written chunk by chunk as QUIC credit returns).
+    pub max_stream_send_buffer: usize,
+    /// Unsent bytes above which the host stops pulling gossip frames for a peer (the
+    /// router's bounded per-peer queue takes over). Default 4 MiB. The gossip stream's
+    /// buffer holds at most this plus one maximum-size frame.
+    pub gossip_send_high_water: usize,
+    /// Most bytes read from one stream per drain, so one busy stream cannot starve the
+    /// others. Default 256 KiB.
+    pub read_budget: usize,
+    /// Most streams of one connection that may be negotiating at once (inbound and
+    /// outbound together). Extra inbound streams are reset. Default 64.
+    pub max_negotiating_streams: usize,
+    /// Most inbound `/meshsub` streams per connection. A newer one replaces the oldest
+    /// (the peer recreated its stream). Default 1.
+    pub max_inbound_gossip_streams: usize,
+    /// Most inbound req/resp streams per connection; extras are reset. Default 128.
+    pub max_inbound_reqresp_streams: usize,
+    /// Most inbound identify and identify-push streams per connection. Default 2.
+    pub max_inbound_identify_streams: usize,
+    /// Most inbound ping streams per connection (the ping spec says two). Default 2.
+    pub max_inbound_ping_streams: usize,
+    /// Largest identify message accepted (rust-libp2p rejects more than 4096 bytes).
+    pub max_identify_message: usize,
+    /// Inbound gossip frames held for a peer whose outbound `/meshsub` stream is not
+    /// negotiated yet (so its first subscriptions are not lost). Default 64.
+    pub max_early_gossip_frames: usize,
+    /// Bytes of such early frames held per peer. Default 16 MiB.
+    pub max_early_gossip_bytes: usize,
+    /// How often the host may (re)open its outbound `/meshsub` stream on one connection
+    /// before giving gossip up for that connection (rust-libp2p: 5).
+    pub max_gossip_stream_attempts: u32,
+    /// Most events queued for the application; further events are dropped and counted
+    /// in [`crate::Stats::events_dropped`]. Default 65 536.
+    pub max_queued_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            negotiation_timeout: Duration::from_secs(10),
+            max_stream_send_buffer: 64 * 1024 * 1024,
+            gossip_send_high_water: 4 * 1024 * 1024,
+            read_budget: 256 * 1024,
+            max_negotiating_streams: 64,
+            max_inbound_gossip_streams: 1,
+            max_inbound_reqresp_streams: 128,
+            max_inbound_identify_streams: 2,
+            max_inbound_ping_streams: 2,
+            max_identify_message: 4096,
+            max_early_gossip_frames: 64,
+            max_early_gossip_bytes: 16 * 1024 * 1024,
+            max_gossip_stream_attempts: 5,
+            max_queued_events: 65_536,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit is usable (non-zero where zero would stall the node).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let nonzero = [
+            ("max_stream_send_buffer", self.max_stream_send_buffer),
+            ("gossip_send_high_water", self.gossip_send_high_water),
+            ("read_budget", self.read_budget),
+            ("max_negotiating_streams", self.max_negotiating_streams),
+            (
+                "max_inbound_gossip_streams",
+                self.max_inbound_gossip_streams,
+            ),
+            (
+                "max_inbound_reqresp_streams",
+                self.max_inbound_reqresp_streams,
+            ),
+            ("max_identify_message", self.max_identify_message),
+            ("max_queued_events", self.max_queued_events),
+        ];
+        for (name, value) in nonzero {
+            if value == 0 {
+                return Err(ConfigError::InvalidLimit(name));
+            }
+        }
+        if self.negotiation_timeout.is_zero() {
+            return Err(ConfigError::InvalidLimit("negotiation_timeout"));
+        }
+        if self.max_gossip_stream_attempts == 0 {
+            return Err(ConfigError::InvalidLimit("max_gossip_stream_attempts"));
+        }
+        Ok(())
+    }
+}

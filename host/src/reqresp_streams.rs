@@ -1,0 +1,135 @@
+//! Req/resp routing: one stream per request, opened on the peer's gossip connection (or
+//! its first connection), named by a [`leanp2p_reqresp::StreamKey`] of (connection,
+//! stream).
+
+use std::time::Instant;
+
+use leanp2p_multistream::ProtocolId;
+use leanp2p_reqresp::{Event as RrEvent, OpenFailure, StreamKey, StreamOp};
+
+use crate::connection::StreamKind;
+use crate::event::NodeEvent;
+use crate::node::Node;
+
+impl Node {
+    /// Carries out one stream operation of the req/resp machine.
+    pub(crate) fn on_reqresp_op(&mut self, now: Instant, op: StreamOp) {
+        match op {
+            StreamOp::Open {
+                peer,
+                request,
+                protocols,
+            } => {
+                let conn = self.peers.get(&peer).and_then(|p| {
+                    p.gossip_conn
+                        .filter(|c| self.conns.get(c).is_some_and(|c| c.local_close.is_none()))
+                        .or_else(|| p.conns.iter().next().copied())
+                });
+                let Some(conn) = conn else {
+                    self.reqresp
+                        .handle_open_failed(now, request, OpenFailure::NotConnected);
+                    return;
+                };
+                let ids: Result<Vec<ProtocolId>, _> = protocols
+                    .iter()
+                    .map(|p| ProtocolId::new(p.as_str()))
+                    .collect();
+                let Ok(ids) = ids else {
+                    self.reqresp
+                        .handle_open_failed(now, request, OpenFailure::NegotiationFailed);
+                    return;
+                };
+                let kind = StreamKind::ReqResp {
+                    key: StreamKey::new(0, 0),
+                    request: Some(request),
+                };
+                if let Err(error) = self.open_stream(now, conn, kind, ids) {
+                    let failure = match error {
+                        leanp2p_quic::OpenStreamError::LimitReached => OpenFailure::StreamLimit,
+                        _ => OpenFailure::NotConnected,
+                    };
+                    self.reqresp.handle_open_failed(now, request, failure);
+                }
+            }
+            StreamOp::Write { stream, data } => {
+                if let Some((conn, id)) = self.rr_streams.get(&stream).copied() {
+                    self.write_stream(now, conn, id, data);
+                }
+            }
+            StreamOp::Finish { stream } => {
+                if let Some((conn, id)) = self.rr_streams.get(&stream).copied() {
+                    self.finish_stream(now, conn, id);
+                }
+            }
+            StreamOp::Reset { stream } => {
+                if let Some((conn, id)) = self.rr_streams.get(&stream).copied() {
+                    self.reset_stream(now, conn, id, false);
+                }
+            }
+        }
+    }
+
+    /// Translates a req/resp event.
+    pub(crate) fn on_reqresp_event(&mut self, event: RrEvent) {
+        let event = match event {
+            RrEvent::InboundRequest {
+                channel,
+                peer,
+                protocol,
+                body,
+            } => NodeEvent::InboundRequest {
+                channel,
+                peer,
+                protocol,
+                body,
+            },
+            RrEvent::InboundAborted {
+                channel,
+                peer,
+                reason,
+            } => NodeEvent::InboundAborted {
+                channel,
+                peer,
+                reason,
+            },
+            RrEvent::InboundRejected {
+                peer,
+                protocol,
+                reason,
+            } => NodeEvent::InboundRejected {
+                peer,
+                protocol,
+                reason,
+            },
+            RrEvent::Response {
+                request,
+                peer,
+                payload,
+            } => NodeEvent::Response {
+                request,
+                peer,
+                payload,
+            },
+            RrEvent::Completed {
+                request,
+                peer,
+                chunks,
+            } => NodeEvent::RequestCompleted {
+                request,
+                peer,
+                chunks,
+            },
+            RrEvent::Failed {
+                request,
+                peer,
+                reason,
+            } => NodeEvent::RequestFailed {
+                request,
+                peer,
+                reason,
+            },
+            _ => return,
+        };
+        self.emit(event);
+    }
+}

@@ -1,0 +1,95 @@
+//! Node statistics: plain counters and gauges the runtime can render (the `lean_*`
+//! metric names of leanMetrics are listed on each field).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use leanp2p_identity::PeerId;
+
+/// Counters kept by the host itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// `lean_peer_connection_events_total{direction,result="success"}`: inbound.
+    pub connections_inbound: u64,
+    /// Same, outbound.
+    pub connections_outbound: u64,
+    /// `lean_peer_connection_events_total{direction="outbound",result="failure"}`.
+    pub dials_failed: u64,
+    /// `lean_peer_disconnection_events_total{direction,reason}`: keyed by
+    /// (`"inbound"`/`"outbound"`, [`crate::DisconnectReason::label`]).
+    pub disconnections: BTreeMap<(&'static str, &'static str), u64>,
+    /// Gossip frames written to peers (`uvarint ‖ RPC`).
+    pub gossip_frames_sent: u64,
+    /// Gossip bytes written (prefix included).
+    pub gossip_bytes_sent: u64,
+    /// Gossip frames read from peers.
+    pub gossip_frames_received: u64,
+    /// Gossip bytes read (prefix excluded).
+    pub gossip_bytes_received: u64,
+    /// Gossip frames with no usable stream (the connection was going away).
+    pub gossip_frames_dropped: u64,
+    /// Early inbound gossip frames dropped over [`crate::Limits::max_early_gossip_frames`].
+    pub early_gossip_dropped: u64,
+    /// Req/resp bytes written.
+    pub reqresp_bytes_sent: u64,
+    /// Req/resp bytes read.
+    pub reqresp_bytes_received: u64,
+    /// Streams whose multistream-select failed (peer violation, `na`, EOF).
+    pub negotiation_failures: u64,
+    /// Streams reset because negotiation took longer than
+    /// [`crate::Limits::negotiation_timeout`].
+    pub negotiation_timeouts: u64,
+    /// Inbound streams reset over a per-protocol or negotiation cap.
+    pub inbound_streams_refused: u64,
+    /// Streams reset because they exceeded [`crate::Limits::max_stream_send_buffer`].
+    pub send_buffer_overflows: u64,
+    /// Streams reset because a peer sent malformed data on them.
+    pub malformed_streams: u64,
+    /// Outbound `/meshsub` streams (re)opened.
+    pub gossip_streams_opened: u64,
+    /// Identify messages received (answers and pushes).
+    pub identify_received: u64,
+    /// Identify pushes sent.
+    pub identify_pushes_sent: u64,
+    /// Pings answered for peers.
+    pub pings_answered: u64,
+    /// Successful pings of ours.
+    pub pings_succeeded: u64,
+    /// Failed pings of ours.
+    pub pings_failed: u64,
+    /// Events dropped because the application did not drain `poll_event`.
+    pub events_dropped: u64,
+    /// Times `poll_transmit` held back a datagram for the node pacer.
+    pub paced: u64,
+    /// Datagrams handed to the caller.
+    pub datagrams_sent: u64,
+    /// Bytes handed to the caller.
+    pub bytes_sent: u64,
+}
+
+/// A snapshot of the node's state ([`crate::Node::stats`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// `lean_connected_peers`.
+    pub connected_peers: usize,
+    /// Connected peers with at least one outbound connection.
+    pub outbound_peers: usize,
+    /// Connected peers with only inbound connections.
+    pub inbound_peers: usize,
+    /// Established connections.
+    pub connections: usize,
+    /// `lean_gossip_mesh_peers{topic}`.
+    pub mesh_peers: BTreeMap<String, usize>,
+    /// Last ping RTT per peer.
+    pub ping_rtt: BTreeMap<PeerId, Duration>,
+    /// Host counters.
+    pub counters: Counters,
+    /// The gossipsub router's stats.
+    pub gossipsub: leanp2p_gossipsub::Stats,
+    /// The req/resp machine's counters.
+    pub reqresp: leanp2p_reqresp::Stats,
+    /// The QUIC endpoint's counters.
+    pub quic: leanp2p_quic::EndpointStats,
+}

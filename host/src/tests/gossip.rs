@@ -1,0 +1,179 @@
+//! Gossip between two nodes over the host's stream model.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::harness::Net;
+use crate::{Config, NodeEvent, TopicHash};
+
+fn received(net: &Net, i: usize, topic: &TopicHash) -> Vec<Bytes> {
+    net.nodes[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Message { topic: t, data, .. } if t == topic => Some(data.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn payload(len: usize, salt: u8) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
+            .collect::<Vec<u8>>(),
+    )
+}
+
+fn subscribed_pair() -> (Net, TopicHash) {
+    let mut net = Net::new(2, |_| Config::default());
+    let topic = TopicHash::new("/leanconsensus/12345678/block/ssz_snappy");
+    for i in 0..2 {
+        let now = net.time;
+        net.nodes[i].node.subscribe(now, &topic).unwrap();
+    }
+    net.connect(0, 1);
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    let t = topic.clone();
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[0]
+            .node
+            .gossipsub()
+            .subscribed_peers(&t)
+            .any(|p| *p == p1)
+            && net.nodes[1]
+                .node
+                .gossipsub()
+                .subscribed_peers(&t)
+                .any(|p| *p == p0)
+    }));
+    (net, topic)
+}
+
+fn gossip_both_ways(len: usize) {
+    let (mut net, topic) = subscribed_pair();
+    for (from, to) in [(0usize, 1usize), (1, 0)] {
+        let data = payload(len, from as u8);
+        let now = net.time;
+        net.nodes[from]
+            .node
+            .publish(now, &topic, data.clone())
+            .unwrap();
+        let t = topic.clone();
+        assert!(
+            net.run_until(Duration::from_secs(30), |net| !received(net, to, &t)
+                .is_empty()),
+            "{len} bytes from {from} did not arrive"
+        );
+        assert_eq!(received(&net, to, &topic), vec![data]);
+    }
+    for i in 0..2 {
+        let counters = net.nodes[i].node.stats().counters;
+        assert_eq!(counters.gossip_frames_dropped, 0);
+        assert_eq!(counters.malformed_streams, 0);
+        assert_eq!(counters.gossip_streams_opened, 1);
+    }
+}
+
+#[test]
+fn gossip_1_kib_both_ways() {
+    gossip_both_ways(1024);
+}
+
+#[test]
+fn gossip_300_kib_both_ways() {
+    gossip_both_ways(300 * 1024);
+}
+
+#[test]
+fn gossip_4_mib_both_ways() {
+    gossip_both_ways(4 * 1024 * 1024);
+}
+
+#[test]
+fn subscriptions_are_replayed_to_peers_that_connect_later() {
+    let mut net = Net::new(2, |_| Config::default());
+    let topic = TopicHash::new("late");
+    let now = net.time;
+    net.nodes[0].node.subscribe(now, &topic).unwrap();
+    net.run_for(Duration::from_secs(3));
+    net.connect(1, 0);
+    let p0 = net.peer(0);
+    let t = topic.clone();
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[1]
+            .node
+            .gossipsub()
+            .subscribed_peers(&t)
+            .any(|p| *p == p0)
+    }));
+    assert!(net.nodes[1]
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::Subscribed { peer, .. } if *peer == p0)));
+}
+
+#[test]
+fn many_messages_arrive_whole_and_in_order() {
+    let (mut net, topic) = subscribed_pair();
+    let sent: Vec<Bytes> = (0..40)
+        .map(|i| payload(50_000 + i * 997, i as u8))
+        .collect();
+    for data in &sent {
+        let now = net.time;
+        net.nodes[0]
+            .node
+            .publish(now, &topic, data.clone())
+            .unwrap();
+    }
+    let t = topic.clone();
+    assert!(
+        net.run_until(Duration::from_secs(30), |net| received(net, 1, &t).len()
+            == sent.len())
+    );
+    assert_eq!(received(&net, 1, &topic), sent);
+}
+
+#[test]
+fn two_connections_to_one_peer_keep_one_gossip_stream() {
+    let (mut net, topic) = subscribed_pair();
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    // A second leg, dialled the other way.
+    net.dial(1, 0);
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[0].node.connections_to(&p1).len() == 2
+            && net.nodes[1].node.connections_to(&p0).len() == 2
+    }));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[0].node.gossip_stream_count(&p1), 1);
+    assert_eq!(net.nodes[1].node.gossip_stream_count(&p0), 1);
+    let data = payload(10_000, 9);
+    let now = net.time;
+    net.nodes[0]
+        .node
+        .publish(now, &topic, data.clone())
+        .unwrap();
+    let t = topic.clone();
+    assert!(
+        net.run_until(Duration::from_secs(5), |net| !received(net, 1, &t)
+            .is_empty())
+    );
+    assert_eq!(received(&net, 1, &topic), vec![data]);
+    assert_eq!(net.nodes[0].node.stats().counters.gossip_streams_opened, 1);
+    // The unused leg is closed as idle; the peers stay connected.
+    net.run_for(Duration::from_secs(60));
+    assert_eq!(net.nodes[0].node.connections_to(&p1).len(), 1);
+    assert!(net.nodes[1].node.is_connected(&p0));
+    let data = payload(2_000, 3);
+    let now = net.time;
+    net.nodes[1]
+        .node
+        .publish(now, &topic, data.clone())
+        .unwrap();
+    let t = topic.clone();
+    assert!(
+        net.run_until(Duration::from_secs(5), |net| received(net, 0, &t)
+            .contains(&data))
+    );
+}

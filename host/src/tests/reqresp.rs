@@ -1,0 +1,189 @@
+//! Lean req/resp between two nodes: status, blocks_by_root, blocks_by_range.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use leanp2p_reqresp::lean;
+
+use super::harness::Net;
+use crate::{ChannelId, Config, NodeEvent, ResponseChunk};
+
+fn lean_config() -> Config {
+    let mut config = Config::default();
+    config.reqresp(leanp2p_reqresp::Config::lean());
+    config
+}
+
+fn inbound(net: &Net, i: usize) -> Vec<(ChannelId, String, Bytes)> {
+    net.nodes[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::InboundRequest {
+                channel,
+                protocol,
+                body,
+                ..
+            } => Some((*channel, protocol.as_str().to_string(), body.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn responses(net: &Net, i: usize, request: crate::RequestId) -> (Vec<Bytes>, bool) {
+    let mut chunks = Vec::new();
+    let mut done = false;
+    for e in &net.nodes[i].events {
+        match e {
+            NodeEvent::Response {
+                request: r,
+                payload,
+                ..
+            } if *r == request => chunks.push(payload.clone()),
+            NodeEvent::RequestCompleted { request: r, .. } if *r == request => done = true,
+            NodeEvent::RequestFailed {
+                request: r, reason, ..
+            } if *r == request => panic!("request failed: {reason}"),
+            _ => {}
+        }
+    }
+    (chunks, done)
+}
+
+/// `from` asks `to` with `protocol`; `to` answers with `answer`; returns what `from` got.
+fn exchange(
+    net: &mut Net,
+    from: usize,
+    to: usize,
+    protocol: &str,
+    body: Vec<u8>,
+    answer: Vec<Vec<u8>>,
+) -> Vec<Bytes> {
+    let peer = net.peer(to);
+    let seen = inbound(net, to).len();
+    let now = net.time;
+    let request = net.nodes[from]
+        .node
+        .request(now, peer, protocol, Bytes::from(body.clone()))
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| inbound(net, to).len() > seen));
+    let (channel, got_protocol, got_body) = inbound(net, to)[seen].clone();
+    assert_eq!(got_protocol, protocol);
+    assert_eq!(&got_body[..], &body[..]);
+    let now = net.time;
+    for chunk in answer {
+        net.nodes[to]
+            .node
+            .respond(now, channel, ResponseChunk::success(chunk))
+            .unwrap();
+    }
+    net.nodes[to].node.end_response(now, channel).unwrap();
+    assert!(
+        net.run_until(Duration::from_secs(10), |net| responses(net, from, request)
+            .1)
+    );
+    responses(net, from, request).0
+}
+
+fn connected_pair() -> Net {
+    let mut net = Net::new(2, |_| lean_config());
+    net.connect(0, 1);
+    net
+}
+
+#[test]
+fn status_both_ways() {
+    let mut net = connected_pair();
+    for (from, to) in [(0, 1), (1, 0)] {
+        let ours = lean::Status::default().to_ssz().unwrap();
+        let mut theirs = lean::Status::default();
+        theirs.head.slot = 7 + from as u64;
+        let theirs = theirs.to_ssz().unwrap();
+        let got = exchange(
+            &mut net,
+            from,
+            to,
+            lean::STATUS.as_str(),
+            ours,
+            vec![theirs.clone()],
+        );
+        assert_eq!(got, vec![Bytes::from(theirs)]);
+    }
+}
+
+#[test]
+fn blocks_by_root_both_ways() {
+    let mut net = connected_pair();
+    for (from, to) in [(0, 1), (1, 0)] {
+        let request = lean::BlocksByRootRequest {
+            roots: vec![[1u8; 32], [2u8; 32], [3u8; 32]],
+        }
+        .to_ssz()
+        .unwrap();
+        let blocks: Vec<Vec<u8>> = (0..3)
+            .map(|i| vec![i as u8 + 1; 150_000 + i * 10])
+            .collect();
+        let got = exchange(
+            &mut net,
+            from,
+            to,
+            lean::BLOCKS_BY_ROOT.as_str(),
+            request,
+            blocks.clone(),
+        );
+        assert_eq!(got, blocks.into_iter().map(Bytes::from).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn blocks_by_range_both_ways() {
+    let mut net = connected_pair();
+    for (from, to) in [(0, 1), (1, 0)] {
+        let request = lean::BlocksByRangeRequest {
+            start_slot: 10,
+            count: 64,
+        }
+        .to_ssz()
+        .unwrap();
+        let blocks: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 20_000 + i * 3]).collect();
+        let got = exchange(
+            &mut net,
+            from,
+            to,
+            lean::BLOCKS_BY_RANGE.as_str(),
+            request,
+            blocks.clone(),
+        );
+        assert_eq!(got, blocks.into_iter().map(Bytes::from).collect::<Vec<_>>());
+    }
+    // Every request stream is forgotten once done.
+    for i in 0..2 {
+        assert_eq!(net.nodes[i].node.reqresp().tracked_streams(), 0);
+    }
+}
+
+#[test]
+fn request_to_unknown_protocol_on_peer_fails_cleanly() {
+    let mut net = Net::new(2, |i| {
+        if i == 0 {
+            lean_config()
+        } else {
+            Config::default()
+        }
+    });
+    net.connect(0, 1);
+    let peer = net.peer(1);
+    let now = net.time;
+    let body = lean::Status::default().to_ssz().unwrap();
+    let request = net.nodes[0]
+        .node
+        .request(now, peer, lean::STATUS.as_str(), Bytes::from(body))
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(15), |net| {
+        net.nodes[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::RequestFailed { request: r, .. } if *r == request))
+    }));
+    assert!(net.nodes[0].node.is_connected(&peer));
+}
