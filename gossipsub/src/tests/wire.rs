@@ -408,3 +408,29 @@ proptest! {
         prop_assert_eq!(lean::snappy_decompress(&c, 4096).unwrap(), data);
     }
 }
+
+proptest! {
+    #[test]
+    fn decode_respects_limits(rpc in arb_rpc(), max_msgs in 1usize..3, max_entries in 1usize..3) {
+        let limits = Limits {
+            max_messages_per_rpc: max_msgs,
+            max_subscriptions_per_rpc: max_msgs,
+            max_control_entries_per_rpc: max_entries,
+            ..Limits::default()
+        };
+        let body = Bytes::from(rpc.encode_to_vec());
+        let d = decode_rpc(&body, &limits);
+        prop_assert!(d.messages.len() <= max_msgs);
+        prop_assert!(d.subscriptions.len() <= max_msgs);
+        let entries = d.ihave.len() + d.iwant.len() + d.graft.len() + d.prune.len() + d.idontwant.len();
+        prop_assert!(entries <= max_entries);
+        let full = decode_rpc(&body, &Limits::default());
+        let full_entries = full.ihave.len() + full.iwant.len() + full.graft.len() + full.prune.len() + full.idontwant.len();
+        prop_assert_eq!(
+            d.dropped_sections,
+            (full.messages.len() - d.messages.len())
+                + (full.subscriptions.len() - d.subscriptions.len())
+                + (full_entries - entries)
+        );
+    }
+}
