@@ -101,6 +101,19 @@ pub struct Gossipsub {
     pub(crate) counters: Counters,
 }
 
+impl std::fmt::Debug for Gossipsub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gossipsub")
+            .field("peers", &self.peers.len())
+            .field("topics", &self.mesh.keys().collect::<Vec<_>>())
+            .field("fanout", &self.fanout.len())
+            .field("pending_validation", &self.pending_validation.len())
+            .field("events", &self.events.len())
+            .field("next_heartbeat", &self.next_heartbeat)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Gossipsub {
     /// A router with `config`, whose random choices are drawn from a ChaCha20 RNG seeded
     /// with `seed`. The first heartbeat is due at `now + heartbeat_initial_delay`.
