@@ -3,6 +3,7 @@
 //! `snap::write::FrameEncoder` / `snap::read::FrameDecoder`, reading each
 //! chunk exactly up to its declared length. Frames produced by either side
 //! must decode on the other.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use leanp2p_identity::Keypair;
 use leanp2p_reqresp::{
