@@ -56,6 +56,10 @@ enum OutState {
     Opening,
     /// Request written; reading the response.
     Streaming,
+    /// `Completed` was emitted at the chunk cap; the stream is kept until
+    /// the peer's FIN (or a reset, the timeout, or more data) so that a
+    /// well-behaved responder never sees a reset.
+    Draining,
 }
 
 struct Outbound {
@@ -70,6 +74,8 @@ struct Outbound {
     chunks: u32,
     chunk_cap: u32,
     stream: Option<StreamKey>,
+    /// Counts toward `max_concurrent_outbound_per_peer`.
+    counted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,9 +182,13 @@ impl ReqResp {
         &self.stats
     }
 
-    /// Outbound requests in flight (queued, opening or streaming).
+    /// Outbound requests in flight (queued, opening or streaming; not the
+    /// completed ones whose stream is still draining).
     pub fn active_requests(&self) -> usize {
-        self.outbound.len()
+        self.outbound
+            .values()
+            .filter(|o| o.state != OutState::Draining)
+            .count()
     }
 
     /// Inbound streams tracked (reading, delayed, responding or draining).

@@ -118,6 +118,7 @@ impl ReqResp {
                 chunks: 0,
                 chunk_cap,
                 stream: None,
+                counted: true,
             },
         );
         self.arm(Timer::Outbound(id), None, timer_at);
@@ -130,6 +131,13 @@ impl ReqResp {
     /// is emitted for it.
     pub fn cancel(&mut self, now: Instant, request: RequestId) -> Result<(), CancelError> {
         self.touch(now);
+        if self
+            .outbound
+            .get(&request)
+            .is_none_or(|o| o.state == OutState::Draining)
+        {
+            return Err(CancelError::UnknownRequest);
+        }
         let o = self
             .remove_outbound(request)
             .ok_or(CancelError::UnknownRequest)?;
@@ -189,6 +197,13 @@ impl ReqResp {
             let Some(o) = self.outbound.get_mut(&id) else {
                 return Ok(());
             };
+            if o.state == OutState::Draining {
+                // Bytes past the chunk cap: stop reading.
+                if !input.is_empty() {
+                    self.forget_drained(id, true);
+                }
+                return Ok(());
+            }
             let chunk = match o.decoder.decode(&mut input) {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => return Ok(()),
@@ -226,8 +241,12 @@ impl ReqResp {
                 payload: chunk.payload,
             });
             if chunks >= cap {
-                // The requester stops reading at the cap.
-                self.complete_outbound(id, true);
+                // The requester stops reading at the cap: complete now, and
+                // keep the stream until the responder's FIN.
+                self.complete_at_cap(id);
+                if !input.is_empty() {
+                    self.forget_drained(id, true);
+                }
                 return Ok(());
             }
         }
@@ -237,6 +256,10 @@ impl ReqResp {
         let Some(o) = self.outbound.get_mut(&id) else {
             return Ok(());
         };
+        if o.state == OutState::Draining {
+            self.forget_drained(id, false);
+            return Ok(());
+        }
         let finished = o.decoder.finish();
         let (proto, received) = (o.proto, o.chunks);
         if let Err(e) = finished {
@@ -275,6 +298,7 @@ impl ReqResp {
                 });
                 self.arm(Timer::Outbound(id), None, at);
             }
+            OutState::Draining => self.forget_drained(id, true),
             _ => {
                 self.stats.requests_timed_out += 1;
                 tracing::debug!(request = %id, "request timed out");
@@ -297,14 +321,61 @@ impl ReqResp {
         if let Some(stream) = o.stream {
             self.streams.remove(&stream);
         }
-        if let Some(s) = self.peers.get_mut(&o.peer).and_then(|v| v.get_mut(o.proto)) {
-            s.outbound_active = s.outbound_active.saturating_sub(1);
+        if o.counted {
+            self.uncount_outbound(o.peer, o.proto);
         }
-        self.release_peer(&o.peer);
         Some(o)
     }
 
+    fn uncount_outbound(&mut self, peer: PeerId, proto: usize) {
+        if let Some(s) = self.peers.get_mut(&peer).and_then(|v| v.get_mut(proto)) {
+            s.outbound_active = s.outbound_active.saturating_sub(1);
+        }
+        self.release_peer(&peer);
+    }
+
+    /// Emits `Completed` at the chunk cap and moves the request to `Draining`.
+    fn complete_at_cap(&mut self, id: RequestId) {
+        let Some(o) = self.outbound.get_mut(&id) else {
+            return;
+        };
+        o.state = OutState::Draining;
+        let (peer, proto, chunks, counted) = (o.peer, o.proto, o.chunks, o.counted);
+        o.counted = false;
+        if counted {
+            self.uncount_outbound(peer, proto);
+        }
+        self.stats.requests_completed += 1;
+        self.push_event(Event::Completed {
+            request: id,
+            peer,
+            chunks,
+        });
+    }
+
+    /// Forgets a completed request's stream, resetting it if `reset`.
+    fn forget_drained(&mut self, id: RequestId, reset: bool) {
+        if let Some(Outbound {
+            stream: Some(stream),
+            ..
+        }) = self.remove_outbound(id)
+        {
+            if reset {
+                self.ops.push_back(StreamOp::Reset { stream });
+            }
+        }
+    }
+
     pub(super) fn fail_outbound(&mut self, id: RequestId, reason: FailureReason, reset: bool) {
+        if self
+            .outbound
+            .get(&id)
+            .is_some_and(|o| o.state == OutState::Draining)
+        {
+            // Already reported as completed: only the stream is left.
+            self.forget_drained(id, reset);
+            return;
+        }
         let Some(o) = self.remove_outbound(id) else {
             return;
         };
