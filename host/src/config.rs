@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::conn_manager::ConnManagerConfig;
 use crate::error::ConfigError;
 use crate::limits::Limits;
 use crate::pacer::PacerConfig;
@@ -81,6 +82,8 @@ pub struct Config {
     pub idle_connection_timeout: Duration,
     /// Node-level egress pacing.
     pub pacer: PacerConfig,
+    /// Known-peer redialling and peer limits.
+    pub conn_manager: ConnManagerConfig,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             gossip_keepalive: Some(Duration::from_secs(20)),
             idle_connection_timeout: Duration::from_secs(30),
             pacer: PacerConfig::Null,
+            conn_manager: ConnManagerConfig::default(),
         }
     }
 }
@@ -155,6 +159,12 @@ impl Config {
         self
     }
 
+    /// Sets the connection-manager settings.
+    pub fn conn_manager(&mut self, value: ConnManagerConfig) -> &mut Self {
+        self.conn_manager = value;
+        self
+    }
+
     /// Checks every section.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.quic.validate()?;
@@ -163,6 +173,7 @@ impl Config {
         self.multistream.validate()?;
         self.limits.validate()?;
         self.pacer.validate()?;
+        self.conn_manager.validate()?;
         if self.ping.interval.is_zero() || self.ping.timeout.is_zero() {
             return Err(ConfigError::InvalidSetting(
                 "ping interval and timeout must be > 0",

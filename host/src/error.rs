@@ -49,6 +49,12 @@ pub enum DialError {
     /// The multiaddr is not a `/ip4|ip6/…/udp/…/quic-v1[/p2p/…]` address.
     #[error("unsupported multiaddr: {0}")]
     UnsupportedAddress(#[from] MultiaddrError),
+    /// A bootnode multiaddr has no `/p2p/<PeerId>` part.
+    #[error("bootnode address has no /p2p part")]
+    MissingPeerId,
+    /// The outbound peer limit ([`crate::ConnManagerConfig::max_outbound_peers`]) is reached.
+    #[error("outbound peer limit reached")]
+    TooManyPeers,
     /// The QUIC endpoint refused the dial.
     #[error("quic: {0}")]
     Quic(#[from] leanp2p_quic::DialError),

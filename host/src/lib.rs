@@ -66,6 +66,7 @@
 //! idle for [`Config::gossip_keepalive`] (default 20 s).
 
 mod config;
+mod conn_manager;
 mod connection;
 mod error;
 mod event;
@@ -84,6 +85,7 @@ mod timer;
 mod tests;
 
 pub use config::{Config, IdentifyConfig, PingConfig};
+pub use conn_manager::ConnManagerConfig;
 pub use error::{ConfigError, DialError, DisconnectError, ListenError};
 pub use event::{DisconnectReason, NodeEvent, PingFailure};
 pub use identify::{IdentifyError, PeerInfo};

@@ -90,6 +90,8 @@ pub struct Node {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) counters: Counters,
     pub(crate) last_now: Option<Instant>,
+    /// Peers we keep an outbound connection to.
+    pub(crate) known: crate::conn_manager::KnownPeers,
 }
 
 impl std::fmt::Debug for Node {
@@ -176,6 +178,7 @@ impl Node {
             rng: ChaCha20Rng::from_seed(node_seed),
             counters: Counters::default(),
             last_now: Some(now),
+            known: Default::default(),
         })
     }
 
@@ -437,6 +440,12 @@ impl Node {
         self.last_now = Some(now);
         if peer == Some(self.local_peer) || self.is_own_address(addr) {
             return Err(DialError::SelfDial);
+        }
+        let new_outbound_peer = peer.is_none_or(|p| !self.has_outbound_leg(&p));
+        if new_outbound_peer
+            && self.outbound_peer_count() >= self.config.conn_manager.max_outbound_peers
+        {
+            return Err(DialError::TooManyPeers);
         }
         let conn = self.endpoint.dial(now, addr, peer)?;
         self.dials.insert(conn, (addr, peer));

@@ -32,6 +32,7 @@ impl Node {
                 self.dials.remove(&conn);
                 self.counters.dials_failed += 1;
                 tracing::debug!(%conn, %remote, %error, "dial failed");
+                self.on_dial_failed(now, conn, expected);
                 self.emit(NodeEvent::DialFailed {
                     addr: remote,
                     peer: expected,
@@ -76,6 +77,9 @@ impl Node {
             self.close_with(now, conn, DisconnectReason::SelfConnection);
             return;
         }
+        if !self.on_connection_admitted(now, conn, peer, direction) {
+            return;
+        }
         self.emit(NodeEvent::Connected {
             peer,
             conn,
@@ -112,6 +116,10 @@ impl Node {
             .entry((direction_label, reason.label()))
             .or_default() += 1;
         self.readable.retain(|(id, _)| *id != conn);
+        let announced = self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.conns.contains(&conn));
         let others_remain = self
             .peers
             .get(&peer)
@@ -135,7 +143,7 @@ impl Node {
                 }
             }
         }
-        if peer != self.local_peer {
+        if announced {
             if others_remain {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.conns.remove(&conn);
@@ -155,6 +163,7 @@ impl Node {
                 direction: c.direction,
                 reason,
             });
+            self.on_connection_lost(now, peer, c.direction);
         }
     }
 

@@ -29,12 +29,17 @@ pub enum TimeoutReason {
     Identify,
     /// A connection nothing needs reaches its idle timeout.
     IdleConnection,
+    /// A known peer is due to be redialled.
+    Redial,
 }
 
 impl Node {
     /// Every node-level deadline with its reason (unordered).
     pub(crate) fn node_deadlines(&self) -> Vec<(Instant, TimeoutReason)> {
         let mut out = Vec::new();
+        if let Some(at) = self.next_redial() {
+            out.push((at, TimeoutReason::Redial));
+        }
         let ping = &self.config.ping;
         for c in self.conns.values() {
             if c.local_close.is_some() {
@@ -63,6 +68,8 @@ impl Node {
 
     /// Runs the node-level timers that are due.
     pub(crate) fn run_node_timers(&mut self, now: Instant) {
+        self.redial_due(now);
+        self.disconnect_graylisted(now);
         let conn_ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conn_ids {
             let Some(c) = self.conns.get(&conn) else {
@@ -115,10 +122,21 @@ impl Node {
                     .peers
                     .get(&c.peer)
                     .is_some_and(|p| p.gossip_conn == Some(*id) && p.gossip_registered);
+            // The peer gossips to us on this connection.
+            let peer_gossip = c
+                .streams
+                .values()
+                .any(|s| matches!(s.kind, crate::connection::StreamKind::GossipIn(_)));
+            // Our outbound leg to a known peer is kept (closing it would only make the
+            // connection manager redial).
+            let known_leg = c.direction == leanp2p_quic::Direction::Outbound
+                && self.known.contains_key(&c.peer);
+            let only_conn = self.peers.get(&c.peer).is_some_and(|p| p.conns.len() == 1);
             let needed = gossip_needed
+                || peer_gossip
+                || known_leg
                 || c.has_active_streams()
-                || self.reqresp.has_work_for(&c.peer)
-                    && self.peers.get(&c.peer).is_some_and(|p| p.conns.len() == 1);
+                || (only_conn && self.reqresp.has_work_for(&c.peer));
             if needed {
                 c.idle_since = None;
             } else if c.idle_since.is_none() {
