@@ -868,3 +868,42 @@ fn at_the_chunk_cap_the_request_completes_and_the_stream_drains() {
         assert_eq!(m.stats().requests_timed_out, 0);
     }
 }
+
+#[test]
+fn per_chunk_timeout_extension_for_long_ranges() {
+    let t0 = Instant::now();
+    let mut c = Config::lean();
+    c.chunk_timeout_extension(Duration::from_secs(2));
+    let mut p = Pair::new(c.clone(), c);
+    let id =
+        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(10))
+            .unwrap();
+    p.pump(t0);
+    let (ch, _) = p.take_inbound()[0].clone();
+    assert_eq!(p.a.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    for i in 1..=3u64 {
+        let t = t0 + Duration::from_secs(i);
+        p.b.respond(t, ch, ResponseChunk::success(vec![1; 10]))
+            .unwrap();
+        p.pump(t);
+        assert_eq!(
+            p.a.poll_timeout(),
+            Some(t0 + Duration::from_secs(10 + 2 * i))
+        );
+        assert_eq!(p.a.timeout_reason(), Some(TimeoutReason::RequestTimeout));
+    }
+    p.a.handle_timeout(t0 + Duration::from_secs(15));
+    assert!(p
+        .events_a
+        .iter()
+        .all(|e| !matches!(e, Event::Failed { .. })));
+    p.a.handle_timeout(t0 + Duration::from_secs(16));
+    assert_eq!(
+        drain_events(&mut p.a),
+        vec![Event::Failed {
+            request: id,
+            peer: p.pb,
+            reason: FailureReason::Timeout
+        }]
+    );
+}
