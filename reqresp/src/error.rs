@@ -41,6 +41,12 @@ pub enum SnappyError {
     /// The snappy block inside a compressed chunk is corrupt.
     #[error("corrupt snappy block")]
     CorruptBlock,
+    /// A complete framed stream ended before its declared length ([`decode_framed`](crate::snappy::decode_framed)).
+    #[error("snappy stream ended before the declared length")]
+    Truncated,
+    /// Bytes after the declared length ([`decode_framed`](crate::snappy::decode_framed)).
+    #[error("bytes after the snappy stream")]
+    TrailingBytes,
     /// The masked CRC32C of a chunk did not match its data.
     #[error("snappy chunk checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")]
     ChecksumMismatch {

@@ -146,11 +146,6 @@ impl FrameDecoder {
         self.out.len() == self.expected
     }
 
-    /// `true` if no byte was consumed yet.
-    pub fn is_untouched(&self) -> bool {
-        self.consumed == 0
-    }
-
     /// Consumes bytes from the front of `input`. Returns `Ok(true)` when the
     /// payload is complete (no further byte is consumed then).
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<bool, SnappyError> {
@@ -322,10 +317,11 @@ impl FrameDecoder {
 /// `expected` bytes and contain nothing else.
 pub fn decode_framed(mut input: &[u8], expected: usize) -> Result<Vec<u8>, SnappyError> {
     let mut decoder = FrameDecoder::new(expected);
-    if !decoder.decode(&mut input)? || !input.is_empty() {
-        return Err(SnappyError::CompressedBudgetExceeded {
-            budget: input.len(),
-        });
+    if !decoder.decode(&mut input)? {
+        return Err(SnappyError::Truncated);
+    }
+    if !input.is_empty() {
+        return Err(SnappyError::TrailingBytes);
     }
     Ok(decoder.into_output())
 }
