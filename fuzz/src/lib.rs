@@ -18,17 +18,50 @@ pub struct Target {
 
 /// Every target.
 pub const TARGETS: &[Target] = &[
-    Target { name: "identity_decode", run: leanp2p_identity::fuzzing::decode_all },
-    Target { name: "tls_certificate", run: leanp2p_identity::fuzzing::verify_certificate },
-    Target { name: "multistream_negotiate", run: leanp2p_multistream::fuzzing::negotiate },
-    Target { name: "multistream_pair", run: leanp2p_multistream::fuzzing::pair },
-    Target { name: "gossip_frame", run: leanp2p_gossipsub::fuzzing::gossip_frame },
-    Target { name: "gossip_rpc", run: leanp2p_gossipsub::fuzzing::gossip_rpc },
-    Target { name: "gossipsub_ops", run: leanp2p_gossipsub::fuzzing::gossipsub_ops },
-    Target { name: "snappy_frame", run: leanp2p_reqresp::fuzzing::snappy_frame },
-    Target { name: "reqresp_chunk", run: leanp2p_reqresp::fuzzing::reqresp_chunk },
-    Target { name: "reqresp_request", run: leanp2p_reqresp::fuzzing::reqresp_request },
-    Target { name: "quic_endpoint", run: leanp2p_quic::fuzzing::endpoint_datagrams },
+    Target {
+        name: "identity_decode",
+        run: leanp2p_identity::fuzzing::decode_all,
+    },
+    Target {
+        name: "tls_certificate",
+        run: leanp2p_identity::fuzzing::verify_certificate,
+    },
+    Target {
+        name: "multistream_negotiate",
+        run: leanp2p_multistream::fuzzing::negotiate,
+    },
+    Target {
+        name: "multistream_pair",
+        run: leanp2p_multistream::fuzzing::pair,
+    },
+    Target {
+        name: "gossip_frame",
+        run: leanp2p_gossipsub::fuzzing::gossip_frame,
+    },
+    Target {
+        name: "gossip_rpc",
+        run: leanp2p_gossipsub::fuzzing::gossip_rpc,
+    },
+    Target {
+        name: "gossipsub_ops",
+        run: leanp2p_gossipsub::fuzzing::gossipsub_ops,
+    },
+    Target {
+        name: "snappy_frame",
+        run: leanp2p_reqresp::fuzzing::snappy_frame,
+    },
+    Target {
+        name: "reqresp_chunk",
+        run: leanp2p_reqresp::fuzzing::reqresp_chunk,
+    },
+    Target {
+        name: "reqresp_request",
+        run: leanp2p_reqresp::fuzzing::reqresp_request,
+    },
+    Target {
+        name: "quic_endpoint",
+        run: leanp2p_quic::fuzzing::endpoint_datagrams,
+    },
 ];
 
 /// Runs the target called `name` on `data`. Unknown names panic: that is a bug in the

@@ -10,7 +10,12 @@ fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
-    files.retain(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')));
+    files.retain(|p| {
+        p.is_file()
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
     files.sort();
     files
 }
@@ -20,7 +25,11 @@ fn every_target_replays_its_corpus_and_regressions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for target in leanp2p_fuzz::TARGETS {
         let seeds = inputs(&root.join("corpus").join(target.name));
-        assert!(!seeds.is_empty(), "fuzz target {} has no seed corpus", target.name);
+        assert!(
+            !seeds.is_empty(),
+            "fuzz target {} has no seed corpus",
+            target.name
+        );
         let regressions = inputs(&root.join("regressions").join(target.name));
         for file in seeds.iter().chain(&regressions) {
             let data = std::fs::read(file).unwrap();
@@ -37,8 +46,14 @@ fn every_target_replays_its_corpus_and_regressions() {
 fn every_target_has_a_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for target in leanp2p_fuzz::TARGETS {
-        let bin = root.join("fuzz_targets").join(format!("{}.rs", target.name));
+        let bin = root
+            .join("fuzz_targets")
+            .join(format!("{}.rs", target.name));
         let text = std::fs::read_to_string(&bin).unwrap();
-        assert!(text.contains(&format!("run(\"{}\"", target.name)), "{}", bin.display());
+        assert!(
+            text.contains(&format!("run(\"{}\"", target.name)),
+            "{}",
+            bin.display()
+        );
     }
 }

@@ -33,7 +33,9 @@ mod peer_id;
 pub mod tls;
 
 pub use enr::{Enr, EnrBuilder};
-pub use error::{DecodingError, EnrError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError};
+pub use error::{
+    DecodingError, EnrError, KeyFileError, MultiaddrError, PeerIdError, SecretKeyError,
+};
 pub use keys::{EcdsaPublicKey, Ed25519PublicKey, KeyType, Keypair, PublicKey, Secp256k1PublicKey};
 pub use multiaddr::{Multiaddr, Protocol};
 pub use peer_id::{PeerId, MAX_INLINE_KEY_LENGTH};
