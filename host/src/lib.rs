@@ -72,6 +72,7 @@ mod error;
 mod event;
 mod gossip_streams;
 mod identify;
+pub mod lean;
 mod limits;
 mod node;
 mod pacer;

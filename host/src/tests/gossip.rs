@@ -177,3 +177,51 @@ fn two_connections_to_one_peer_keep_one_gossip_stream() {
             .contains(&data))
     );
 }
+
+#[test]
+fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
+    let mut net = Net::new(2, |i| crate::lean::config(&format!("test/{i}")));
+    let topics = crate::lean::topics(crate::lean::DEFAULT_NETWORK, 1);
+    let now = net.time;
+    for i in 0..2 {
+        for topic in &topics {
+            net.nodes[i].node.subscribe(now, topic).unwrap();
+        }
+    }
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(3));
+    let block = Bytes::from(
+        snap::raw::Encoder::new()
+            .compress_vec(&[3u8; 200_000])
+            .unwrap(),
+    );
+    let now = net.time;
+    let id = net.nodes[1]
+        .node
+        .publish(now, &topics[0], block.clone())
+        .unwrap();
+    assert_eq!(id.as_bytes().len(), crate::lean::MESSAGE_ID_LEN);
+    let t = topics[0].clone();
+    assert!(
+        net.run_until(Duration::from_secs(5), |net| received(net, 0, &t)
+            == vec![block.clone()])
+    );
+    let peer = net.peer(1);
+    let status = leanp2p_reqresp::lean::Status::default().to_ssz().unwrap();
+    let now = net.time;
+    net.nodes[0]
+        .node
+        .request(now, peer, crate::lean::STATUS.as_str(), Bytes::from(status))
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::InboundRequest { .. }))
+    }));
+    let agent = net.nodes[0]
+        .node
+        .peer_info(&peer)
+        .and_then(|i| i.agent_version.clone());
+    assert_eq!(agent.as_deref(), Some("test/1"));
+}

@@ -3,5 +3,6 @@
 mod conn_manager;
 mod gossip;
 mod harness;
+mod limits;
 mod reqresp;
 mod routing;

@@ -1,0 +1,207 @@
+//! Misbehaving streams (raw bytes written past the host), stream recreation, pacing and
+//! keep-alive.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use leanp2p_quic::{ConnId, StreamId};
+
+use super::harness::Net;
+use crate::connection::StreamKind;
+use crate::{Config, NodeEvent, PacerConfig, TimeoutReason, TopicHash};
+
+/// `uvarint(len) ‖ line ‖ '\n'` multistream frames.
+fn ms_frame(line: &str) -> Vec<u8> {
+    let mut out = vec![(line.len() + 1) as u8];
+    out.extend_from_slice(line.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+fn no_ping() -> Config {
+    let mut config = Config::default();
+    let ping = crate::PingConfig {
+        enabled: false,
+        ..crate::PingConfig::default()
+    };
+    config.ping(ping);
+    config
+}
+
+/// Opens a stream from node `i` on `conn` behind the host's back and writes `bytes`.
+fn raw_stream(net: &mut Net, i: usize, conn: ConnId, bytes: &[u8]) -> StreamId {
+    let endpoint = &mut net.nodes[i].node.endpoint;
+    let stream = endpoint.open_bi(conn).unwrap();
+    assert_eq!(endpoint.write(conn, stream, bytes).unwrap(), bytes.len());
+    net.drain(i);
+    stream
+}
+
+#[test]
+fn stalled_negotiation_is_reset_after_the_timeout() {
+    let mut net = Net::new(2, |_| no_ping());
+    net.connect(0, 1);
+    let p0 = net.peer(0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    // Header only, never a proposal.
+    raw_stream(&mut net, 1, conn, &ms_frame("/multistream/1.0.0"));
+    net.run_for(Duration::from_secs(9));
+    assert_eq!(net.nodes[0].node.stats().counters.negotiation_timeouts, 0);
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.nodes[0].node.stats().counters.negotiation_timeouts, 1);
+    // The connection itself is fine.
+    assert!(net.nodes[0].node.is_connected(&net.peer(1)));
+}
+
+#[test]
+fn garbage_negotiation_resets_only_that_stream() {
+    let mut net = Net::new(2, |_| no_ping());
+    net.connect(0, 1);
+    let p0 = net.peer(0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    raw_stream(
+        &mut net,
+        1,
+        conn,
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+    );
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[0].node.stats().counters.negotiation_failures, 1);
+    assert!(net.nodes[0].node.is_connected(&net.peer(1)));
+}
+
+#[test]
+fn inbound_ping_streams_are_capped_per_connection() {
+    let mut net = Net::new(2, |_| no_ping());
+    net.connect(0, 1);
+    let p0 = net.peer(0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    let mut request = ms_frame("/multistream/1.0.0");
+    request.extend_from_slice(&ms_frame(crate::PING_PROTOCOL));
+    request.extend_from_slice(&[7u8; 32]);
+    for _ in 0..3 {
+        raw_stream(&mut net, 1, conn, &request);
+    }
+    net.run_for(Duration::from_secs(1));
+    let counters = net.nodes[0].node.stats().counters;
+    assert_eq!(counters.pings_answered, 2);
+    assert_eq!(counters.inbound_streams_refused, 1);
+}
+
+#[test]
+fn oversized_identify_answer_is_rejected() {
+    let mut net = Net::new(2, |_| no_ping());
+    net.connect(0, 1);
+    let p0 = net.peer(0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    // An identify push of 10 KiB (limit 4 KiB).
+    let mut push = ms_frame("/multistream/1.0.0");
+    push.extend_from_slice(&ms_frame(crate::IDENTIFY_PUSH_PROTOCOL));
+    push.extend_from_slice(&[0x80, 0x50]);
+    push.extend_from_slice(&vec![0x1a; 10 * 1024]);
+    raw_stream(&mut net, 1, conn, &push);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[0].node.stats().counters.malformed_streams, 1);
+    assert!(net.nodes[0].node.is_connected(&net.peer(1)));
+}
+
+#[test]
+fn reset_gossip_stream_is_recreated_and_gossip_continues() {
+    let mut net = Net::new(2, |_| no_ping());
+    let topic = TopicHash::new("t");
+    let now = net.time;
+    for i in 0..2 {
+        net.nodes[i].node.subscribe(now, &topic).unwrap();
+    }
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(2));
+    let p0 = net.peer(0);
+    // Node 1 resets the gossip stream node 0 opened to it.
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    let inbound = net.nodes[1].node.conns[&conn]
+        .streams
+        .iter()
+        .find(|(_, s)| matches!(s.kind, StreamKind::GossipIn(_)))
+        .map(|(id, _)| *id)
+        .unwrap();
+    let now = net.time;
+    net.nodes[1].node.reset_stream(now, conn, inbound, false);
+    net.drain(1);
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.nodes[0].node.stats().counters.gossip_streams_opened, 2);
+    assert_eq!(net.nodes[0].node.gossip_stream_count(&net.peer(1)), 1);
+    let data = Bytes::from_static(b"after the reset");
+    let now = net.time;
+    net.nodes[0]
+        .node
+        .publish(now, &topic, data.clone())
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if *d == data))
+    }));
+}
+
+#[test]
+fn token_bucket_caps_node_egress() {
+    let rate = 1_000_000u64;
+    let mut net = Net::new(2, |i| {
+        let mut config = no_ping();
+        if i == 0 {
+            config.pacer(PacerConfig::TokenBucket {
+                rate,
+                burst: 64 * 1024,
+            });
+        }
+        config
+    });
+    let topic = TopicHash::new("t");
+    let now = net.time;
+    for i in 0..2 {
+        net.nodes[i].node.subscribe(now, &topic).unwrap();
+    }
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(1));
+    let start = net.time;
+    let data = Bytes::from(vec![5u8; 3 * 1024 * 1024]);
+    net.nodes[0]
+        .node
+        .publish(start, &topic, data.clone())
+        .unwrap();
+    let mut saw_pacing = false;
+    assert!(net.run_until(Duration::from_secs(30), |net| {
+        saw_pacing |= net.nodes[0].node.timeout_reason() == Some(TimeoutReason::Pacing);
+        net.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if d.len() == data.len()))
+    }));
+    assert!(saw_pacing);
+    let elapsed = (net.time - start).as_secs_f64();
+    // 3 MiB at 1 MB/s (plus QUIC overhead), minus the 64 KiB burst.
+    assert!(elapsed > 3.0, "{elapsed}");
+    assert!(elapsed < 4.5, "{elapsed}");
+    assert!(net.nodes[0].node.stats().counters.paced > 0);
+}
+
+#[test]
+fn idle_gossip_streams_carry_keepalives() {
+    let frames_after_idle = |keepalive: Option<Duration>| {
+        let mut net = Net::new(2, |_| {
+            let mut config = no_ping();
+            config.gossip_keepalive(keepalive);
+            config
+        });
+        net.connect(0, 1);
+        net.run_for(Duration::from_secs(2));
+        let before = net.nodes[0].node.stats().counters.gossip_frames_sent;
+        net.run_for(Duration::from_secs(61));
+        net.nodes[0].node.stats().counters.gossip_frames_sent - before
+    };
+    let with = frames_after_idle(Some(Duration::from_secs(20)));
+    let without = frames_after_idle(None);
+    assert_eq!(without, 0);
+    assert!((3..=4).contains(&with), "{with}");
+}
