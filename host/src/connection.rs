@@ -41,6 +41,11 @@ pub(crate) enum StreamKind {
     PingOut(Vec<u8>),
     /// The peer's ping stream: echo every 32-byte block.
     PingIn(Vec<u8>),
+    /// An application protocol stream (either direction).
+    App {
+        /// The agreed (or offered) protocol id.
+        protocol: String,
+    },
 }
 
 impl StreamKind {
@@ -51,6 +56,7 @@ impl StreamKind {
             Self::ReqResp { request: None, .. } => Some(InboundClass::ReqResp),
             Self::IdentifyServe | Self::IdentifyPushIn(_) => Some(InboundClass::Identify),
             Self::PingIn(_) => Some(InboundClass::Ping),
+            Self::App { .. } => Some(InboundClass::App),
             _ => None,
         }
     }
@@ -63,6 +69,7 @@ pub(crate) enum InboundClass {
     ReqResp,
     Identify,
     Ping,
+    App,
 }
 
 /// One stream of a connection.
@@ -200,7 +207,7 @@ impl Connection {
     pub(crate) fn has_active_streams(&self) -> bool {
         self.streams.values().any(|s| {
             s.is_negotiating()
-                || matches!(s.kind, StreamKind::ReqResp { .. })
+                || matches!(s.kind, StreamKind::ReqResp { .. } | StreamKind::App { .. })
                 || (!s.send.is_empty() && !s.send_closed)
         })
     }

@@ -12,6 +12,7 @@ use leanp2p_reqresp::{
     AbortReason, ChannelId, FailureReason, ProtocolId as ReqRespProtocolId, RejectReason, RequestId,
 };
 
+use crate::app_streams::AppStream;
 use crate::identify::PeerInfo;
 
 /// Why a connection ended.
@@ -234,6 +235,33 @@ pub enum NodeEvent {
         conn: ConnId,
         /// Measured round-trip time.
         rtt: Duration,
+    },
+    /// The peer opened a stream for a registered application protocol.
+    AppStreamOpened {
+        /// The stream.
+        stream: AppStream,
+        /// The peer.
+        peer: PeerId,
+        /// The agreed protocol.
+        protocol: String,
+    },
+    /// Bytes arrived on an application stream (either direction).
+    AppStreamData {
+        /// The stream.
+        stream: AppStream,
+        /// The bytes, in order.
+        data: Bytes,
+    },
+    /// The peer finished its side of an application stream.
+    AppStreamFinished {
+        /// The stream.
+        stream: AppStream,
+    },
+    /// An application stream was reset by the peer, refused in negotiation, or failed;
+    /// the handle is invalid now.
+    AppStreamReset {
+        /// The stream.
+        stream: AppStream,
     },
     /// A ping failed (the connection is kept; QUIC has its own liveness).
     PingFailed {

@@ -53,6 +53,8 @@
 //! * Req/resp protocols of [`Config::reqresp`]: one stream per request.
 //! * `/ipfs/id/1.0.0` and `/ipfs/id/push/1.0.0`: see [`PeerInfo`].
 //! * `/ipfs/ping/1.0.0`: both roles, RTT in [`Stats::ping_rtt`].
+//! * Application protocols registered with [`Node::register_protocol`]: raw streams,
+//!   bytes delivered as [`NodeEvent::AppStreamData`] ([`AppStream`] handles).
 //!
 //! Each stream buffers at most [`Limits::max_stream_send_buffer`] unsent bytes, and each
 //! connection accepts a bounded number of inbound streams per protocol.
@@ -65,6 +67,7 @@
 //! [`leanp2p_quic::Config`]; on top, an empty gossipsub RPC is written on gossip streams
 //! idle for [`Config::gossip_keepalive`] (default 20 s).
 
+mod app_streams;
 mod config;
 mod conn_manager;
 mod connection;
@@ -85,6 +88,7 @@ mod timer;
 #[cfg(test)]
 mod tests;
 
+pub use app_streams::{AppStream, AppStreamError};
 pub use config::{Config, IdentifyConfig, PingConfig};
 pub use conn_manager::ConnManagerConfig;
 pub use error::{ConfigError, DialError, DisconnectError, ListenError};

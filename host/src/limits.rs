@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_inbound_identify_streams: usize,
     /// Most inbound ping streams per connection (the ping spec says two). Default 2.
     pub max_inbound_ping_streams: usize,
+    /// Most inbound application-protocol streams per connection; extras are reset.
+    /// Default 32.
+    pub max_inbound_app_streams: usize,
     /// Largest identify message accepted (rust-libp2p rejects more than 4096 bytes).
     pub max_identify_message: usize,
     /// Inbound gossip frames held for a peer whose outbound `/meshsub` stream is not
@@ -68,6 +71,7 @@ impl Default for Limits {
             max_inbound_reqresp_streams: 128,
             max_inbound_identify_streams: 2,
             max_inbound_ping_streams: 2,
+            max_inbound_app_streams: 32,
             max_identify_message: 4096,
             max_early_gossip_frames: 64,
             max_early_gossip_bytes: 16 * 1024 * 1024,

@@ -42,6 +42,7 @@ pub(crate) enum Proto {
     Identify,
     IdentifyPush,
     Ping,
+    App,
 }
 
 /// What the node knows about one connected peer.
@@ -90,6 +91,8 @@ pub struct Node {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) counters: Counters,
     pub(crate) last_now: Option<Instant>,
+    /// Registered application protocols.
+    pub(crate) app_protocols: Vec<ProtocolId>,
     /// Peers we keep an outbound connection to.
     pub(crate) known: crate::conn_manager::KnownPeers,
 }
@@ -179,6 +182,7 @@ impl Node {
             counters: Counters::default(),
             last_now: Some(now),
             known: Default::default(),
+            app_protocols: Vec::new(),
         })
     }
 

@@ -8,6 +8,7 @@ use leanp2p_multistream::{Negotiation, NegotiationError, ProtocolId, ProtocolSet
 use leanp2p_quic::{ConnId, Direction, Event, StreamId};
 use leanp2p_reqresp::{OpenFailure, StreamKey};
 
+use crate::app_streams::AppStream;
 use crate::connection::{Connection, InboundClass, Stream, StreamKind};
 use crate::event::{DisconnectReason, NodeEvent};
 use crate::node::{Node, Proto, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
@@ -170,7 +171,7 @@ impl Node {
     // ----- opening streams -----------------------------------------------------------------
 
     /// Opens an outbound stream offering `protocols` (V1Lazy for a single protocol).
-    /// Returns `None` if QUIC refused (no connection, stream limit).
+    /// Fails if QUIC refused (no connection, stream limit).
     pub(crate) fn open_stream(
         &mut self,
         now: Instant,
@@ -441,6 +442,7 @@ impl Node {
             {
                 Some(Proto::ReqResp)
             }
+            _ if self.is_app_protocol(id) => Some(Proto::App),
             _ => None,
         }
     }
@@ -458,6 +460,7 @@ impl Node {
                 (InboundClass::Identify, limits.max_inbound_identify_streams)
             }
             Proto::Ping => (InboundClass::Ping, limits.max_inbound_ping_streams),
+            Proto::App => (InboundClass::App, limits.max_inbound_app_streams),
         };
         let max_frame = self.config.gossipsub.limits.max_transmit_size;
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -515,6 +518,16 @@ impl Node {
             }
             Proto::IdentifyPush => s.kind = StreamKind::IdentifyPushIn(Vec::new()),
             Proto::Ping => s.kind = StreamKind::PingIn(Vec::new()),
+            Proto::App => {
+                s.kind = StreamKind::App {
+                    protocol: id.to_string(),
+                };
+                self.emit(NodeEvent::AppStreamOpened {
+                    stream: AppStream { conn, stream },
+                    peer,
+                    protocol: id.to_string(),
+                });
+            }
         }
     }
 
@@ -556,6 +569,10 @@ impl Node {
                 buf.extend_from_slice(&bytes);
                 self.on_ping_request(now, conn, stream);
             }
+            StreamKind::App { .. } => self.emit(NodeEvent::AppStreamData {
+                stream: AppStream { conn, stream },
+                data: bytes,
+            }),
         }
     }
 
@@ -599,6 +616,9 @@ impl Node {
             StreamKind::PingIn(_) | StreamKind::IdentifyServe => {
                 self.finish_stream(now, conn, stream)
             }
+            StreamKind::App { .. } => self.emit(NodeEvent::AppStreamFinished {
+                stream: AppStream { conn, stream },
+            }),
             StreamKind::PingOut(_) => {
                 // The peer closed its side of our ping stream: ping is over here.
                 self.reset_stream(now, conn, stream, true);
@@ -828,6 +848,11 @@ impl Node {
                 if notify {
                     self.gossip_stream_failed(now, conn);
                 }
+            }
+            StreamKind::App { .. } if notify => {
+                self.emit(NodeEvent::AppStreamReset {
+                    stream: AppStream { conn, stream },
+                });
             }
             StreamKind::PingOut(_) if c.ping.stream == Some(stream) => {
                 if notify {

@@ -1,5 +1,6 @@
 //! Two-node scenario tests on the in-memory [`harness::Net`].
 
+mod app;
 mod conn_manager;
 mod gossip;
 mod harness;
