@@ -587,6 +587,14 @@ impl Node {
         result
     }
 
+    /// Sets the application-specific gossipsub score (P5) of a connected peer. Returns
+    /// `false` if scoring is off or the peer is unknown to gossipsub. A score below the
+    /// graylist threshold disconnects the peer at the next timer run (see
+    /// [`crate::ConnManagerConfig::disconnect_graylisted`]).
+    pub fn set_application_score(&mut self, peer: &PeerId, score: f64) -> bool {
+        self.gossip.set_application_score(peer, score)
+    }
+
     /// Replaces the node pacer (e.g. with an application-specific one).
     pub fn set_pacer(&mut self, pacer: Box<dyn Pacer>) {
         self.pacer = pacer;

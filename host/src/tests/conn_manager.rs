@@ -209,3 +209,35 @@ fn mutual_known_peers_converge_without_churn() {
             .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if *d == data))
     }));
 }
+
+#[test]
+fn graylisted_peers_are_disconnected() {
+    let mut net = Net::new(2, |i| {
+        let mut config = Config::default();
+        if i == 0 {
+            let mut gossipsub = leanp2p_gossipsub::lean::config();
+            gossipsub.scoring = Some(leanp2p_gossipsub::ScoreConfig {
+                params: Default::default(),
+                thresholds: Default::default(),
+            });
+            config.gossipsub(gossipsub);
+        }
+        config
+    });
+    net.connect(0, 1);
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    net.run_for(Duration::from_secs(2));
+    assert!(net.nodes[0].node.is_connected(&p1));
+    // 10 × -9 = -90 < -80.
+    assert!(net.nodes[0].node.set_application_score(&p1, -9.0));
+    assert!(net.run_until(Duration::from_secs(5), |net| !net.nodes[1]
+        .node
+        .is_connected(&p0)));
+    assert!(net.nodes[0].events.iter().any(|e| matches!(
+        e,
+        NodeEvent::Disconnected {
+            reason: DisconnectReason::Graylisted,
+            ..
+        }
+    )));
+}

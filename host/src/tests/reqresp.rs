@@ -5,6 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use leanp2p_reqresp::lean;
 
+use rand_core::{RngCore, SeedableRng};
+
 use super::harness::Net;
 use crate::{ChannelId, Config, NodeEvent, ResponseChunk};
 
@@ -186,4 +188,79 @@ fn request_to_unknown_protocol_on_peer_fails_cleanly() {
             .any(|e| matches!(e, NodeEvent::RequestFailed { request: r, .. } if *r == request))
     }));
     assert!(net.nodes[0].node.is_connected(&peer));
+}
+
+#[test]
+fn response_over_the_stream_send_limit_resets_only_that_stream() {
+    let mut net = Net::new(2, |i| {
+        let mut config = lean_config();
+        if i == 1 {
+            let limits = crate::Limits {
+                max_stream_send_buffer: 256 * 1024,
+                ..crate::Limits::default()
+            };
+            config.limits(limits);
+        } else {
+            let mut quic = leanp2p_quic::Config::default();
+            quic.stream_receive_window(64 * 1024);
+            config.quic(quic);
+        }
+        config
+    });
+    net.connect(0, 1);
+    let peer = net.peer(1);
+    let request = lean::BlocksByRangeRequest {
+        start_slot: 0,
+        count: 64,
+    }
+    .to_ssz()
+    .unwrap();
+    let now = net.time;
+    let id = net.nodes[0]
+        .node
+        .request(
+            now,
+            peer,
+            lean::BLOCKS_BY_RANGE.as_str(),
+            Bytes::from(request),
+        )
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| !inbound(net, 1).is_empty()));
+    let channel = inbound(&net, 1)[0].0;
+    let now = net.time;
+    // Incompressible blocks, all answered at once: far more than 256 KiB before the
+    // requester's 64 KiB window lets any of it out.
+    let mut refused = 0;
+    for i in 0..64u32 {
+        let mut block = vec![0u8; 20_000];
+        rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(i)).fill_bytes(&mut block);
+        if net.nodes[1]
+            .node
+            .respond(now, channel, ResponseChunk::success(block))
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    let _ = net.nodes[1].node.end_response(now, channel);
+    assert!(net.run_until(Duration::from_secs(15), |net| {
+        net.nodes[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::RequestFailed { request, .. } if *request == id))
+    }));
+    assert_eq!(net.nodes[1].node.stats().counters.send_buffer_overflows, 1);
+    assert!(refused > 0);
+    assert!(net.nodes[0].node.is_connected(&peer));
+    // The connection still serves requests.
+    let status = lean::Status::default().to_ssz().unwrap();
+    let got = exchange(
+        &mut net,
+        0,
+        1,
+        lean::STATUS.as_str(),
+        status.clone(),
+        vec![status],
+    );
+    assert_eq!(got.len(), 1);
 }
