@@ -266,7 +266,7 @@ impl Node {
     }
 
     /// Translates a router event.
-    pub(crate) fn on_gossip_event(&mut self, _now: Instant, event: GossipEvent) {
+    pub(crate) fn on_gossip_event(&mut self, now: Instant, event: GossipEvent) {
         let event = match event {
             GossipEvent::Message {
                 id,
@@ -286,6 +286,15 @@ impl Node {
                 NodeEvent::PeerExchange { from, topic, peers }
             }
             GossipEvent::SlowPeer { peer, dropped } => NodeEvent::SlowPeer { peer, dropped },
+            GossipEvent::DialDirectPeer { peer } => {
+                // Dial it now if we know where it is; otherwise the embedder must.
+                if let Some(k) = self.known.get_mut(&peer) {
+                    if k.dialing.is_none() {
+                        k.next_dial = Some(now);
+                    }
+                }
+                return;
+            }
             _ => return,
         };
         self.emit(event);

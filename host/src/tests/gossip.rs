@@ -225,3 +225,25 @@ fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
         .and_then(|i| i.agent_version.clone());
     assert_eq!(agent.as_deref(), Some("test/1"));
 }
+
+#[test]
+fn same_seeds_give_the_same_event_trace() {
+    let trace = || {
+        let (mut net, topic) = subscribed_pair();
+        for i in 0..5u8 {
+            let now = net.time;
+            net.nodes[usize::from(i % 2)]
+                .node
+                .publish(now, &topic, payload(3_000 + usize::from(i) * 1_000, i))
+                .unwrap();
+            net.run_for(Duration::from_millis(300));
+        }
+        net.run_for(Duration::from_secs(20));
+        (0..2)
+            .map(|i| format!("{:?}", net.nodes[i].events))
+            .collect::<Vec<_>>()
+    };
+    let first = trace();
+    assert!(first[0].contains("PingSuccess") && first[1].contains("Message"));
+    assert_eq!(first, trace());
+}
