@@ -205,3 +205,37 @@ fn idle_gossip_streams_carry_keepalives() {
     assert_eq!(without, 0);
     assert!((3..=4).contains(&with), "{with}");
 }
+
+#[test]
+fn a_newer_inbound_gossip_stream_replaces_the_older_one() {
+    let mut net = Net::new(2, |_| no_ping());
+    let topic = TopicHash::new("t");
+    let now = net.time;
+    for i in 0..2 {
+        net.nodes[i].node.subscribe(now, &topic).unwrap();
+    }
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(2));
+    let p0 = net.peer(0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    // Node 1 opens a second /meshsub stream behind its host's back.
+    let mut open = ms_frame("/multistream/1.0.0");
+    open.extend_from_slice(&ms_frame("/meshsub/1.1.0"));
+    raw_stream(&mut net, 1, conn, &open);
+    net.run_for(Duration::from_secs(2));
+    // Node 0 dropped the older stream (node 1's real one); node 1 recreated it, which in
+    // turn replaced the raw one. Gossip from node 1 still flows.
+    assert_eq!(net.nodes[1].node.stats().counters.gossip_streams_opened, 2);
+    let data = Bytes::from_static(b"still here");
+    let now = net.time;
+    net.nodes[1]
+        .node
+        .publish(now, &topic, data.clone())
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| {
+        net.nodes[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if *d == data))
+    }));
+}

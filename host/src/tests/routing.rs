@@ -153,3 +153,26 @@ fn self_dial_is_refused() {
         Err(crate::DialError::SelfDial)
     );
 }
+
+#[test]
+fn identify_is_repeated_at_its_interval() {
+    let mut net = Net::new(2, |_| {
+        let mut config = Config::default();
+        config.identify(crate::IdentifyConfig {
+            interval: Some(Duration::from_secs(10)),
+            ..crate::IdentifyConfig::default()
+        });
+        config
+    });
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(25));
+    for i in 0..2 {
+        let n = net.nodes[i]
+            .events
+            .iter()
+            .filter(|e| matches!(e, NodeEvent::Identified { .. }))
+            .count();
+        // On connect, at 10 s and at 20 s.
+        assert_eq!(n, 3, "node {i}");
+    }
+}
