@@ -55,7 +55,7 @@ pub struct Limits {
     /// before giving gossip up for that connection (rust-libp2p: 5).
     pub max_gossip_stream_attempts: u32,
     /// Most events queued for the application; further events are dropped and counted
-    /// in [`crate::Stats::events_dropped`]. Default 65 536.
+    /// in [`crate::Counters::events_dropped`]. Default 65 536.
     pub max_queued_events: usize,
 }
 
