@@ -158,7 +158,7 @@ impl Node {
             .min(cm.redial_max_backoff);
         let unit = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let factor = 1.0 - cm.redial_jitter + 2.0 * cm.redial_jitter * unit;
-        base.mul_f64(factor)
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(cm.redial_max_backoff)
     }
 
     /// Dials every known peer that is due and has no outbound leg.

@@ -194,9 +194,10 @@ impl Node {
         };
         let stream = self.endpoint.open_bi(conn)?;
         let mut kind = kind;
+        let mut rr_key = None;
         if let StreamKind::ReqResp { key, .. } = &mut kind {
             *key = StreamKey::new(conn.as_u64(), stream.as_u64());
-            self.rr_streams.insert(*key, (conn, stream));
+            rr_key = Some(*key);
         }
         let limit = self.send_limit_for(&kind);
         let deadline = now + self.config.limits.negotiation_timeout;
@@ -211,6 +212,9 @@ impl Node {
             .is_some_and(|n| n.ready_to_send().is_some());
         if let Some(c) = self.conns.get_mut(&conn) {
             c.streams.insert(stream, s);
+        }
+        if let Some(key) = rr_key {
+            self.rr_streams.insert(key, (conn, stream));
         }
         if lazy_ready {
             self.set_writable(now, conn, stream);

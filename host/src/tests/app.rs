@@ -124,3 +124,27 @@ fn host_protocols_cannot_be_registered() {
         Err(AppStreamError::InvalidProtocol(_))
     ));
 }
+
+#[test]
+fn single_protocol_dials_are_lazy_and_gossip_dials_wait_for_agreement() {
+    let mut net = Net::new(2, |_| Config::default());
+    net.connect(0, 1);
+    let (p1, now) = (net.peer(1), net.time);
+    let ours = net.nodes[0].node.open_app_stream(now, p1, ECHO).unwrap();
+    let s = &net.nodes[0].node.conns[&ours.conn].streams[&ours.stream];
+    // V1Lazy: writable before any answer, negotiation still unconfirmed.
+    assert!(s.writable && s.is_negotiating());
+    // The gossip stream offers three versions: not writable until the listener agrees.
+    let mut fresh = super::harness::Net::new(2, |_| Config::default());
+    fresh.dial(0, 1);
+    fresh.run_until(Duration::from_secs(5), |net| {
+        net.nodes[0]
+            .node
+            .conns
+            .values()
+            .any(|c| c.gossip_out.is_some())
+    });
+    let c = fresh.nodes[0].node.conns.values().next().unwrap();
+    let g = &c.streams[&c.gossip_out.unwrap()];
+    assert!(!g.writable && g.is_negotiating());
+}
