@@ -239,3 +239,42 @@ fn a_newer_inbound_gossip_stream_replaces_the_older_one() {
             .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if *d == data))
     }));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Arbitrary bytes behind any protocol (or none) never panic the node, never take
+    /// the connection down, and leave gossip working.
+    #[test]
+    fn arbitrary_stream_bytes_are_contained(
+        protocol in 0usize..6,
+        junk in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+    ) {
+        let mut net = Net::new(2, |_| no_ping());
+        net.connect(0, 1);
+        let (p0, p1) = (net.peer(0), net.peer(1));
+        let conn = net.nodes[1].node.connections_to(&p0)[0];
+        let ids = [
+            "/meshsub/1.2.0",
+            crate::IDENTIFY_PROTOCOL,
+            crate::IDENTIFY_PUSH_PROTOCOL,
+            crate::PING_PROTOCOL,
+            "/leanconsensus/req/status/1/ssz_snappy",
+        ];
+        let mut bytes = Vec::new();
+        if let Some(id) = ids.get(protocol) {
+            bytes.extend_from_slice(&ms_frame("/multistream/1.0.0"));
+            bytes.extend_from_slice(&ms_frame(id));
+        }
+        bytes.extend_from_slice(&junk);
+        let stream = raw_stream(&mut net, 1, conn, &bytes);
+        let _ = net.nodes[1].node.endpoint.finish(conn, stream);
+        net.drain(1);
+        net.run_for(Duration::from_secs(12));
+        proptest::prop_assert!(net.nodes[0].node.is_connected(&p1));
+        proptest::prop_assert!(net.nodes[0].node.gossipsub().is_connected(&p1));
+        // Nothing of that stream is left behind.
+        let c = net.nodes[0].node.connections_to(&p1)[0];
+        proptest::prop_assert!(net.nodes[0].node.stream_count(c) <= 4);
+    }
+}
