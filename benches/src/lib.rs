@@ -1,0 +1,518 @@
+//! # leanp2p-benches
+//!
+//! Shared fixtures for the criterion benches in `benches/`: seeded keypairs, deterministic
+//! payloads, a gossipsub router with a formed mesh, and [`QuicPair`], a minimal in-memory
+//! driver for two [`leanp2p_quic::Endpoint`]s on a simulated clock.
+//!
+//! Everything here runs on simulated time: no sockets, no threads, and every random choice
+//! comes from a fixed seed. Only the benches themselves read the wall clock, to measure.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leanp2p_gossipsub::lean::{self, LeanTopic, TopicKind};
+use leanp2p_gossipsub::wire::proto::{Message, Rpc, SubOpts};
+use leanp2p_gossipsub::{Event as GossipEvent, Gossipsub, PeerConnection, ProtocolVersion};
+use leanp2p_gossipsub::{TopicHash, Validation};
+use leanp2p_identity::{Keypair, PeerId};
+use leanp2p_quic::StreamId;
+use leanp2p_quic::{Config as QuicConfig, ConnId, Datagram, Endpoint, Event as QuicEvent};
+
+/// Why a fixture could not be built or driven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureError(pub String);
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bench fixture failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+fn fail(what: impl fmt::Display) -> FixtureError {
+    FixtureError(what.to_string())
+}
+
+/// The seeded keypair number `i` (secret key `[i; 32]`); `i` must be non-zero.
+pub fn keypair(i: u8) -> Result<Keypair, FixtureError> {
+    Keypair::from_secret_bytes(&[i; 32]).map_err(|e| fail(format!("keypair {i}: {e}")))
+}
+
+/// The PeerId of [`keypair`]`(i)`.
+pub fn peer_id(i: u8) -> Result<PeerId, FixtureError> {
+    keypair(i).map(|k| k.peer_id())
+}
+
+/// `len` deterministic bytes shaped like SSZ: runs of zeros and small integers mixed with
+/// pseudo-random 32-byte "roots", so snappy compresses it about as well as a real block.
+/// `seed` varies the content.
+pub fn ssz_like_payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64*: cheap, seeded, good enough for filler bytes.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    while out.len() < len {
+        let word = next();
+        match word % 4 {
+            // A 32-byte root: incompressible.
+            0 => {
+                for _ in 0..4 {
+                    out.extend_from_slice(&next().to_le_bytes());
+                }
+            }
+            // A little-endian u64 field with a small value.
+            1 => out.extend_from_slice(&(word >> 48).to_le_bytes()),
+            // Zero padding.
+            _ => out.extend_from_slice(&[0u8; 24]),
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// A lean gossip payload: [`ssz_like_payload`] of `ssz_len` bytes, snappy block-compressed.
+/// Different `seed`s give different message ids.
+pub fn lean_gossip_payload(ssz_len: usize, seed: u64) -> Result<Bytes, FixtureError> {
+    let ssz = ssz_like_payload(ssz_len, seed);
+    lean::snappy_compress(&ssz, lean::MAX_PAYLOAD_SIZE)
+        .map(Bytes::from)
+        .map_err(|e| fail(format!("snappy: {e}")))
+}
+
+/// The lean block topic on the default network.
+pub fn block_topic() -> TopicHash {
+    LeanTopic::new(lean::DEFAULT_NETWORK, TopicKind::Block).hash()
+}
+
+/// The protobuf body (no length prefix) of an RPC carrying one StrictNoSign message.
+pub fn message_rpc_body(topic: &TopicHash, data: Bytes) -> Bytes {
+    let rpc = Rpc {
+        publish: vec![Message {
+            data: Some(data),
+            topic: topic.as_str().to_owned(),
+            ..Message::default()
+        }],
+        ..Rpc::default()
+    };
+    Bytes::from(prost::Message::encode_to_vec(&rpc))
+}
+
+/// The protobuf body (no length prefix) of an RPC subscribing to `topic`.
+pub fn subscribe_rpc_body(topic: &TopicHash) -> Bytes {
+    let rpc = Rpc {
+        subscriptions: vec![SubOpts {
+            subscribe: Some(true),
+            topic_id: Some(topic.as_str().to_owned()),
+            ..SubOpts::default()
+        }],
+        ..Rpc::default()
+    };
+    Bytes::from(prost::Message::encode_to_vec(&rpc))
+}
+
+/// A lean-config router subscribed to [`block_topic`], with `peers` connected peers that
+/// are subscribed too, and heartbeats run until its mesh holds `min(peers, D)` of them.
+pub struct MeshedRouter {
+    /// The router.
+    pub router: Gossipsub,
+    /// The connected peers (keys 1..=n).
+    pub peers: Vec<PeerId>,
+    /// The block topic.
+    pub topic: TopicHash,
+    /// The simulated time the router has seen last.
+    pub now: Instant,
+}
+
+impl MeshedRouter {
+    /// Builds the router at simulated time `t0` and forms the mesh.
+    pub fn new(t0: Instant, peers: u8) -> Result<Self, FixtureError> {
+        let topic = block_topic();
+        let mut router =
+            Gossipsub::new(t0, lean::config(), [7; 32]).map_err(|e| fail(format!("{e}")))?;
+        let mut now = t0;
+        router
+            .subscribe(now, &topic)
+            .map_err(|e| fail(format!("subscribe: {e}")))?;
+        let mut ids = Vec::new();
+        for i in 1..=peers {
+            let peer = peer_id(i)?;
+            router
+                .handle_peer_connected(now, peer, PeerConnection::new(ProtocolVersion::V1_2, true))
+                .map_err(|e| fail(format!("connect: {e}")))?;
+            router
+                .handle_rpc(now, peer, subscribe_rpc_body(&topic))
+                .map_err(|e| fail(format!("subscription rpc: {e}")))?;
+            ids.push(peer);
+        }
+        let mut this = Self {
+            router,
+            peers: ids,
+            topic,
+            now,
+        };
+        this.drain();
+        let want = usize::from(peers).min(this.router.config().mesh_n);
+        for _ in 0..20 {
+            if this.mesh_len() >= want {
+                return Ok(this);
+            }
+            let heartbeat = this.router.config().heartbeat_interval;
+            now += heartbeat;
+            this.advance_to(now);
+        }
+        Err(fail(format!(
+            "mesh has {} peers after 20 heartbeats, wanted {want}",
+            this.mesh_len()
+        )))
+    }
+
+    /// Number of mesh peers on the topic.
+    pub fn mesh_len(&self) -> usize {
+        self.router.mesh_peers(&self.topic).count()
+    }
+
+    /// Moves simulated time to `now`, runs every due timer and drains all output.
+    pub fn advance_to(&mut self, now: Instant) {
+        self.now = now;
+        while let Some(deadline) = self.router.poll_timeout() {
+            if deadline > now {
+                break;
+            }
+            self.router.handle_timeout(now);
+            self.drain();
+        }
+        self.drain();
+    }
+
+    /// Drains outbound frames (discarded) and events; returns `(frames, bytes)` drained.
+    /// Messages still awaiting validation are accepted so that they leave the pending set.
+    pub fn drain(&mut self) -> (usize, usize) {
+        let mut frames = 0;
+        let mut bytes = 0;
+        loop {
+            while let Some(out) = self.router.poll_outbound() {
+                frames += 1;
+                bytes += out.frame.len();
+            }
+            let mut progressed = false;
+            while let Some(event) = self.router.poll_event() {
+                if let GossipEvent::Message {
+                    id,
+                    propagation_source,
+                    ..
+                } = event
+                {
+                    let _ = self.router.report_validation(
+                        self.now,
+                        &id,
+                        propagation_source,
+                        Validation::Accept,
+                    );
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return (frames, bytes);
+            }
+        }
+    }
+}
+
+/// One endpoint of a [`QuicPair`] and the datagrams in flight towards it.
+pub struct QuicNode {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Its simulated address.
+    pub addr: SocketAddr,
+    /// Datagrams on the way to this endpoint: (arrival time, bytes), in arrival order.
+    inbox: VecDeque<(Instant, Vec<u8>)>,
+}
+
+/// Counters a [`QuicPair`] keeps while driving.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriveStats {
+    /// Datagrams the client sent (GSO batches counted per segment).
+    pub client_packets: u64,
+    /// UDP payload bytes the client sent.
+    pub client_bytes: u64,
+    /// Datagrams the server sent.
+    pub server_packets: u64,
+    /// Allocations counted (by the counter given to [`QuicPair::set_alloc_counter`])
+    /// inside the client's `poll_transmit` calls.
+    pub client_transmit_allocs: u64,
+    /// Stream bytes the server has read.
+    pub server_read_bytes: u64,
+}
+
+/// Client and server [`Endpoint`]s joined by in-memory queues with a fixed one-way
+/// latency, on a simulated clock that jumps to the next deadline or arrival whenever both
+/// endpoints are idle. Datagram buffers are pooled, so after warm-up the driver itself does
+/// not allocate per packet.
+pub struct QuicPair {
+    /// Simulated time.
+    pub now: Instant,
+    /// One-way delay of every datagram.
+    pub latency: Duration,
+    /// The dialling endpoint (key 1).
+    pub client: QuicNode,
+    /// The listening endpoint (key 2).
+    pub server: QuicNode,
+    /// The client's side of the connection.
+    pub client_conn: ConnId,
+    /// The server's side of the connection.
+    pub server_conn: ConnId,
+    /// Counters.
+    pub stats: DriveStats,
+    /// The one transmit buffer reused for every `poll_transmit`.
+    buf: Vec<u8>,
+    /// Recycled datagram buffers.
+    pool: Vec<Vec<u8>>,
+    /// Reads the allocation count of the bench binary, if it installed a counting allocator.
+    alloc_counter: Option<fn() -> u64>,
+}
+
+/// Which side of a [`QuicPair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Client,
+    Server,
+}
+
+/// Largest stream chunk read at once on the server.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Upper bound on driver steps for one call, so that a stuck connection ends in an error
+/// instead of a hang.
+const MAX_STEPS: usize = 10_000_000;
+
+impl QuicPair {
+    /// Two endpoints with `config` (keys 1 and 2, seeds fixed), the client dialled to the
+    /// server and the handshake driven to completion at simulated time `t0`.
+    pub fn connect(
+        t0: Instant,
+        config: QuicConfig,
+        latency: Duration,
+    ) -> Result<Self, FixtureError> {
+        let client_key = keypair(1)?;
+        let server_key = keypair(2)?;
+        let client = Endpoint::new(config.clone(), &client_key, [101; 32])
+            .map_err(|e| fail(format!("client endpoint: {e}")))?;
+        let server = Endpoint::new(config, &server_key, [102; 32])
+            .map_err(|e| fail(format!("server endpoint: {e}")))?;
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let server_addr = SocketAddr::new(localhost, 10_002);
+        let mut client = client;
+        let client_conn = client
+            .dial(t0, server_addr, Some(server_key.peer_id()))
+            .map_err(|e| fail(format!("dial: {e}")))?;
+        let mut pair = Self {
+            now: t0,
+            latency,
+            client: QuicNode {
+                endpoint: client,
+                addr: SocketAddr::new(localhost, 10_001),
+                inbox: VecDeque::new(),
+            },
+            server: QuicNode {
+                endpoint: server,
+                addr: server_addr,
+                inbox: VecDeque::new(),
+            },
+            client_conn,
+            // Replaced by the server's id at its `Connected` event below.
+            server_conn: client_conn,
+            stats: DriveStats::default(),
+            buf: Vec::with_capacity(64 * 1024),
+            pool: Vec::new(),
+            alloc_counter: None,
+        };
+        let mut client_up = false;
+        let mut server_up = false;
+        for _ in 0..MAX_STEPS {
+            for (side, event) in pair.step()? {
+                match (side, event) {
+                    (Side::Client, QuicEvent::Connected { .. }) => client_up = true,
+                    (Side::Server, QuicEvent::Connected { conn, .. }) => {
+                        pair.server_conn = conn;
+                        server_up = true;
+                    }
+                    (_, QuicEvent::DialFailed { error, .. }) => {
+                        return Err(fail(format!("dial failed: {error:?}")))
+                    }
+                    _ => {}
+                }
+            }
+            if client_up && server_up {
+                return Ok(pair);
+            }
+        }
+        Err(fail("handshake did not finish"))
+    }
+
+    /// Counts allocations inside the client's `poll_transmit` calls with `counter`, a
+    /// function returning the bench binary's running allocation count.
+    pub fn set_alloc_counter(&mut self, counter: fn() -> u64) {
+        self.alloc_counter = Some(counter);
+    }
+
+    /// Opens a bidirectional stream from the client.
+    pub fn open_client_stream(&mut self) -> Result<StreamId, FixtureError> {
+        self.client
+            .endpoint
+            .open_bi(self.client_conn)
+            .map_err(|e| fail(format!("open_bi: {e}")))
+    }
+
+    /// Writes all of `data` on the client's `stream` (as flow control allows) and drives
+    /// both endpoints until the server has read every byte of it. Returns the simulated
+    /// time it took.
+    pub fn transfer(&mut self, stream: StreamId, data: &[u8]) -> Result<Duration, FixtureError> {
+        let start = self.now;
+        let target = self.stats.server_read_bytes + data.len() as u64;
+        let mut offset = 0;
+        let mut writable = true;
+        for _ in 0..MAX_STEPS {
+            if writable && offset < data.len() {
+                let rest = data.get(offset..).unwrap_or_default();
+                let taken = self
+                    .client
+                    .endpoint
+                    .write(self.client_conn, stream, rest)
+                    .map_err(|e| fail(format!("write: {e}")))?;
+                offset += taken;
+                writable = taken == rest.len();
+            }
+            for (side, event) in self.step()? {
+                match (side, event) {
+                    (Side::Client, QuicEvent::Writable { stream: s, .. }) if s == stream => {
+                        writable = true;
+                    }
+                    (_, QuicEvent::Closed { reason, .. }) => {
+                        return Err(fail(format!("connection closed: {reason:?}")))
+                    }
+                    _ => {}
+                }
+            }
+            if self.stats.server_read_bytes >= target {
+                return Ok(self.now.saturating_duration_since(start));
+            }
+        }
+        Err(fail("transfer did not finish"))
+    }
+
+    /// One driver step: drain both endpoints (transmits into the peer's queue, events
+    /// returned, readable server streams read and discarded), deliver arrived datagrams;
+    /// if nothing moved, jump the clock to the earliest deadline or arrival and fire it.
+    fn step(&mut self) -> Result<Vec<(Side, QuicEvent)>, FixtureError> {
+        let mut events = Vec::new();
+        let mut moved = self.drain(Side::Client, &mut events);
+        moved |= self.drain(Side::Server, &mut events);
+        moved |= self.deliver();
+        if moved || !events.is_empty() {
+            return Ok(events);
+        }
+        let next = [
+            self.client.endpoint.poll_timeout(),
+            self.server.endpoint.poll_timeout(),
+            self.client.inbox.front().map(|(at, _)| *at),
+            self.server.inbox.front().map(|(at, _)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .ok_or_else(|| fail("idle with no deadline"))?;
+        self.now = self.now.max(next);
+        for node in [&mut self.client, &mut self.server] {
+            if node.endpoint.poll_timeout().is_some_and(|t| t <= self.now) {
+                node.endpoint.handle_timeout(self.now);
+            }
+        }
+        self.deliver();
+        Ok(events)
+    }
+
+    /// Drains one endpoint's transmits and events. Returns whether anything was sent.
+    fn drain(&mut self, side: Side, events: &mut Vec<(Side, QuicEvent)>) -> bool {
+        let now = self.now;
+        let arrival = now + self.latency;
+        let (node, peer) = match side {
+            Side::Client => (&mut self.client, &mut self.server),
+            Side::Server => (&mut self.server, &mut self.client),
+        };
+        let mut sent = false;
+        loop {
+            let before = match (side, self.alloc_counter) {
+                (Side::Client, Some(count)) => Some(count()),
+                _ => None,
+            };
+            let transmit = node.endpoint.poll_transmit(now, &mut self.buf);
+            if let (Some(before), Some(count)) = (before, self.alloc_counter) {
+                self.stats.client_transmit_allocs += count().saturating_sub(before);
+            }
+            let Some(transmit) = transmit else { break };
+            sent = true;
+            let bytes = self.buf.get(..transmit.size).unwrap_or_default();
+            let segment = transmit.segment_size.unwrap_or(transmit.size).max(1);
+            for chunk in bytes.chunks(segment) {
+                let mut datagram = self.pool.pop().unwrap_or_default();
+                datagram.clear();
+                datagram.extend_from_slice(chunk);
+                peer.inbox.push_back((arrival, datagram));
+                match side {
+                    Side::Client => {
+                        self.stats.client_packets += 1;
+                        self.stats.client_bytes += chunk.len() as u64;
+                    }
+                    Side::Server => self.stats.server_packets += 1,
+                }
+            }
+        }
+        while let Some(event) = node.endpoint.poll_event() {
+            if let (Side::Server, QuicEvent::Readable { conn, stream }) = (side, &event) {
+                while let Ok(Some(chunk)) = node.endpoint.read(*conn, *stream, READ_CHUNK) {
+                    self.stats.server_read_bytes += chunk.len() as u64;
+                }
+            }
+            events.push((side, event));
+        }
+        sent
+    }
+
+    /// Hands every datagram whose arrival time has come to its endpoint.
+    fn deliver(&mut self) -> bool {
+        let now = self.now;
+        let mut delivered = false;
+        let (client_addr, server_addr) = (self.client.addr, self.server.addr);
+        for (node, from) in [
+            (&mut self.client, server_addr),
+            (&mut self.server, client_addr),
+        ] {
+            while node.inbox.front().is_some_and(|(at, _)| *at <= now) {
+                let Some((_, datagram)) = node.inbox.pop_front() else {
+                    break;
+                };
+                node.endpoint.handle_datagram(
+                    now,
+                    Datagram {
+                        remote: from,
+                        local_ip: None,
+                        ecn: None,
+                        data: &datagram,
+                    },
+                );
+                self.pool.push(datagram);
+                delivered = true;
+            }
+        }
+        delivered
+    }
+}
