@@ -1,0 +1,105 @@
+//! QUIC bulk send path: 1 MiB per iteration on one stream between two in-memory
+//! `leanp2p_quic::Endpoint`s (datagrams moved through queues, simulated time jumped to
+//! `poll_timeout`), every datagram pulled through `poll_transmit` into one reused buffer.
+//! The measured time covers both endpoints (sender, receiver, ACKs) — the whole transfer.
+//!
+//! A counting `#[global_allocator]` reports allocations per packet: those made inside the
+//! sender's `poll_transmit` calls, and those of the whole transfer loop.
+
+// A bench aborts on a broken fixture; `criterion_group!` generates an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use leanp2p_benches::{ssz_like_payload, QuicPair};
+use leanp2p_quic::Config;
+
+/// Allocations (alloc, alloc_zeroed, realloc) since the process started.
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The system allocator, counting every allocation.
+struct CountingAllocator;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// counter is a relaxed atomic and never allocates.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+const CHUNK: usize = 1024 * 1024;
+/// One-way delay of the simulated link.
+const LATENCY: Duration = Duration::from_millis(1);
+
+fn send_path(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let mut pair = QuicPair::connect(t0, Config::default(), LATENCY).unwrap();
+    pair.set_alloc_counter(allocations);
+    let stream = pair.open_client_stream().unwrap();
+    let data = ssz_like_payload(CHUNK, 6);
+
+    // Warm up (congestion window, MTU discovery, buffer pools), then count allocations
+    // over 16 MiB.
+    for _ in 0..8 {
+        pair.transfer(stream, &data).unwrap();
+    }
+    let stats_before = pair.stats;
+    let allocs_before = allocations();
+    let mut simulated = Duration::ZERO;
+    for _ in 0..16 {
+        simulated += pair.transfer(stream, &data).unwrap();
+    }
+    let total_allocs = allocations() - allocs_before;
+    let packets = pair.stats.client_packets - stats_before.client_packets;
+    let bytes = pair.stats.client_bytes - stats_before.client_bytes;
+    let acks = pair.stats.server_packets - stats_before.server_packets;
+    let transmit_allocs = pair.stats.client_transmit_allocs - stats_before.client_transmit_allocs;
+    let per_packet = |n: u64| n as f64 / packets.max(1) as f64;
+    println!(
+        "quic_send_path: 16 MiB in {packets} datagrams ({:.0} B avg), {acks} return datagrams, \
+         {:.1} ms simulated; allocations per sent datagram: {:.3} inside the sender's \
+         poll_transmit, {:.3} for the whole loop (both endpoints and driver)",
+        bytes as f64 / packets.max(1) as f64,
+        simulated.as_secs_f64() * 1e3,
+        per_packet(transmit_allocs),
+        per_packet(total_allocs),
+    );
+
+    let mut group = c.benchmark_group("quic_send_path");
+    group.throughput(Throughput::Bytes(CHUNK as u64));
+    group.bench_function("bulk_1MiB_one_stream", |b| {
+        b.iter(|| black_box(pair.transfer(stream, black_box(&data)).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, send_path);
+criterion_main!(benches);
