@@ -44,6 +44,9 @@ pub struct Limits {
     /// Most inbound application-protocol streams per connection; extras are reset.
     /// Default 32.
     pub max_inbound_app_streams: usize,
+    /// Req/resp requests waiting for a connection's QUIC stream limit to open their
+    /// stream (beyond this they fail with `OpenFailure::StreamLimit`). Default 1024.
+    pub max_blocked_opens: usize,
     /// Largest identify message accepted (rust-libp2p rejects more than 4096 bytes).
     pub max_identify_message: usize,
     /// Inbound gossip frames held for a peer whose outbound `/meshsub` stream is not
@@ -72,6 +75,7 @@ impl Default for Limits {
             max_inbound_identify_streams: 2,
             max_inbound_ping_streams: 2,
             max_inbound_app_streams: 32,
+            max_blocked_opens: 1024,
             max_identify_message: 4096,
             max_early_gossip_frames: 64,
             max_early_gossip_bytes: 16 * 1024 * 1024,

@@ -91,6 +91,9 @@ pub struct Node {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) counters: Counters,
     pub(crate) last_now: Option<Instant>,
+    /// Req/resp opens waiting for the connection's stream limit: (connection, request,
+    /// protocols to offer). Bounded by [`crate::Limits::max_blocked_opens`].
+    pub(crate) blocked_opens: VecDeque<(ConnId, RequestId, Vec<ProtocolId>)>,
     /// Registered application protocols.
     pub(crate) app_protocols: Vec<ProtocolId>,
     /// Peers we keep an outbound connection to.
@@ -183,6 +186,7 @@ impl Node {
             last_now: Some(now),
             known: Default::default(),
             app_protocols: Vec::new(),
+            blocked_opens: VecDeque::new(),
         })
     }
 

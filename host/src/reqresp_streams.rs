@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use leanp2p_multistream::ProtocolId;
+use leanp2p_quic::ConnId;
 use leanp2p_reqresp::{Event as RrEvent, OpenFailure, StreamKey, StreamOp};
 
 use crate::connection::StreamKind;
@@ -43,12 +44,21 @@ impl Node {
                     key: StreamKey::new(0, 0),
                     request: Some(request),
                 };
-                if let Err(error) = self.open_stream(now, conn, kind, ids) {
-                    let failure = match error {
-                        leanp2p_quic::OpenStreamError::LimitReached => OpenFailure::StreamLimit,
-                        _ => OpenFailure::NotConnected,
-                    };
-                    self.reqresp.handle_open_failed(now, request, failure);
+                match self.open_stream(now, conn, kind, ids.clone()) {
+                    Ok(_) => {}
+                    Err(leanp2p_quic::OpenStreamError::LimitReached)
+                        if self.blocked_opens.len() < self.config.limits.max_blocked_opens =>
+                    {
+                        // Retried on `StreamsAvailable`; the request timeout still runs.
+                        self.blocked_opens.push_back((conn, request, ids));
+                    }
+                    Err(error) => {
+                        let failure = match error {
+                            leanp2p_quic::OpenStreamError::LimitReached => OpenFailure::StreamLimit,
+                            _ => OpenFailure::NotConnected,
+                        };
+                        self.reqresp.handle_open_failed(now, request, failure);
+                    }
                 }
             }
             StreamOp::Write { stream, data } => {
@@ -66,6 +76,42 @@ impl Node {
                     self.reset_stream(now, conn, id, false);
                 }
             }
+        }
+    }
+
+    /// `conn` accepts more streams: open the requests that waited for it, in order.
+    pub(crate) fn retry_blocked_opens(&mut self, now: Instant, conn: ConnId) {
+        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocked_opens)
+            .into_iter()
+            .partition(|(c, _, _)| *c == conn);
+        self.blocked_opens = rest.into();
+        for (conn, request, ids) in ready {
+            let kind = StreamKind::ReqResp {
+                key: StreamKey::new(0, 0),
+                request: Some(request),
+            };
+            match self.open_stream(now, conn, kind, ids.clone()) {
+                Ok(_) => {}
+                Err(leanp2p_quic::OpenStreamError::LimitReached) => {
+                    self.blocked_opens.push_back((conn, request, ids));
+                }
+                Err(_) => {
+                    self.reqresp
+                        .handle_open_failed(now, request, OpenFailure::NotConnected);
+                }
+            }
+        }
+    }
+
+    /// `conn` is gone: its waiting requests fail (or the machine already failed them).
+    pub(crate) fn drop_blocked_opens(&mut self, now: Instant, conn: ConnId) {
+        let (gone, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocked_opens)
+            .into_iter()
+            .partition(|(c, _, _)| *c == conn);
+        self.blocked_opens = rest.into();
+        for (_, request, _) in gone {
+            self.reqresp
+                .handle_open_failed(now, request, OpenFailure::NotConnected);
         }
     }
 

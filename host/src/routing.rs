@@ -52,7 +52,7 @@ impl Node {
             Event::Finished { conn, stream } => self.on_stream_finished(now, conn, stream),
             Event::Reset { conn, stream, .. } => self.on_stream_reset(now, conn, stream),
             Event::Stopped { conn, stream, .. } => self.on_stream_stopped(now, conn, stream),
-            Event::StreamsAvailable { .. } => {}
+            Event::StreamsAvailable { conn } => self.retry_blocked_opens(now, conn),
             _ => {}
         }
     }
@@ -117,6 +117,7 @@ impl Node {
             .entry((direction_label, reason.label()))
             .or_default() += 1;
         self.readable.retain(|(id, _)| *id != conn);
+        self.drop_blocked_opens(now, conn);
         let announced = self
             .peers
             .get(&peer)

@@ -264,3 +264,86 @@ fn response_over_the_stream_send_limit_resets_only_that_stream() {
     );
     assert_eq!(got.len(), 1);
 }
+
+#[test]
+fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
+    let mut net = Net::new(2, |i| {
+        let mut config = lean_config();
+        if i == 1 {
+            // Gossip and ping hold two of these for good: two left for requests.
+            let mut quic = leanp2p_quic::Config::default();
+            quic.max_concurrent_bidi_streams(4);
+            config.quic(quic);
+        }
+        config
+    });
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(2));
+    let peer = net.peer(1);
+    let status = lean::Status::default().to_ssz().unwrap();
+    let by_root = lean::BlocksByRootRequest {
+        roots: vec![[4u8; 32]],
+    }
+    .to_ssz()
+    .unwrap();
+    let by_range = lean::BlocksByRangeRequest {
+        start_slot: 1,
+        count: 1,
+    }
+    .to_ssz()
+    .unwrap();
+    let now = net.time;
+    let mut ids = Vec::new();
+    for (protocol, body) in [
+        (lean::STATUS, &status),
+        (lean::BLOCKS_BY_ROOT, &by_root),
+        (lean::BLOCKS_BY_RANGE, &by_range),
+    ] {
+        for _ in 0..2 {
+            ids.push(
+                net.nodes[0]
+                    .node
+                    .request(now, peer, protocol.as_str(), Bytes::from(body.clone()))
+                    .unwrap(),
+            );
+        }
+    }
+    assert!(!net.nodes[0].node.blocked_opens.is_empty());
+    let done = |net: &Net| {
+        net.nodes[0]
+            .events
+            .iter()
+            .filter(|e| matches!(e, NodeEvent::RequestCompleted { .. }))
+            .count()
+    };
+    let mut answered = 0;
+    let start = net.time;
+    while done(&net) < ids.len() && net.time < start + Duration::from_secs(8) {
+        net.step();
+        let requests: Vec<(ChannelId, String)> = inbound(&net, 1)
+            .into_iter()
+            .skip(answered)
+            .map(|(c, p, _)| (c, p))
+            .collect();
+        for (channel, protocol) in requests {
+            answered += 1;
+            let now = net.time;
+            let answer = if protocol == lean::STATUS.as_str() {
+                status.clone()
+            } else {
+                vec![1u8; 100]
+            };
+            net.nodes[1]
+                .node
+                .respond(now, channel, ResponseChunk::success(answer))
+                .unwrap();
+            net.nodes[1].node.end_response(now, channel).unwrap();
+        }
+    }
+    assert_eq!(done(&net), ids.len());
+    assert!(net.nodes[0].node.blocked_opens.is_empty());
+    assert!(!net.nodes[0]
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::RequestFailed { .. })));
+}
