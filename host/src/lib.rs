@@ -66,6 +66,26 @@
 //! stays on one and the other becomes idle. QUIC keep-alive comes from
 //! [`leanp2p_quic::Config`]; on top, an empty gossipsub RPC is written on gossip streams
 //! idle for [`Config::gossip_keepalive`] (default 20 s).
+//!
+//! Known peers ([`Node::add_known_peer`], [`Node::add_bootnode`]) are redialled forever
+//! with capped exponential backoff and seeded jitter whenever our *outbound* leg to them
+//! is gone (a live inbound leg does not count). [`ConnManagerConfig`] caps inbound-only
+//! and outbound peers; peers whose gossipsub score falls below the graylist threshold are
+//! disconnected; dialling ourselves is refused.
+//!
+//! # Pacing, stats, lean profile
+//!
+//! [`PacerConfig`] / [`Node::set_pacer`] install a node-level [`Pacer`] ([`NullPacer`] by
+//! default, [`TokenBucket`] to cap aggregate egress). [`Node::stats`] returns gauges and
+//! counters named after the leanMetrics `lean_*` series. [`lean`] holds the lean-consensus
+//! defaults (topics, message id, caps, protocol ids, gossip parameters) and
+//! [`lean::config`] builds the node configuration from them.
+//!
+//! # Determinism
+//!
+//! Maps whose order reaches output are `BTreeMap`s; every random choice (QUIC, gossipsub,
+//! ping payloads, redial jitter) derives from the seed. rustls draws its handshake
+//! randomness from `ring`, so two runs agree on behaviour and timing, not byte for byte.
 
 mod app_streams;
 mod config;
