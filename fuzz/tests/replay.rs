@@ -4,6 +4,8 @@
 //! crashed a target (copied from `artifacts/` after the fix). Each must run without a panic.
 //! A target without a single seed is a test failure: every target must stay exercised.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use std::path::Path;
 
 fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -1,6 +1,8 @@
 //! ENR (EIP-778) vectors: the EIP's own example and the lean-quickstart records of
 //! shared/protocols/identity.md; bad records give typed errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use leanp2p_identity::{Enr, EnrError, Keypair, Multiaddr};
 
 /// EIP-778 example record (private key b71c71a6…f291, ip 127.0.0.1, udp 30303, seq 1).

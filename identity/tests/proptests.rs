@@ -1,5 +1,7 @@
 //! Property tests: round trips of every encoding, and decoders never panic on junk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use leanp2p_identity::{keyfile, Keypair, Multiaddr, PeerId, Protocol, PublicKey};
 use proptest::prelude::*;
 

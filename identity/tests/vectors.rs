@@ -1,5 +1,7 @@
 //! Every key / PeerId / multiaddr / node-key vector of `shared/protocols/identity.md`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use leanp2p_identity::{
     keyfile, KeyFileError, KeyType, Keypair, Multiaddr, PeerId, Protocol, PublicKey,
 };

@@ -1,6 +1,8 @@
 //! Cross-check against the `enr` crate (sigp/enr, the reference Rust ENR implementation):
 //! records we build decode there, and records it builds decode here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use std::str::FromStr;
 
 use leanp2p_identity::{Enr, Keypair};

@@ -1,6 +1,8 @@
 //! Cross-check against rust-libp2p's `libp2p-identity`: for many random keys, PeerIds,
 //! key protobufs and signatures agree both ways, for every key type a peer may use.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use leanp2p_identity::{Keypair, PeerId, PublicKey};
 use libp2p::identity as theirs;
 use rand::{RngCore, SeedableRng};

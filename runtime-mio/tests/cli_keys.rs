@@ -1,5 +1,7 @@
 //! The `keygen` and `peer-id` contract of shared/CLI.md, run against the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
 use std::process::{Command, Output};
 
 const ZEAM_0_KEY: &str = "bdf953adc161873ba026330c56450453f582e3c4ee6cb713644794bcfdd85fe5";
