@@ -618,7 +618,8 @@ impl Node {
                 self.on_identify_message(now, conn, &bytes, push);
                 self.finish_stream(now, conn, stream);
             }
-            StreamKind::PingIn(_) | StreamKind::IdentifyServe => {
+            // The peer is done with its stream: close ours too so it can be forgotten.
+            StreamKind::PingIn(_) | StreamKind::IdentifyServe | StreamKind::GossipIn(_) => {
                 self.finish_stream(now, conn, stream)
             }
             StreamKind::App { .. } => self.emit(NodeEvent::AppStreamFinished {

@@ -278,3 +278,33 @@ proptest::proptest! {
         proptest::prop_assert!(net.nodes[0].node.stream_count(c) <= 4);
     }
 }
+
+#[test]
+fn finished_inbound_streams_are_forgotten() {
+    let mut net = Net::new(2, |_| {
+        let mut config = no_ping();
+        // Room for a second inbound gossip stream, so nothing is replaced.
+        config.limits(crate::Limits {
+            max_inbound_gossip_streams: 2,
+            ..crate::Limits::default()
+        });
+        config
+    });
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(2));
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    let c0 = net.nodes[0].node.connections_to(&p1)[0];
+    let baseline = net.nodes[0].node.stream_count(c0);
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    // A second gossip stream and a ping stream, both FINed at once.
+    for id in ["/meshsub/1.2.0", crate::PING_PROTOCOL] {
+        let mut bytes = ms_frame("/multistream/1.0.0");
+        bytes.extend_from_slice(&ms_frame(id));
+        let stream = raw_stream(&mut net, 1, conn, &bytes);
+        net.nodes[1].node.endpoint.finish(conn, stream).unwrap();
+        net.drain(1);
+    }
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.nodes[0].node.stream_count(c0), baseline);
+    assert_eq!(net.nodes[1].node.stats().counters.gossip_streams_opened, 1);
+}
