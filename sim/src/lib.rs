@@ -1,0 +1,1 @@
+//! leanp2p sim: under construction in this session.
