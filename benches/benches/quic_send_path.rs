@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leanp2p_benches::{ssz_like_payload, QuicPair};
 use leanp2p_quic::Config;
 
@@ -59,23 +59,26 @@ const CHUNK: usize = 1024 * 1024;
 /// One-way delay of the simulated link.
 const LATENCY: Duration = Duration::from_millis(1);
 
-fn send_path(c: &mut Criterion) {
+/// Receive batches compared: 1 = the receiver drains after every datagram (ACKs as often
+/// as quinn asks), 32 = up to 32 datagrams per endpoint between drains (like `recvmmsg`).
+const RECV_BATCHES: [usize; 2] = [1, 32];
+
+/// A connected pair with a stream open, warmed up (congestion window, MTU discovery,
+/// buffer pools). Prints datagram and allocation counts over 16 MiB.
+fn warmed_pair(recv_batch: usize, data: &[u8]) -> (QuicPair, leanp2p_quic::StreamId) {
     let t0 = Instant::now();
     let mut pair = QuicPair::connect(t0, Config::default(), LATENCY).unwrap();
+    pair.recv_batch = recv_batch;
     pair.set_alloc_counter(allocations);
     let stream = pair.open_client_stream().unwrap();
-    let data = ssz_like_payload(CHUNK, 6);
-
-    // Warm up (congestion window, MTU discovery, buffer pools), then count allocations
-    // over 16 MiB.
     for _ in 0..8 {
-        pair.transfer(stream, &data).unwrap();
+        pair.transfer(stream, data).unwrap();
     }
     let stats_before = pair.stats;
     let allocs_before = allocations();
     let mut simulated = Duration::ZERO;
     for _ in 0..16 {
-        simulated += pair.transfer(stream, &data).unwrap();
+        simulated += pair.transfer(stream, data).unwrap();
     }
     let total_allocs = allocations() - allocs_before;
     let packets = pair.stats.client_packets - stats_before.client_packets;
@@ -84,20 +87,29 @@ fn send_path(c: &mut Criterion) {
     let transmit_allocs = pair.stats.client_transmit_allocs - stats_before.client_transmit_allocs;
     let per_packet = |n: u64| n as f64 / packets.max(1) as f64;
     println!(
-        "quic_send_path: 16 MiB in {packets} datagrams ({:.0} B avg), {acks} return datagrams, \
-         {:.1} ms simulated; allocations per sent datagram: {:.3} inside the sender's \
-         poll_transmit, {:.3} for the whole loop (both endpoints and driver)",
+        "quic_send_path (recv_batch {recv_batch}): 16 MiB in {packets} datagrams ({:.0} B avg), \
+         {acks} return datagrams, {:.1} ms simulated; allocations per sent datagram: {:.3} \
+         inside the sender's poll_transmit, {:.3} for the whole loop (both endpoints and \
+         driver)",
         bytes as f64 / packets.max(1) as f64,
         simulated.as_secs_f64() * 1e3,
         per_packet(transmit_allocs),
         per_packet(total_allocs),
     );
+    (pair, stream)
+}
 
+fn send_path(c: &mut Criterion) {
+    let data = ssz_like_payload(CHUNK, 6);
     let mut group = c.benchmark_group("quic_send_path");
     group.throughput(Throughput::Bytes(CHUNK as u64));
-    group.bench_function("bulk_1MiB_one_stream", |b| {
-        b.iter(|| black_box(pair.transfer(stream, black_box(&data)).unwrap()))
-    });
+    for recv_batch in RECV_BATCHES {
+        let (mut pair, stream) = warmed_pair(recv_batch, &data);
+        group.bench_function(
+            BenchmarkId::new("bulk_1MiB_one_stream/recv_batch", recv_batch),
+            |b| b.iter(|| black_box(pair.transfer(stream, black_box(&data)).unwrap())),
+        );
+    }
     group.finish();
 }
 

@@ -272,6 +272,11 @@ pub struct QuicPair {
     pub server_conn: ConnId,
     /// Counters.
     pub stats: DriveStats,
+    /// At most this many arrived datagrams are handed to each endpoint before it is
+    /// drained again (a receive batch, like one `recvmmsg`). 1 (the default) drains after
+    /// every datagram, so the receiver acknowledges as often as quinn wants; larger
+    /// batches coalesce acknowledgements.
+    pub recv_batch: usize,
     /// The one transmit buffer reused for every `poll_transmit`.
     buf: Vec<u8>,
     /// Recycled datagram buffers.
@@ -331,6 +336,7 @@ impl QuicPair {
             // Replaced by the server's id at its `Connected` event below.
             server_conn: client_conn,
             stats: DriveStats::default(),
+            recv_batch: 1,
             buf: Vec::with_capacity(64 * 1024),
             pool: Vec::new(),
             alloc_counter: None,
@@ -487,16 +493,19 @@ impl QuicPair {
         sent
     }
 
-    /// Hands every datagram whose arrival time has come to its endpoint.
+    /// Hands up to `recv_batch` datagrams whose arrival time has come to each endpoint.
     fn deliver(&mut self) -> bool {
         let now = self.now;
         let mut delivered = false;
         let (client_addr, server_addr) = (self.client.addr, self.server.addr);
+        let batch = self.recv_batch.max(1);
         for (node, from) in [
             (&mut self.client, server_addr),
             (&mut self.server, client_addr),
         ] {
-            while node.inbox.front().is_some_and(|(at, _)| *at <= now) {
+            let mut handed = 0;
+            while handed < batch && node.inbox.front().is_some_and(|(at, _)| *at <= now) {
+                handed += 1;
                 let Some((_, datagram)) = node.inbox.pop_front() else {
                     break;
                 };
