@@ -89,5 +89,55 @@ fn receive(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, receive);
+/// The same message arriving a second time from another mesh peer: `handle_rpc` decodes
+/// it, computes the id and drops it as a duplicate (the common case in a mesh of 8).
+fn receive_duplicate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gossip_receive");
+    group.throughput(Throughput::Elements(1));
+    for size in [1024usize, 300 * 1024] {
+        let t0 = Instant::now();
+        let mut fixture = MeshedRouter::new(t0, MESH_PEERS).unwrap();
+        let (first, second) = (fixture.peers[0], fixture.peers[1]);
+        let mut ssz = ssz_like_payload(size, 7);
+        let mut counter = 0u64;
+        let mut delivered_twice = 0u64;
+        group.bench_function(BenchmarkId::new("handle_rpc_duplicate", size), |b| {
+            b.iter_custom(|iters| {
+                let mut measured = Duration::ZERO;
+                for _ in 0..iters {
+                    // A new message, received and accepted from the first peer (not measured).
+                    counter += 1;
+                    ssz[..8].copy_from_slice(&counter.to_le_bytes());
+                    let data =
+                        Bytes::from(lean::snappy_compress(&ssz, lean::MAX_PAYLOAD_SIZE).unwrap());
+                    let body = message_rpc_body(&fixture.topic, data);
+                    let now = fixture.now;
+                    fixture.router.handle_rpc(now, first, body.clone()).unwrap();
+                    fixture.drain();
+
+                    let start = Instant::now();
+                    fixture.router.handle_rpc(now, second, body).unwrap();
+                    while let Some(out) = fixture.router.poll_outbound() {
+                        black_box(out);
+                    }
+                    while let Some(event) = fixture.router.poll_event() {
+                        if matches!(event, Event::Message { .. }) {
+                            delivered_twice += 1;
+                        }
+                        black_box(event);
+                    }
+                    measured += start.elapsed();
+
+                    let next = fixture.now + MESSAGE_INTERVAL;
+                    fixture.advance_to(next);
+                }
+                measured
+            })
+        });
+        println!("gossip_receive/duplicate/{size}: {delivered_twice} duplicates delivered again");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, receive, receive_duplicate);
 criterion_main!(benches);

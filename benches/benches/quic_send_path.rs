@@ -84,17 +84,21 @@ fn warmed_pair(recv_batch: usize, data: &[u8]) -> (QuicPair, leanp2p_quic::Strea
     let packets = pair.stats.client_packets - stats_before.client_packets;
     let bytes = pair.stats.client_bytes - stats_before.client_bytes;
     let acks = pair.stats.server_packets - stats_before.server_packets;
+    let wakeups = pair.stats.client_wakeups - stats_before.client_wakeups;
+    let pacing = pair.stats.client_pacing_wakeups - stats_before.client_pacing_wakeups;
     let transmit_allocs = pair.stats.client_transmit_allocs - stats_before.client_transmit_allocs;
     let per_packet = |n: u64| n as f64 / packets.max(1) as f64;
     println!(
         "quic_send_path (recv_batch {recv_batch}): 16 MiB in {packets} datagrams ({:.0} B avg), \
          {acks} return datagrams, {:.1} ms simulated; allocations per sent datagram: {:.3} \
          inside the sender's poll_transmit, {:.3} for the whole loop (both endpoints and \
-         driver)",
+         driver); sender timer wakeups per MiB: {:.1} ({:.1} for pacing)",
         bytes as f64 / packets.max(1) as f64,
         simulated.as_secs_f64() * 1e3,
         per_packet(transmit_allocs),
         per_packet(total_allocs),
+        wakeups as f64 / 16.0,
+        pacing as f64 / 16.0,
     );
     (pair, stream)
 }

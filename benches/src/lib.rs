@@ -18,8 +18,8 @@ use leanp2p_gossipsub::wire::proto::{Message, Rpc, SubOpts};
 use leanp2p_gossipsub::{Event as GossipEvent, Gossipsub, PeerConnection, ProtocolVersion};
 use leanp2p_gossipsub::{TopicHash, Validation};
 use leanp2p_identity::{Keypair, PeerId};
-use leanp2p_quic::StreamId;
 use leanp2p_quic::{Config as QuicConfig, ConnId, Datagram, Endpoint, Event as QuicEvent};
+use leanp2p_quic::{StreamId, TimeoutReason};
 
 /// Why a fixture could not be built or driven.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +251,11 @@ pub struct DriveStats {
     pub client_transmit_allocs: u64,
     /// Stream bytes the server has read.
     pub server_read_bytes: u64,
+    /// Times the clock was advanced to the client's deadline and `handle_timeout` called
+    /// (the wakeups a real driver would have).
+    pub client_wakeups: u64,
+    /// Of those, wakeups whose reason was [`TimeoutReason::Pacing`].
+    pub client_pacing_wakeups: u64,
 }
 
 /// Client and server [`Endpoint`]s joined by in-memory queues with a fixed one-way
@@ -437,10 +442,25 @@ impl QuicPair {
         .min()
         .ok_or_else(|| fail("idle with no deadline"))?;
         self.now = self.now.max(next);
-        for node in [&mut self.client, &mut self.server] {
-            if node.endpoint.poll_timeout().is_some_and(|t| t <= self.now) {
-                node.endpoint.handle_timeout(self.now);
+        if self
+            .client
+            .endpoint
+            .poll_timeout()
+            .is_some_and(|t| t <= self.now)
+        {
+            self.stats.client_wakeups += 1;
+            if self.client.endpoint.timeout_reason() == Some(TimeoutReason::Pacing) {
+                self.stats.client_pacing_wakeups += 1;
             }
+            self.client.endpoint.handle_timeout(self.now);
+        }
+        if self
+            .server
+            .endpoint
+            .poll_timeout()
+            .is_some_and(|t| t <= self.now)
+        {
+            self.server.endpoint.handle_timeout(self.now);
         }
         self.deliver();
         Ok(events)
