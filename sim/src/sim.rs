@@ -101,6 +101,8 @@ pub struct SimStats {
     pub undeliverable: u64,
     /// Timeouts handled.
     pub timeouts: u64,
+    /// Datagrams delivered after a later-sent datagram of the same direction (jitter).
+    pub reordered: u64,
 }
 
 struct SimNode {
@@ -119,6 +121,7 @@ struct InFlight {
     at: Instant,
     seq: u64,
     from: SocketAddr,
+    from_idx: usize,
     to: usize,
     data: Vec<u8>,
 }
@@ -150,6 +153,8 @@ pub struct Sim {
     default_link: LinkConfig,
     links: BTreeMap<(usize, usize), LinkConfig>,
     directions: BTreeMap<(usize, usize), Direction>,
+    /// Highest sequence number delivered per direction, to count reordering.
+    last_delivered: BTreeMap<(usize, usize), u64>,
     blocked: BTreeSet<(usize, usize)>,
     in_flight: BinaryHeap<InFlight>,
     seq: u64,
@@ -193,6 +198,7 @@ impl Sim {
             default_link: LinkConfig::default(),
             links: BTreeMap::new(),
             directions: BTreeMap::new(),
+            last_delivered: BTreeMap::new(),
             blocked: BTreeSet::new(),
             in_flight: BinaryHeap::new(),
             seq: 0,
@@ -287,7 +293,10 @@ impl Sim {
     /// Stops node `idx` abruptly: its state is discarded, it sends nothing, and datagrams
     /// to it are dropped. Its events so far are kept.
     pub fn crash(&mut self, idx: NodeIdx) -> Result<(), SimError> {
-        let entry = self.nodes.get_mut(idx.0).ok_or(SimError::UnknownNode(idx))?;
+        let entry = self
+            .nodes
+            .get_mut(idx.0)
+            .ok_or(SimError::UnknownNode(idx))?;
         if entry.node.take().is_none() {
             return Err(SimError::Crashed(idx));
         }
@@ -402,7 +411,10 @@ impl Sim {
         f: impl FnOnce(&mut Node, Instant) -> R,
     ) -> Result<R, SimError> {
         let now = self.now;
-        let entry = self.nodes.get_mut(idx.0).ok_or(SimError::UnknownNode(idx))?;
+        let entry = self
+            .nodes
+            .get_mut(idx.0)
+            .ok_or(SimError::UnknownNode(idx))?;
         let node = entry.node.as_mut().ok_or(SimError::Crashed(idx))?;
         let result = f(node, now);
         self.drain(idx.0);
@@ -508,9 +520,8 @@ impl Sim {
                 if let Some((id, source)) = validate {
                     // The message may have been dropped from the cache meanwhile; the
                     // router's answer changes nothing for the simulation.
-                    let _ = node_of(&mut self.nodes[i]).map(|node| {
-                        node.report_validation(now, &id, source, Validation::Accept)
-                    });
+                    let _ = node_of(&mut self.nodes[i])
+                        .map(|node| node.report_validation(now, &id, source, Validation::Accept));
                     continue 'outer;
                 }
             }
@@ -525,7 +536,10 @@ impl Sim {
             return;
         };
         let segment = transmit.segment_size.unwrap_or(bytes.len()).max(1);
-        let config = *self.links.get(&pair(from, to)).unwrap_or(&self.default_link);
+        let config = *self
+            .links
+            .get(&pair(from, to))
+            .unwrap_or(&self.default_link);
         for chunk in bytes.chunks(segment) {
             if self.blocked.contains(&(from, to)) {
                 self.stats.partitioned += 1;
@@ -539,6 +553,7 @@ impl Sim {
                         at,
                         seq: self.seq,
                         from: self.nodes[from].addr,
+                        from_idx: from,
                         to,
                         data: chunk.to_vec(),
                     });
@@ -605,6 +620,15 @@ impl Sim {
                     return true;
                 };
                 self.stats.delivered += 1;
+                let last = self
+                    .last_delivered
+                    .entry((datagram.from_idx, to))
+                    .or_insert(0);
+                if datagram.seq < *last {
+                    self.stats.reordered += 1;
+                } else {
+                    *last = datagram.seq;
+                }
                 self.stats.delivered_bytes += datagram.data.len() as u64;
                 node.handle_datagram(
                     now,
@@ -668,7 +692,10 @@ impl Sim {
                 }
             }
             let idle = self.in_flight.is_empty()
-                && self.nodes.iter().all(|n| n.deadline.is_none_or(|d| d > self.now));
+                && self
+                    .nodes
+                    .iter()
+                    .all(|n| n.deadline.is_none_or(|d| d > self.now));
             if idle {
                 return Ok(());
             }

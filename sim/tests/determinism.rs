@@ -1,5 +1,7 @@
 //! The same seed gives the same trace; another seed gives another.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Two nodes: connect, identify both ways, gossip both ways.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use std::time::Duration;
@@ -44,7 +46,11 @@ fn two_nodes_connect_identify_and_gossip_both_ways() {
         assert_eq!(info.public_key.unwrap().to_peer_id(), sim.peer_id(them));
     }
     // Connected well within a few round trips of 10 ms one way.
-    assert!(sim.elapsed() < Duration::from_millis(500), "{:?}", sim.elapsed());
+    assert!(
+        sim.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        sim.elapsed()
+    );
 
     let topic = TopicHash::new("/leanconsensus/sim/block/ssz_snappy");
     subscribe_all(&mut sim, &nodes, &topic);

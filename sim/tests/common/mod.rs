@@ -1,6 +1,6 @@
 //! Helpers shared by the sim integration tests.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,9 +39,7 @@ pub fn received(sim: &Sim, idx: NodeIdx, topic: &TopicHash) -> Vec<Bytes> {
     sim.events(idx)
         .iter()
         .filter_map(|e| match e {
-            NodeEvent::Message {
-                topic: t, data, ..
-            } if t == topic => Some(data.clone()),
+            NodeEvent::Message { topic: t, data, .. } if t == topic => Some(data.clone()),
             _ => None,
         })
         .collect()
