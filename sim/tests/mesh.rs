@@ -152,3 +152,21 @@ fn partition_then_heal_reconnects_and_delivers() {
     assert_exactly_once(&sim, right, &topic, &after);
     assert!(sim.stats().partitioned > 0);
 }
+
+#[test]
+fn fifty_node_mesh_delivers_every_publish_exactly_once() {
+    let (mut sim, nodes) = sim_with(50, 50, LinkConfig::default());
+    connect(&mut sim, &circulant(&nodes, &[1, 3, 7]));
+    let topic = topic();
+    subscribe_all(&mut sim, &nodes, &topic);
+    let sent = publish_round(&mut sim, &nodes, &topic, 20_000, 1, 1024);
+    assert!(wait_delivered(
+        &mut sim,
+        &nodes,
+        &topic,
+        &sent,
+        Duration::from_secs(10)
+    ));
+    sim.run_for(Duration::from_secs(3)).unwrap();
+    assert_exactly_once(&sim, &nodes, &topic, &sent);
+}

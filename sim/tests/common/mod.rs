@@ -2,7 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -75,14 +75,22 @@ pub fn connect(sim: &mut Sim, edges: &[(NodeIdx, NodeIdx)]) {
     assert!(up, "gossip did not come up on every edge");
 }
 
-/// A ring plus chords `i -> i + 3`: every node has degree 4, diameter small.
+/// A ring plus chords `i -> i + 3` (more than 6 nodes): degree 4, small diameter.
 pub fn ring_with_chords(nodes: &[NodeIdx]) -> Vec<(NodeIdx, NodeIdx)> {
+    if nodes.len() > 6 {
+        circulant(nodes, &[1, 3])
+    } else {
+        circulant(nodes, &[1])
+    }
+}
+
+/// Node `i` dials node `i + k` (mod n) for every `k` in `offsets`.
+pub fn circulant(nodes: &[NodeIdx], offsets: &[usize]) -> Vec<(NodeIdx, NodeIdx)> {
     let n = nodes.len();
     let mut edges = Vec::new();
     for i in 0..n {
-        edges.push((nodes[i], nodes[(i + 1) % n]));
-        if n > 6 {
-            edges.push((nodes[i], nodes[(i + 3) % n]));
+        for &k in offsets {
+            edges.push((nodes[i], nodes[(i + k) % n]));
         }
     }
     edges
@@ -97,7 +105,8 @@ pub fn subscribe_all(sim: &mut Sim, nodes: &[NodeIdx], topic: &TopicHash) {
 }
 
 /// Runs until every node in `nodes` except the publisher of each message has received
-/// all of `sent` (publisher, payload), bounded by `limit` of virtual time.
+/// all of `sent` (publisher, payload), bounded by `limit` of virtual time. Scans each
+/// node's new events only, so the check stays cheap when run after every step.
 pub fn wait_delivered(
     sim: &mut Sim,
     nodes: &[NodeIdx],
@@ -105,16 +114,35 @@ pub fn wait_delivered(
     sent: &[(NodeIdx, Bytes)],
     limit: Duration,
 ) -> bool {
-    let nodes = nodes.to_vec();
     let topic = topic.clone();
-    let sent = sent.to_vec();
-    sim.run_until_condition(limit, |sim| {
-        nodes.iter().all(|&idx| {
-            let counts = receive_counts(sim, idx, &topic);
+    let mut scanned = vec![0usize; nodes.len()];
+    let mut missing: Vec<BTreeSet<Bytes>> = nodes
+        .iter()
+        .map(|&idx| {
             sent.iter()
                 .filter(|(from, _)| *from != idx)
-                .all(|(_, data)| counts.contains_key(data))
+                .map(|(_, data)| data.clone())
+                .collect()
         })
+        .collect();
+    let nodes = nodes.to_vec();
+    sim.run_until_condition(limit, |sim| {
+        for (k, &idx) in nodes.iter().enumerate() {
+            let events = sim.events(idx);
+            // drain_events elsewhere may shrink the log; rescan from the start then.
+            if scanned[k] > events.len() {
+                scanned[k] = 0;
+            }
+            for event in &events[scanned[k]..] {
+                if let NodeEvent::Message { topic: t, data, .. } = event {
+                    if *t == topic {
+                        missing[k].remove(data);
+                    }
+                }
+            }
+            scanned[k] = events.len();
+        }
+        missing.iter().all(BTreeSet::is_empty)
     })
     .unwrap()
 }
