@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ pub const SIM_PORT: u16 = 9000;
 
 /// Steps allowed without the virtual clock moving before [`Sim::run_until`] reports a
 /// [`Livelock`] (a node whose deadline never moves past `now`).
-pub const DEFAULT_MAX_STEPS_PER_INSTANT: u64 = 100_000;
+pub const DEFAULT_MAX_STEPS_PER_INSTANT: u64 = 1_000_000;
 
 /// Index of a node in a [`Sim`], in the order of [`Sim::add_node`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -483,29 +483,23 @@ impl Sim {
 
     /// Drains node `i` by the drain rule: transmits onto the network, then events into
     /// its log (auto-validating messages, which is a command, so transmits are drained
-    /// again), then reads its next deadline.
+    /// again before the next event), then reads its next deadline.
     fn drain(&mut self, i: usize) {
-        let now = self.now;
         self.nodes[i].dirty = false;
+        // Taken out for the duration, so routing can borrow the rest of the sim.
+        let Some(mut node) = self.nodes[i].node.take() else {
+            self.nodes[i].deadline = None;
+            return;
+        };
+        let now = self.now;
+        let mut buf = std::mem::take(&mut self.buf);
         'outer: loop {
-            let Some(node) = self.nodes[i].node.as_mut() else {
-                self.nodes[i].deadline = None;
-                return;
-            };
-            let mut transmits = Vec::new();
-            while let Some(transmit) = node.poll_transmit(now, &mut self.buf) {
-                transmits.push((transmit, self.buf[..transmit.size].to_vec()));
+            while let Some(transmit) = node.poll_transmit(now, &mut buf) {
+                let size = transmit.size.min(buf.len());
+                self.route(i, transmit, &buf[..size]);
             }
-            for (transmit, bytes) in transmits {
-                self.route(i, transmit, bytes);
-            }
-            loop {
-                let Some(node) = self.nodes[i].node.as_mut() else {
-                    return;
-                };
-                let Some(event) = node.poll_event() else {
-                    break 'outer;
-                };
+            while let Some(event) = node.poll_event() {
+                self.record_event(i, &event);
                 let validate = match &event {
                     NodeEvent::Message {
                         id,
@@ -514,23 +508,23 @@ impl Sim {
                     } if self.nodes[i].auto_validate => Some((id.clone(), *propagation_source)),
                     _ => None,
                 };
-                let line = format!("{event:?}");
-                self.record(i, &line);
                 self.nodes[i].events.push(event);
                 if let Some((id, source)) = validate {
-                    // The message may have been dropped from the cache meanwhile; the
-                    // router's answer changes nothing for the simulation.
-                    let _ = node_of(&mut self.nodes[i])
-                        .map(|node| node.report_validation(now, &id, source, Validation::Accept));
+                    // The router may have dropped the message from its cache meanwhile;
+                    // its answer changes nothing for the simulation.
+                    let _ = node.report_validation(now, &id, source, Validation::Accept);
                     continue 'outer;
                 }
             }
+            break;
         }
-        self.nodes[i].deadline = self.nodes[i].node.as_ref().and_then(Node::poll_timeout);
+        self.buf = buf;
+        self.nodes[i].deadline = node.poll_timeout();
+        self.nodes[i].node = Some(node);
     }
 
     /// Puts one transmit (possibly a GSO batch) from node `from` onto the network.
-    fn route(&mut self, from: usize, transmit: Transmit, bytes: Vec<u8>) {
+    fn route(&mut self, from: usize, transmit: Transmit, bytes: &[u8]) {
         let Some(&to) = self.by_addr.get(&transmit.destination) else {
             self.stats.undeliverable += 1;
             return;
@@ -564,12 +558,29 @@ impl Sim {
         }
     }
 
-    fn record(&mut self, node: usize, line: &str) {
+    /// Adds `(offset, node, Debug of event)` to the trace, formatting straight into the
+    /// hasher (no string is built, even for large message payloads).
+    fn record_event(&mut self, node: usize, event: &NodeEvent) {
+        self.record_header(node);
+        let mut sink = HashSink(&mut self.trace);
+        // Writing into a hasher cannot fail; a Debug impl returning an error would only
+        // shorten this record, the same way in every run.
+        let _ = write!(sink, "{event:?}");
+        self.trace.update([0xff]);
+    }
+
+    /// Adds a `(offset, node, mark)` record (crash, restart).
+    fn record(&mut self, node: usize, mark: &str) {
+        self.record_header(node);
+        self.trace.update(mark.as_bytes());
+        // 0xff never occurs in UTF-8: it ends the record unambiguously.
+        self.trace.update([0xff]);
+    }
+
+    fn record_header(&mut self, node: usize) {
         let offset = (self.now - self.epoch).as_nanos();
         self.trace.update(offset.to_le_bytes());
         self.trace.update((node as u64).to_le_bytes());
-        self.trace.update((line.len() as u64).to_le_bytes());
-        self.trace.update(line.as_bytes());
         self.trace_len += 1;
     }
 
@@ -752,8 +763,14 @@ impl Sim {
     }
 }
 
-fn node_of(entry: &mut SimNode) -> Option<&mut Node> {
-    entry.node.as_mut()
+/// Feeds formatted text into the trace hasher.
+struct HashSink<'a>(&'a mut Sha256);
+
+impl fmt::Write for HashSink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
