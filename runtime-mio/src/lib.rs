@@ -1,0 +1,33 @@
+//! # leanp2p-mio
+//!
+//! The runtime of leanp2p: a thin [`mio`] reactor over UDP sockets that drives one
+//! [`leanp2p_host::Node`], and (in `src/main.rs`) the `leanp2p` command-line node. This is
+//! the only crate that reads the clock, opens sockets or spawns threads; every protocol
+//! layer below it is a sans-IO state machine.
+//!
+//! Two ways to embed it:
+//! * on your own thread: [`Reactor::bind`], then [`Reactor::run`] with a callback that
+//!   receives every [`leanp2p_host::NodeEvent`] together with `&mut Node` (so it can
+//!   validate, respond or publish at once);
+//! * on a thread of its own: [`spawn`] gives a [`ReactorHandle`] (commands in, woken
+//!   through a `mio::Waker`) and a channel of events out.
+//!
+//! ## Drain rule
+//! The reactor applies the stack's drain rule on every wakeup: after any `handle_*` or
+//! command it drains `poll_transmit` until `None`, then `poll_event` until `None`, then
+//! sleeps until `poll_timeout` (rounded up to the next millisecond). While output is queued
+//! the node's deadline is "now", so the reactor never sleeps on pending work.
+//!
+//! ## Limits
+//! Work per wakeup is capped ([`ReactorConfig`]): datagrams read per socket, transmits
+//! sent, commands applied. At most one transmit is held back on `WouldBlock`.
+//!
+//! Not yet: UDP GSO/GRO (a GSO batch from QUIC is sent as one `send_to` per segment) and
+//! ECN / IP_PKTINFO.
+
+mod reactor;
+
+pub use reactor::{
+    spawn, Command, IoStats, NodeCommand, Reactor, ReactorClosed, ReactorConfig, ReactorError,
+    ReactorHandle, SpawnedReactor,
+};

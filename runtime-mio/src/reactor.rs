@@ -1,0 +1,564 @@
+//! The mio reactor: the only code in leanp2p that touches sockets, the clock and threads.
+//!
+//! The loop, once per wakeup:
+//! 1. read `now`; if the node's deadline has passed, `handle_timeout(now)`;
+//! 2. drain the node: `poll_transmit` into one reused buffer and `send_to` (one pending
+//!    transmit is kept on `WouldBlock` and retried when the socket is writable), then
+//!    `poll_event` to the embedder's callback;
+//! 3. wait on `mio::Poll` until the node's deadline (rounded up to the next millisecond);
+//! 4. read datagrams until `WouldBlock` (at most [`ReactorConfig::max_datagrams_per_wakeup`]
+//!    per wakeup; a socket cut off by the cap is read again without sleeping) and apply
+//!    commands woken through the [`mio::Waker`].
+//!
+//! There is no protocol logic here: if the reactor needed an `if` about gossip, that logic
+//! would belong in `host`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leanp2p_host::{Datagram, Node, NodeEvent, Transmit};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+/// Largest UDP payload we read (a full GRO batch would need 64 KiB; QUIC datagrams are
+/// at most ~1,500 bytes without it).
+const RECV_BUFFER_LEN: usize = 64 * 1024;
+/// The waker's token; sockets use their index.
+const WAKER: Token = Token(usize::MAX);
+
+/// Reactor settings. Defaults suit a lean node.
+#[derive(Clone, Debug)]
+pub struct ReactorConfig {
+    /// `SO_RCVBUF` requested for every socket (the kernel may cap it). Default 8 MiB.
+    pub recv_buffer_bytes: usize,
+    /// `SO_SNDBUF` requested for every socket. Default 8 MiB.
+    pub send_buffer_bytes: usize,
+    /// Datagrams read per socket per wakeup before other work runs. Default 1,024.
+    pub max_datagrams_per_wakeup: usize,
+    /// Transmits sent per wakeup before reading again. Default 1,024.
+    pub max_transmits_per_wakeup: usize,
+    /// Commands applied per wakeup. Default 256.
+    pub max_commands_per_wakeup: usize,
+}
+
+impl Default for ReactorConfig {
+    fn default() -> Self {
+        Self {
+            recv_buffer_bytes: 8 << 20,
+            send_buffer_bytes: 8 << 20,
+            max_datagrams_per_wakeup: 1024,
+            max_transmits_per_wakeup: 1024,
+            max_commands_per_wakeup: 256,
+        }
+    }
+}
+
+/// A closure run on the node, on the reactor's thread, with the current time.
+pub type NodeCommand = Box<dyn FnOnce(&mut Node, Instant) + Send>;
+
+/// Something to do with the node on the reactor's thread.
+pub enum Command {
+    /// Run a closure on the node with the current time (dial, publish, respond, ...).
+    Run(NodeCommand),
+    /// Stop the loop after this wakeup.
+    Shutdown,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Run(_) => f.write_str("Command::Run(..)"),
+            Command::Shutdown => f.write_str("Command::Shutdown"),
+        }
+    }
+}
+
+/// Errors of the reactor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReactorError {
+    /// Binding or configuring a socket failed.
+    #[error("cannot bind UDP {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The node refused a listen address.
+    #[error("node refused listen address {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// `mio::Poll` failed.
+    #[error("poll failed: {0}")]
+    Poll(#[source] io::Error),
+    /// No listen address was given.
+    #[error("the reactor needs at least one UDP socket")]
+    NoSockets,
+}
+
+/// The reactor has stopped; the command was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the reactor has stopped")]
+pub struct ReactorClosed;
+
+/// Counters of the I/O the reactor did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// Datagrams read.
+    pub datagrams_received: u64,
+    /// Datagrams sent (segments of a batch count one each).
+    pub datagrams_sent: u64,
+    /// `send_to` calls.
+    pub send_calls: u64,
+    /// Sends that hit `WouldBlock` (kept and retried).
+    pub send_would_block: u64,
+    /// Send errors other than `WouldBlock` (the datagram is dropped; QUIC recovers it).
+    pub send_errors: u64,
+    /// Receive errors other than `WouldBlock`.
+    pub recv_errors: u64,
+    /// Wakeups of the loop.
+    pub wakeups: u64,
+}
+
+/// A cloneable, `Send` handle to a reactor: commands in, woken through the `mio::Waker`.
+#[derive(Clone, Debug)]
+pub struct ReactorHandle {
+    tx: mpsc::Sender<Command>,
+    waker: Arc<Waker>,
+}
+
+impl ReactorHandle {
+    /// Runs `f` on the node, on the reactor's thread, at its next wakeup.
+    pub fn run(
+        &self,
+        f: impl FnOnce(&mut Node, Instant) + Send + 'static,
+    ) -> Result<(), ReactorClosed> {
+        self.send(Command::Run(Box::new(f)))
+    }
+
+    /// Asks the loop to stop.
+    pub fn shutdown(&self) -> Result<(), ReactorClosed> {
+        self.send(Command::Shutdown)
+    }
+
+    fn send(&self, command: Command) -> Result<(), ReactorClosed> {
+        self.tx.send(command).map_err(|_| ReactorClosed)?;
+        self.waker.wake().map_err(|_| ReactorClosed)
+    }
+}
+
+struct Socket {
+    socket: UdpSocket,
+    local: SocketAddr,
+    /// Stopped reading at the per-wakeup cap: read again before sleeping.
+    more_to_read: bool,
+}
+
+/// A transmit that hit `WouldBlock`: its bytes stay in `send_buf` until sent.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    socket: usize,
+    transmit: Transmit,
+    /// Bytes of `send_buf[..transmit.size]` already sent (whole segments).
+    sent: usize,
+}
+
+/// A mio event loop over one or more UDP sockets, driving one [`Node`].
+pub struct Reactor {
+    node: Node,
+    poll: Poll,
+    sockets: Vec<Socket>,
+    waker: Arc<Waker>,
+    commands: mpsc::Receiver<Command>,
+    tx: mpsc::Sender<Command>,
+    config: ReactorConfig,
+    send_buf: Vec<u8>,
+    recv_buf: Vec<u8>,
+    pending: Option<Pending>,
+    stats: IoStats,
+    stopped: bool,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("local_addrs", &self.local_addrs())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    /// Binds one non-blocking UDP socket per address in `listen` (port 0 picks a free
+    /// port), raises its buffer sizes, and tells `node` to listen on the bound address.
+    pub fn bind(
+        mut node: Node,
+        listen: &[SocketAddr],
+        config: ReactorConfig,
+    ) -> Result<Self, ReactorError> {
+        if listen.is_empty() {
+            return Err(ReactorError::NoSockets);
+        }
+        let poll = Poll::new().map_err(ReactorError::Poll)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ReactorError::Poll)?);
+        let mut sockets = Vec::with_capacity(listen.len());
+        for (index, &addr) in listen.iter().enumerate() {
+            let bind_err = |source| ReactorError::Bind { addr, source };
+            let socket = bind_socket(addr, &config).map_err(bind_err)?;
+            let mut socket = UdpSocket::from_std(socket);
+            let local = socket.local_addr().map_err(bind_err)?;
+            poll.registry()
+                .register(&mut socket, Token(index), Interest::READABLE)
+                .map_err(bind_err)?;
+            node.listen(Instant::now(), local)
+                .map_err(|e| ReactorError::Listen {
+                    addr: local,
+                    reason: e.to_string(),
+                })?;
+            tracing::info!(%local, "listening");
+            sockets.push(Socket {
+                socket,
+                local,
+                more_to_read: false,
+            });
+        }
+        let (tx, commands) = mpsc::channel();
+        Ok(Self {
+            node,
+            poll,
+            sockets,
+            waker,
+            commands,
+            tx,
+            config,
+            send_buf: Vec::with_capacity(64 * 1024),
+            recv_buf: vec![0u8; RECV_BUFFER_LEN],
+            pending: None,
+            stats: IoStats::default(),
+            stopped: false,
+        })
+    }
+
+    /// The bound socket addresses (with the ports picked for port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|s| s.local).collect()
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> ReactorHandle {
+        ReactorHandle {
+            tx: self.tx.clone(),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The node, mutably (only between runs: commands from other threads go through the
+    /// [`ReactorHandle`]).
+    pub fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// I/O counters.
+    pub fn io_stats(&self) -> IoStats {
+        self.stats
+    }
+
+    /// Gives the node back.
+    pub fn into_node(self) -> Node {
+        self.node
+    }
+
+    /// Runs the loop on the caller's thread until `on_event` breaks, a
+    /// [`Command::Shutdown`] arrives, or `until` passes. `on_event` gets every
+    /// [`NodeEvent`] with the node (so it can react at once: validate, respond, ...).
+    pub fn run(
+        &mut self,
+        until: Option<Instant>,
+        mut on_event: impl FnMut(&mut Node, Instant, NodeEvent) -> ControlFlow<()>,
+    ) -> Result<(), ReactorError> {
+        self.stopped = false;
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            if self
+                .node
+                .poll_timeout()
+                .is_some_and(|deadline| deadline <= now)
+            {
+                self.node.handle_timeout(now);
+            }
+            self.drain_transmits(now);
+            while let Some(event) = self.node.poll_event() {
+                if on_event(&mut self.node, now, event).is_break() {
+                    self.stopped = true;
+                }
+            }
+            // Work done by the callback is flushed before sleeping.
+            self.drain_transmits(now);
+            if self.stopped || until.is_some_and(|t| now >= t) {
+                return Ok(());
+            }
+
+            let busy = self.sockets.iter().any(|s| s.more_to_read);
+            let deadline = [self.node.poll_timeout(), until]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| round_up_to_ms(d.saturating_duration_since(now)))
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReactorError::Poll(e)),
+            }
+            self.stats.wakeups += 1;
+            let now = Instant::now();
+            let mut readable = busy;
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.apply_commands(now),
+                    Token(i) => {
+                        if let Some(socket) = self.sockets.get_mut(i) {
+                            if event.is_readable() {
+                                socket.more_to_read = true;
+                                readable = true;
+                            }
+                        }
+                    }
+                }
+            }
+            if readable {
+                self.read_datagrams(now);
+            }
+        }
+    }
+
+    fn apply_commands(&mut self, now: Instant) {
+        for _ in 0..self.config.max_commands_per_wakeup {
+            match self.commands.try_recv() {
+                Ok(Command::Run(f)) => f(&mut self.node, now),
+                Ok(Command::Shutdown) => self.stopped = true,
+                Err(_) => return,
+            }
+        }
+        // More commands than the cap: wake again so they are not stranded.
+        let _ = self.waker.wake();
+    }
+
+    fn read_datagrams(&mut self, now: Instant) {
+        for socket in &mut self.sockets {
+            if !socket.more_to_read {
+                continue;
+            }
+            let mut read = 0;
+            loop {
+                if read == self.config.max_datagrams_per_wakeup {
+                    break; // more_to_read stays set: read again without sleeping
+                }
+                match socket.socket.recv_from(&mut self.recv_buf) {
+                    Ok((len, remote)) => {
+                        read += 1;
+                        self.stats.datagrams_received += 1;
+                        let data = self.recv_buf.get(..len).unwrap_or_default();
+                        let datagram = Datagram {
+                            remote,
+                            local_ip: None,
+                            ecn: None,
+                            data,
+                        };
+                        self.node.handle_datagram(now, datagram);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        socket.more_to_read = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // e.g. ICMP port unreachable surfacing as ECONNREFUSED: not fatal.
+                        self.stats.recv_errors += 1;
+                        tracing::debug!(error = %e, local = %socket.local, "recv_from failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the pending transmit, then pulls and sends new ones, up to the per-wakeup cap.
+    fn drain_transmits(&mut self, now: Instant) {
+        for _ in 0..self.config.max_transmits_per_wakeup {
+            if let Some(pending) = self.pending.take() {
+                if !self.send_pending(pending) {
+                    return; // still blocked; writable interest is registered
+                }
+                continue;
+            }
+            let Some(transmit) = self.node.poll_transmit(now, &mut self.send_buf) else {
+                return;
+            };
+            let socket = self.socket_for(transmit.destination);
+            if !self.send_pending(Pending {
+                socket,
+                transmit,
+                sent: 0,
+            }) {
+                return;
+            }
+        }
+    }
+
+    /// Sends what is left of `pending`; false (and `self.pending` set) on `WouldBlock`.
+    fn send_pending(&mut self, mut pending: Pending) -> bool {
+        let Pending {
+            socket: index,
+            transmit,
+            ..
+        } = pending;
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return true;
+        };
+        let size = transmit.size.min(self.send_buf.len());
+        let segment = transmit.segment_size.unwrap_or(size).max(1);
+        while pending.sent < size {
+            let end = (pending.sent + segment).min(size);
+            let chunk = self.send_buf.get(pending.sent..end).unwrap_or_default();
+            self.stats.send_calls += 1;
+            match socket.socket.send_to(chunk, transmit.destination) {
+                Ok(_) => {
+                    self.stats.datagrams_sent += 1;
+                    pending.sent = end;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.send_would_block += 1;
+                    let _ = self.poll.registry().reregister(
+                        &mut socket.socket,
+                        Token(index),
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                    self.pending = Some(pending);
+                    return false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Unreachable destination and the like: drop this datagram, QUIC's
+                    // loss recovery (or the idle timeout) handles the rest.
+                    self.stats.send_errors += 1;
+                    tracing::debug!(error = %e, to = %transmit.destination, "send_to failed");
+                    pending.sent = end;
+                }
+            }
+        }
+        let _ =
+            self.poll
+                .registry()
+                .reregister(&mut socket.socket, Token(index), Interest::READABLE);
+        true
+    }
+
+    /// The socket to send to `destination` from: same address family, else the first.
+    fn socket_for(&self, destination: SocketAddr) -> usize {
+        self.sockets
+            .iter()
+            .position(|s| s.local.is_ipv4() == destination.is_ipv4())
+            .unwrap_or(0)
+    }
+}
+
+/// A reactor running on its own thread.
+#[derive(Debug)]
+pub struct SpawnedReactor {
+    /// Commands in.
+    pub handle: ReactorHandle,
+    /// Every [`NodeEvent`] out, in order.
+    pub events: mpsc::Receiver<(Instant, NodeEvent)>,
+    /// The bound addresses.
+    pub local_addrs: Vec<SocketAddr>,
+    /// Joins the thread; gives the reactor back when it stops.
+    pub join: std::thread::JoinHandle<Result<Reactor, ReactorError>>,
+}
+
+/// Runs `reactor` on a new thread named `name` until [`ReactorHandle::shutdown`] or
+/// until every event receiver is gone.
+pub fn spawn(reactor: Reactor, name: &str) -> io::Result<SpawnedReactor> {
+    let handle = reactor.handle();
+    let local_addrs = reactor.local_addrs();
+    let (tx, events) = mpsc::channel();
+    let join = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let mut reactor = reactor;
+            reactor.run(None, |_, now, event| match tx.send((now, event)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            })?;
+            Ok(reactor)
+        })?;
+    Ok(SpawnedReactor {
+        handle,
+        events,
+        local_addrs,
+        join,
+    })
+}
+
+fn round_up_to_ms(d: Duration) -> Duration {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn bind_socket(addr: SocketAddr, config: &ReactorConfig) -> io::Result<std::net::UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    if let Err(e) = socket.set_recv_buffer_size(config.recv_buffer_bytes) {
+        tracing::debug!(error = %e, "SO_RCVBUF not raised");
+    }
+    if let Err(e) = socket.set_send_buffer_size(config.send_buffer_bytes) {
+        tracing::debug!(error = %e, "SO_SNDBUF not raised");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(round_up_to_ms(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            round_up_to_ms(Duration::from_micros(1)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_up_to_ms(Duration::from_micros(1000)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_up_to_ms(Duration::from_micros(1001)),
+            Duration::from_millis(2)
+        );
+    }
+}

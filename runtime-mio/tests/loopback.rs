@@ -1,0 +1,118 @@
+//! Two nodes, each on its own reactor thread, over real UDP on 127.0.0.1: connect, identify
+//! and gossip both ways. Bounded by wall-clock deadlines on the receiving side.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
+use std::net::SocketAddr;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leanp2p_host::{lean, Keypair, Node, NodeEvent, PeerId};
+use leanp2p_mio::{spawn, Reactor, ReactorConfig, SpawnedReactor};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+fn start(secret: u8) -> (SpawnedReactor, PeerId) {
+    let key = Keypair::from_secret_bytes(&[secret; 32]).unwrap();
+    let node = Node::new(
+        Instant::now(),
+        lean::config("leanp2p-test"),
+        &key,
+        [secret; 32],
+    )
+    .unwrap();
+    let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let reactor = Reactor::bind(node, &[localhost], ReactorConfig::default()).unwrap();
+    (
+        spawn(reactor, &format!("node-{secret}")).unwrap(),
+        key.peer_id(),
+    )
+}
+
+/// Waits (bounded) for the first event `pick` accepts.
+fn wait_for<T>(
+    events: &Receiver<(Instant, NodeEvent)>,
+    what: &str,
+    mut pick: impl FnMut(&NodeEvent) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (_, event) = events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("timed out after {BOUND:?} waiting for {what}"));
+        if let Some(found) = pick(&event) {
+            return found;
+        }
+    }
+}
+
+#[test]
+fn two_reactors_connect_identify_and_gossip_over_loopback() {
+    let (a, a_peer) = start(1);
+    let (b, b_peer) = start(2);
+    let topic = lean::topics("12345678", 0).into_iter().next().unwrap();
+    for node in [&a, &b] {
+        let topic = topic.clone();
+        node.handle
+            .run(move |n, now| {
+                n.subscribe(now, &topic).unwrap();
+            })
+            .unwrap();
+    }
+    let a_addr = a.local_addrs[0];
+    b.handle
+        .run(move |n, now| {
+            n.dial(now, a_addr, Some(a_peer)).unwrap();
+        })
+        .unwrap();
+
+    let peer = wait_for(&b.events, "b connected", |e| match e {
+        NodeEvent::Connected { peer, .. } => Some(*peer),
+        _ => None,
+    });
+    assert_eq!(peer, a_peer);
+    // Identify and b's subscription reach a in either order.
+    let (mut identified, mut subscribed) = (false, false);
+    wait_for(&a.events, "a identifies b and sees its subscription", |e| {
+        match e {
+            NodeEvent::Identified { peer, .. } if *peer == b_peer => identified = true,
+            NodeEvent::Subscribed { peer, .. } if *peer == b_peer => subscribed = true,
+            _ => {}
+        }
+        (identified && subscribed).then_some(())
+    });
+
+    // 300 KiB from a to b, and 1 KiB back; published repeatedly until the mesh carries them
+    // (the first heartbeat grafts), each receiver stops at the first copy.
+    let big = Bytes::from((0..300 * 1024).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    let small = Bytes::from(vec![7u8; 1024]);
+    for (from, to, data) in [(&a, &b, big), (&b, &a, small)] {
+        let deadline = Instant::now() + BOUND;
+        let got = loop {
+            assert!(
+                Instant::now() < deadline,
+                "gossip not delivered within {BOUND:?}"
+            );
+            let (topic, data) = (topic.clone(), data.clone());
+            from.handle
+                .run(move |n, now| {
+                    let _ = n.publish(now, &topic, data);
+                })
+                .unwrap();
+            match to.events.recv_timeout(Duration::from_millis(500)) {
+                Ok((_, NodeEvent::Message { data, .. })) => break data,
+                Ok(_) | Err(_) => continue,
+            }
+        };
+        assert_eq!(got, data);
+    }
+
+    for node in [a, b] {
+        node.handle.shutdown().unwrap();
+        let reactor = node.join.join().unwrap().unwrap();
+        let io = reactor.io_stats();
+        assert!(io.datagrams_sent > 0 && io.datagrams_received > 0, "{io:?}");
+    }
+}
