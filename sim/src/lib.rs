@@ -12,7 +12,9 @@
 //!
 //! [`LinkConfig`] gives latency, uniform jitter (which reorders datagrams closer
 //! together than the jitter), random loss, a per-direction serialization rate (a burst
-//! queues behind itself) and an MTU (bigger datagrams vanish). Pairs without
+//! queues behind itself) with an optional tail-drop queue limit, and an MTU (bigger
+//! datagrams vanish). Partitions are checked when a datagram is sent: datagrams
+//! already in flight still arrive. Pairs without
 //! [`Sim::link`] use [`Sim::set_default_link`]. [`Sim::partition`] / [`Sim::heal`]
 //! cut and restore groups; [`Sim::crash`] / [`Sim::restart`] drop a node's state and
 //! bring it back with the same key and address.
@@ -27,6 +29,13 @@
 //! unless [`Sim::set_auto_validate`] is off, and since that is a command, transmits are
 //! drained again before the next event), then it reads `poll_timeout`. Commands made
 //! through [`Sim::node_mut`] are drained at the start of the next step.
+//!
+//! # Memory
+//!
+//! The sim is a test harness for trusted nodes: it keeps every event of every node
+//! until [`Sim::drain_events`], and datagrams in flight are bounded only by what the
+//! nodes send (use [`LinkConfig::queue_bytes`] on bandwidth-limited links to bound a
+//! link's queue like a router would). [`SimStats`] counts every datagram fate.
 //!
 //! # Determinism
 //!

@@ -18,19 +18,25 @@ pub struct LinkConfig {
     /// Serialization rate per direction; `None` is unlimited. Each datagram occupies the
     /// link for `size / rate` after the previous one left, so bursts queue up.
     pub bandwidth_bytes_per_sec: Option<u64>,
+    /// Tail-drop buffer in front of a bandwidth-limited link: a datagram that would
+    /// find more than this many bytes still waiting to be serialized is dropped (a
+    /// router queue, netem's `limit`). `None` queues without bound; ignored without a
+    /// bandwidth limit.
+    pub queue_bytes: Option<usize>,
     /// Largest UDP payload the link carries; bigger datagrams are dropped (as a real
     /// path would, which is what QUIC path-MTU discovery probes for).
     pub mtu: usize,
 }
 
 impl Default for LinkConfig {
-    /// 10 ms latency, no jitter, no loss, unlimited bandwidth, 1452-byte MTU.
+    /// 10 ms latency, no jitter, no loss, unlimited bandwidth and queue, 1452-byte MTU.
     fn default() -> Self {
         Self {
             latency: Duration::from_millis(10),
             jitter: Duration::ZERO,
             loss: 0.0,
             bandwidth_bytes_per_sec: None,
+            queue_bytes: None,
             mtu: 1452,
         }
     }
@@ -45,6 +51,8 @@ pub(crate) enum Fate {
     Lost,
     /// Dropped for exceeding the MTU.
     TooBig,
+    /// Dropped because the link's queue was full.
+    QueueFull,
 }
 
 /// Per-direction link state: when the sender's side of the link is free again.
@@ -75,6 +83,12 @@ impl Direction {
         let departure = match config.bandwidth_bytes_per_sec {
             Some(rate) if rate > 0 => {
                 let start = self.busy_until.map_or(now, |busy| busy.max(now));
+                if let Some(limit) = config.queue_bytes {
+                    let waiting = (start - now).as_nanos() * u128::from(rate) / 1_000_000_000;
+                    if waiting + size as u128 > limit as u128 {
+                        return Fate::QueueFull;
+                    }
+                }
                 let nanos = (size as u128 * 1_000_000_000) / u128::from(rate);
                 let done = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
                 self.busy_until = Some(done);
@@ -117,6 +131,32 @@ mod tests {
             Fate::Arrive(t0 + Duration::from_millis(7))
         );
         assert_eq!(dir.send(&config, t0, 2000, &mut rng), Fate::TooBig);
+    }
+
+    #[test]
+    fn full_queue_drops_at_the_tail() {
+        let t0 = Instant::now();
+        let config = LinkConfig {
+            bandwidth_bytes_per_sec: Some(1_000_000),
+            queue_bytes: Some(2_500),
+            ..LinkConfig::default()
+        };
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut dir = Direction::default();
+        let fates: Vec<_> = (0..4)
+            .map(|_| dir.send(&config, t0, 1000, &mut rng))
+            .collect();
+        // Bytes waiting before each: 0, 1000, then 2000 (2000 + 1000 > 2500: dropped).
+        assert!(matches!(fates[0], Fate::Arrive(_)));
+        assert!(matches!(fates[1], Fate::Arrive(_)));
+        assert_eq!(fates[2], Fate::QueueFull);
+        assert_eq!(fates[3], Fate::QueueFull);
+        // 1.5 ms later half the queue has drained.
+        let later = t0 + Duration::from_micros(1500);
+        assert!(matches!(
+            dir.send(&config, later, 1000, &mut rng),
+            Fate::Arrive(_)
+        ));
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct SimStats {
     pub lost: u64,
     /// Datagrams dropped for exceeding the link MTU.
     pub too_big: u64,
+    /// Datagrams dropped by a full link queue ([`LinkConfig::queue_bytes`]).
+    pub queue_full: u64,
     /// Datagrams dropped by a partition.
     pub partitioned: u64,
     /// Datagrams to an address no node has, or to a crashed node.
@@ -554,6 +556,7 @@ impl Sim {
                 }
                 Fate::Lost => self.stats.lost += 1,
                 Fate::TooBig => self.stats.too_big += 1,
+                Fate::QueueFull => self.stats.queue_full += 1,
             }
         }
     }

@@ -163,3 +163,37 @@ fn crashed_node_drops_datagrams_and_restart_keeps_identity() {
     assert_eq!(sim.node(b).unwrap().local_peer_id(), peer_b);
     connect(&mut sim, &[(a, b)]);
 }
+
+#[test]
+fn tail_drops_at_a_small_link_queue_are_recovered() {
+    let link = LinkConfig {
+        bandwidth_bytes_per_sec: Some(2_000_000),
+        queue_bytes: Some(16 * 1024),
+        ..LinkConfig::default()
+    };
+    let (mut sim, nodes) = sim_with(6, 2, link);
+    connect(&mut sim, &[(nodes[0], nodes[1])]);
+    let topic = TopicHash::new("queue");
+    subscribe_all(&mut sim, &nodes, &topic);
+    let sent = vec![
+        (nodes[0], payload(9, 300 * 1024)),
+        (nodes[1], payload(10, 300 * 1024)),
+    ];
+    for (from, data) in &sent {
+        sim.publish(*from, &topic, data.clone()).unwrap();
+    }
+    assert!(wait_delivered(
+        &mut sim,
+        &nodes,
+        &topic,
+        &sent,
+        Duration::from_secs(20)
+    ));
+    assert!(
+        sim.stats().queue_full > 0,
+        "the queue never overflowed: {:?}",
+        sim.stats()
+    );
+    sim.run_for(Duration::from_secs(2)).unwrap();
+    assert_exactly_once(&sim, &nodes, &topic, &sent);
+}
