@@ -26,7 +26,16 @@ fn run(seed: u64) -> ([u8; 32], u64) {
         sim.publish(idx, &topic, payload(i as u32, 3000)).unwrap();
         sim.run_for(Duration::from_millis(30)).unwrap();
     }
-    sim.run_for(Duration::from_secs(10)).unwrap();
+    sim.run_for(Duration::from_secs(2)).unwrap();
+    // Faults are part of the trace too: a partition, a crash and a restart.
+    sim.partition(&nodes[..2], &nodes[2..]);
+    sim.run_for(Duration::from_secs(3)).unwrap();
+    sim.heal();
+    sim.crash(nodes[4]).unwrap();
+    sim.run_for(Duration::from_secs(2)).unwrap();
+    sim.restart(nodes[4]).unwrap();
+    sim.dial(nodes[4], nodes[0]).unwrap();
+    sim.run_for(Duration::from_secs(5)).unwrap();
     (sim.trace_hash(), sim.trace_len())
 }
 
