@@ -59,6 +59,8 @@
 //! assert!(sim.events(a).iter().any(|e| matches!(e, NodeEvent::Connected { .. })));
 //! ```
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod link;
 mod sim;
 
