@@ -62,6 +62,10 @@ pub const TARGETS: &[Target] = &[
         name: "quic_endpoint",
         run: leanp2p_quic::fuzzing::endpoint_datagrams,
     },
+    Target {
+        name: "node_pair",
+        run: leanp2p_sim::fuzzing::node_pair,
+    },
 ];
 
 /// Runs the target called `name` on `data`. Unknown names panic: that is a bug in the
