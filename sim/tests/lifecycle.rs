@@ -99,3 +99,80 @@ fn crashed_node_is_redialled_after_restart_and_gossip_reconverges() {
         assert_eq!(got.len() - before[i], expected, "node {n} after restart");
     }
 }
+
+/// Every node `i` knows `i + 1` and `i + 3` (so each has degree 4).
+fn add_known_chords(sim: &mut Sim, nodes: &[NodeIdx]) {
+    for i in 0..nodes.len() {
+        for offset in [1, 3] {
+            let next = nodes[(i + offset) % nodes.len()];
+            let (peer, addr) = (sim.peer_id(next), sim.addr(next));
+            sim.with_node(nodes[i], |node, now| node.add_known_peer(now, peer, addr))
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn thirty_two_nodes_all_restart_and_reconverge_to_a_full_mesh() {
+    let (mut sim, nodes) = sim_with(32, 32, LinkConfig::default());
+    let topic = TopicHash::new("/leanconsensus/sim/block/ssz_snappy");
+    let edges = circulant(&nodes, &[1, 3]);
+    let all_up = |sim: &Sim| edges.iter().all(|&(a, b)| gossip_up(sim, a, b));
+
+    add_known_chords(&mut sim, &nodes);
+    assert!(sim
+        .run_until_condition(Duration::from_secs(30), all_up)
+        .unwrap());
+    subscribe_all(&mut sim, &nodes, &topic);
+    sim.run_for(Duration::from_secs(3)).unwrap();
+
+    // Every node goes down, then every node comes back as a fresh process.
+    for &n in &nodes {
+        sim.crash(n).unwrap();
+    }
+    sim.run_for(Duration::from_secs(2)).unwrap();
+    for &n in &nodes {
+        sim.restart(n).unwrap();
+        sim.drain_events(n);
+    }
+    add_known_chords(&mut sim, &nodes);
+    subscribe_all(&mut sim, &nodes, &topic);
+    let back = sim
+        .run_until_condition(Duration::from_secs(120), all_up)
+        .unwrap();
+    assert!(
+        back,
+        "the restarted network did not reconnect every known edge"
+    );
+    // A few heartbeats (700 ms) let the meshes fill.
+    sim.run_for(Duration::from_secs(5)).unwrap();
+    for &n in &nodes {
+        let mesh = sim.node(n).unwrap().gossipsub().mesh_peers(&topic).count();
+        assert_eq!(
+            mesh, 4,
+            "node {n}: every connected subscriber is in the mesh (degree 4 < D_lo)"
+        );
+    }
+
+    let sent: Vec<_> = (0..4u32)
+        .map(|k| {
+            (
+                nodes[(k as usize * 8) % nodes.len()],
+                payload(100 + k, 4096),
+            )
+        })
+        .collect();
+    for (from, data) in &sent {
+        sim.publish(*from, &topic, data.clone()).unwrap();
+    }
+    assert!(wait_delivered(
+        &mut sim,
+        &nodes,
+        &topic,
+        &sent,
+        Duration::from_secs(10)
+    ));
+    sim.run_for(Duration::from_secs(3)).unwrap();
+    assert_exactly_once(&sim, &nodes, &topic, &sent);
+}
