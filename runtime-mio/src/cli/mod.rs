@@ -2,6 +2,7 @@
 
 mod enr;
 mod keys;
+mod node;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -33,6 +34,10 @@ enum Command {
     /// Print our ENR (EIP-778, "v4") and, on a second line, the QUIC multiaddr other nodes
     /// will dial — the record to put in a lean-quickstart `nodes.yaml`.
     Enr(enr::EnrArgs),
+    /// Run one node until --run-secs, --exit-when-done or SIGINT/SIGTERM (graceful close,
+    /// then a summary). Exit code 0 when every requested action succeeded, 3 when a target
+    /// was missed, 2 for bad arguments.
+    Node(Box<node::NodeArgs>),
 }
 
 /// A command failure: printed as one line, exit code 2.
@@ -46,6 +51,10 @@ pub(crate) enum CliError {
     Enr(#[from] leanp2p_identity::EnrError),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
+    #[error("{0}")]
+    BadFlag(String),
+    #[error("{0}")]
+    Node(String),
 }
 
 /// Parses `args` and runs the command.
@@ -69,12 +78,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Keygen(args) => keys::keygen(&args, &mut stdout),
-        Command::PeerId(args) => keys::peer_id(&args, &mut stdout),
-        Command::Enr(args) => enr::enr(&args, &mut stdout),
+        Command::Keygen(args) => keys::keygen(&args, &mut stdout).map(|()| 0),
+        Command::PeerId(args) => keys::peer_id(&args, &mut stdout).map(|()| 0),
+        Command::Enr(args) => enr::enr(&args, &mut stdout).map(|()| 0),
+        Command::Node(args) => {
+            // `node` writes its own lines (stdout is locked per line there).
+            drop(stdout);
+            return match node::run(&args) {
+                Ok(code) => ExitCode::from(code),
+                Err(err) => {
+                    eprintln!("leanp2p: {err}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            };
+        }
     };
-    match result.and_then(|()| stdout.flush().map_err(CliError::Stdout)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match result.and_then(|code| stdout.flush().map(|()| code).map_err(CliError::Stdout)) {
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("leanp2p: {err}");
             ExitCode::from(EXIT_USAGE)

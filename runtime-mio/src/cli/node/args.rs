@@ -1,0 +1,357 @@
+//! `leanp2p node` flags (CLI.md "`leanp2p node` flags") and their resolution into a
+//! validated [`NodePlan`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use leanp2p_host::{Keypair, Multiaddr, TopicHash};
+use leanp2p_identity::{keyfile, Enr};
+
+use super::super::CliError;
+
+/// Default listen address (CLI.md).
+pub(crate) const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/udp/9001/quic-v1";
+/// Largest `nodes.yaml` we read (a devnet list is a few KiB).
+const MAX_BOOTNODES_FILE: u64 = 1 << 20;
+
+/// How published payloads are encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GossipEncoding {
+    /// Snappy block encoding, as Ethereum gossip carries SSZ.
+    Snappy,
+    /// The bytes as they are (tests).
+    Raw,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// QUIC listen address `/ip4|ip6/<addr>/udp/<port>/quic-v1` (repeatable).
+    #[arg(long, value_name = "MULTIADDR", default_value = DEFAULT_LISTEN)]
+    listen: Vec<String>,
+    /// Node-key file (64 hex characters, optional 0x). Default: a fresh key.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_hex")]
+    node_key: Option<PathBuf>,
+    /// The secret key as 64 hex characters (0x optional). Default: a fresh key.
+    #[arg(long, value_name = "HEX")]
+    key_hex: Option<String>,
+    /// Bootnode (`/…/quic-v1/p2p/<id>` or `enr:…`), dialled and redialled forever (repeatable).
+    #[arg(long, value_name = "MULTIADDR|ENR")]
+    bootnode: Vec<String>,
+    /// A lean-quickstart `nodes.yaml`: a YAML list of ENRs and/or multiaddrs.
+    #[arg(long, value_name = "FILE")]
+    bootnodes: Option<PathBuf>,
+    /// Dial this address once, no redial (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    dial: Vec<String>,
+    /// Network segment of lean topics.
+    #[arg(long, value_name = "NAME", default_value = "12345678")]
+    network: String,
+    /// Topic to subscribe to: a full topic, or `block`, `aggregation`, `attestation_<n>`
+    /// (repeatable; default block + aggregation).
+    #[arg(long, value_name = "T")]
+    topic: Vec<String>,
+    /// Payload encoding of published and received gossip.
+    #[arg(long, value_enum, default_value = "snappy")]
+    gossip_encoding: GossipEncoding,
+    /// One JSON object per line on stdout instead of logs on stderr.
+    #[arg(long)]
+    json: bool,
+    /// Hard limit on the run time, in seconds.
+    #[arg(long, value_name = "S")]
+    run_secs: Option<f64>,
+    /// Messages to publish.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    publish_count: u64,
+    /// Size of each published payload before encoding (at least 16).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    publish_size: usize,
+    /// Pause between publishes (0 = back-to-back).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    publish_interval_ms: u64,
+    /// Topic to publish on (full or short form; default: the first subscribed topic).
+    #[arg(long, value_name = "T")]
+    publish_topic: Option<String>,
+    /// Wait until the publish topic has this many mesh peers.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    publish_min_peers: usize,
+    /// Longest wait for --publish-min-peers before publishing anyway.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    publish_wait_max_ms: u64,
+    /// Distinct gossip messages to receive; missing them gives exit code 3.
+    #[arg(long, value_name = "N")]
+    expect_messages: Option<u64>,
+    /// Exit (after --linger-ms) once publishing and --expect-messages are done.
+    #[arg(long)]
+    exit_when_done: bool,
+    /// Time to keep running after done, so the last messages propagate.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    linger_ms: u64,
+    /// No `gossip` line per received message (counters still run).
+    #[arg(long)]
+    quiet_gossip: bool,
+    /// Send a status request to every peer once connected.
+    #[arg(long)]
+    request_status_to_all: bool,
+}
+
+/// The validated plan of a `node` run.
+#[derive(Debug)]
+pub(crate) struct NodePlan {
+    pub key: Keypair,
+    pub listen: Vec<SocketAddr>,
+    pub bootnodes: Vec<Multiaddr>,
+    pub dial: Vec<Multiaddr>,
+    pub topics: Vec<TopicHash>,
+    pub encoding: GossipEncoding,
+    pub json: bool,
+    pub run_for: Option<Duration>,
+    pub publish: Option<PublishPlan>,
+    pub expect_messages: Option<u64>,
+    pub exit_when_done: bool,
+    pub linger: Duration,
+    pub quiet_gossip: bool,
+    pub request_status_to_all: bool,
+}
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub(crate) struct PublishPlan {
+    pub topic: TopicHash,
+    pub count: u64,
+    pub size: usize,
+    pub interval: Duration,
+    pub min_peers: usize,
+    pub wait_max: Duration,
+}
+
+impl NodeArgs {
+    /// Checks every flag and loads the key and the bootnodes file.
+    pub(crate) fn resolve(&self) -> Result<NodePlan, CliError> {
+        let key = match (&self.node_key, &self.key_hex) {
+            (Some(path), _) => keyfile::read_node_key(path)?,
+            (None, Some(hex)) => keyfile::parse_node_key(hex)?,
+            (None, None) => Keypair::generate(&mut rand_core::OsRng),
+        };
+        let listen = self
+            .listen
+            .iter()
+            .map(|text| parse_listen(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut bootnodes = self
+            .bootnode
+            .iter()
+            .map(|text| parse_bootnode(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(path) = &self.bootnodes {
+            for entry in read_bootnodes_file(path)? {
+                bootnodes.push(parse_bootnode(&entry)?);
+            }
+        }
+        let dial = self
+            .dial
+            .iter()
+            .map(|text| parse_quic_multiaddr(text, "--dial"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut topics = Vec::new();
+        for text in &self.topic {
+            let topic = expand_topic(text, &self.network)?;
+            if !topics.contains(&topic) {
+                topics.push(topic);
+            }
+        }
+        if topics.is_empty() {
+            topics = leanp2p_host::lean::topics(&self.network, 0);
+        }
+        let run_for = match self.run_secs {
+            Some(s) if !(s.is_finite() && s > 0.0) => {
+                return Err(CliError::BadFlag(format!(
+                    "--run-secs must be a positive number, got {s}"
+                )))
+            }
+            Some(s) => Some(Duration::from_secs_f64(s)),
+            None => None,
+        };
+        let publish = if self.publish_count > 0 {
+            if self.publish_size < super::payload::HEADER_LEN {
+                return Err(CliError::BadFlag(format!(
+                    "--publish-size must be at least {} bytes",
+                    super::payload::HEADER_LEN
+                )));
+            }
+            if self.publish_size > leanp2p_host::lean::MAX_PAYLOAD_SIZE {
+                return Err(CliError::BadFlag(format!(
+                    "--publish-size must be at most {} bytes",
+                    leanp2p_host::lean::MAX_PAYLOAD_SIZE
+                )));
+            }
+            let topic = match &self.publish_topic {
+                Some(text) => expand_topic(text, &self.network)?,
+                None => topics[0].clone(),
+            };
+            Some(PublishPlan {
+                topic,
+                count: self.publish_count,
+                size: self.publish_size,
+                interval: Duration::from_millis(self.publish_interval_ms),
+                min_peers: self.publish_min_peers,
+                wait_max: Duration::from_millis(self.publish_wait_max_ms),
+            })
+        } else {
+            None
+        };
+        Ok(NodePlan {
+            key,
+            listen,
+            bootnodes,
+            dial,
+            topics,
+            encoding: self.gossip_encoding,
+            json: self.json,
+            run_for,
+            publish,
+            expect_messages: self.expect_messages,
+            exit_when_done: self.exit_when_done,
+            linger: Duration::from_millis(self.linger_ms),
+            quiet_gossip: self.quiet_gossip,
+            request_status_to_all: self.request_status_to_all,
+        })
+    }
+}
+
+/// A `/ip4|ip6/…/udp/…/quic-v1` multiaddr (with an optional `/p2p/…`).
+fn parse_quic_multiaddr(text: &str, flag: &str) -> Result<Multiaddr, CliError> {
+    let bad = |reason: String| CliError::BadFlag(format!("{flag} {text}: {reason}"));
+    let addr: Multiaddr = text.trim().parse().map_err(|e| bad(format!("{e}")))?;
+    addr.to_quic_v1_target().map_err(|e| bad(format!("{e}")))?;
+    Ok(addr)
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, CliError> {
+    let addr = parse_quic_multiaddr(text, "--listen")?;
+    match addr.to_quic_v1_target() {
+        Ok((socket, None)) => Ok(socket),
+        Ok((_, Some(_))) => Err(CliError::BadFlag(format!(
+            "--listen {text}: no /p2p part allowed"
+        ))),
+        Err(e) => Err(CliError::BadFlag(format!("--listen {text}: {e}"))),
+    }
+}
+
+/// An `enr:…` record (mapped to its QUIC multiaddr) or a multiaddr with `/p2p/<id>`.
+fn parse_bootnode(text: &str) -> Result<Multiaddr, CliError> {
+    let text = text.trim();
+    if text.starts_with("enr:") {
+        let enr: Enr = text
+            .parse()
+            .map_err(|e| CliError::BadFlag(format!("bootnode {text}: {e}")))?;
+        return enr
+            .to_quic_multiaddr()
+            .map_err(|e| CliError::BadFlag(format!("bootnode {text}: {e}")));
+    }
+    let addr = parse_quic_multiaddr(text, "bootnode")?;
+    if addr.peer_id().is_none() {
+        return Err(CliError::BadFlag(format!(
+            "bootnode {text}: a /p2p/<peer-id> part is required"
+        )));
+    }
+    Ok(addr)
+}
+
+/// Reads a lean-quickstart `nodes.yaml`.
+///
+/// The file is a flat YAML sequence of scalars (`- enr:-IW4…` or `- /ip4/…`), so a line
+/// parser is enough and avoids a YAML dependency (`serde_yaml` is unmaintained): every
+/// line is either blank, a `#` comment, or `- <value>` with an optional quoted value and
+/// trailing ` #` comment. Anything else (nested maps, flow sequences) is rejected with
+/// the line number rather than guessed at.
+fn read_bootnodes_file(path: &Path) -> Result<Vec<String>, CliError> {
+    let unreadable =
+        |e: std::io::Error| CliError::BadFlag(format!("--bootnodes {}: {e}", path.display()));
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > MAX_BOOTNODES_FILE {
+        return Err(CliError::BadFlag(format!(
+            "--bootnodes {}: larger than {MAX_BOOTNODES_FILE} bytes",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    parse_bootnodes_yaml(&text).map_err(|(line, reason)| {
+        CliError::BadFlag(format!("--bootnodes {}:{line}: {reason}", path.display()))
+    })
+}
+
+/// Parses the flat YAML list; errors carry the 1-based line number.
+pub(crate) fn parse_bootnodes_yaml(text: &str) -> Result<Vec<String>, (usize, &'static str)> {
+    let mut entries = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line == "---" {
+            continue;
+        }
+        let Some(value) = line.strip_prefix('-') else {
+            return Err((index + 1, "expected a list item `- <enr or multiaddr>`"));
+        };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        if value.is_empty() {
+            return Err((index + 1, "empty list item"));
+        }
+        entries.push(value.to_string());
+    }
+    Ok(entries)
+}
+
+/// A full topic (starting with `/`) as given, or a short lean kind expanded to
+/// `/leanconsensus/<network>/<kind>/ssz_snappy`.
+fn expand_topic(text: &str, network: &str) -> Result<TopicHash, CliError> {
+    if text.starts_with('/') {
+        return Ok(TopicHash::new(text));
+    }
+    let full = format!("/leanconsensus/{network}/{text}/ssz_snappy");
+    leanp2p_host::lean::LeanTopic::parse(&full, network)
+        .map(|topic| topic.hash())
+        .map_err(|e| {
+            CliError::BadFlag(format!(
+                "--topic {text}: not a full topic nor block|aggregation|attestation_<n> ({e})"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_yaml_lines_are_parsed_and_junk_is_rejected() {
+        let text = "# devnet\n- enr:-IW4QA\n-   \"/ip4/1.2.3.4/udp/9000/quic-v1\" # comment\n\n";
+        assert_eq!(
+            parse_bootnodes_yaml(text).unwrap(),
+            ["enr:-IW4QA", "/ip4/1.2.3.4/udp/9000/quic-v1"]
+        );
+        assert_eq!(parse_bootnodes_yaml("nodes:\n").unwrap_err().0, 1);
+        assert_eq!(parse_bootnodes_yaml("- a\n-\n").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn short_topics_expand_and_bad_ones_fail() {
+        assert_eq!(
+            expand_topic("attestation_3", "devnet0").unwrap().as_str(),
+            "/leanconsensus/devnet0/attestation_3/ssz_snappy"
+        );
+        assert_eq!(expand_topic("/x/y", "n").unwrap().as_str(), "/x/y");
+        assert!(expand_topic("blocks", "n").is_err());
+    }
+
+    #[test]
+    fn listen_accepts_only_quic_v1() {
+        assert!(parse_listen("/ip4/127.0.0.1/udp/0/quic-v1").is_ok());
+        assert!(parse_listen("/ip4/127.0.0.1/tcp/9000").is_err());
+        assert!(parse_listen("not-a-multiaddr").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! `leanp2p node`: one node on a mio reactor, with an optional load generator and
+//! machine-readable output (CLI.md "`leanp2p node` flags" and "JSON event lines").
+//!
+//! * `args`: flags and their validation (bad input → exit 2);
+//! * `run`: setup, the loop, graceful close, summary;
+//! * `events`: `NodeEvent` → JSON lines, counters, reactions;
+//! * `publisher`: the `--publish-*` load generator thread;
+//! * `payload`, `output`, `session`, `summary`: helpers.
+
+mod args;
+mod events;
+mod output;
+mod payload;
+mod publisher;
+mod run;
+mod session;
+mod summary;
+
+pub(crate) use args::NodeArgs;
+pub(crate) use run::run;

@@ -1,0 +1,151 @@
+//! The load generator: a thread that waits for mesh peers, then publishes through the
+//! [`ReactorHandle`] (each publish runs on the reactor's thread and stamps the send time
+//! there, right before `Node::publish`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leanp2p_host::lean;
+use leanp2p_mio::ReactorHandle;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde_json::json;
+
+use super::args::{GossipEncoding, PublishPlan};
+use super::payload;
+use super::session::{lock, Shared};
+
+/// How often the mesh size is polled while waiting for `--publish-min-peers`.
+const MESH_POLL: Duration = Duration::from_millis(50);
+/// Publishes queued ahead of the reactor before the publisher waits for it (bounds the
+/// memory of back-to-back publishing).
+const MAX_QUEUED_PUBLISHES: u64 = 32;
+
+/// Starts the publisher thread. `stopping` ends it early.
+pub(crate) fn spawn(
+    plan: PublishPlan,
+    encoding: GossipEncoding,
+    handle: ReactorHandle,
+    shared: Shared,
+    stopping: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("publisher".into())
+        .spawn(move || publish_all(&plan, encoding, &handle, &shared, &stopping))
+        .map(drop)
+}
+
+/// Runs `f` on the reactor's thread and waits (bounded) for its answer.
+fn ask<T: Send + 'static>(
+    handle: &ReactorHandle,
+    f: impl FnOnce(&mut leanp2p_host::Node) -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    handle
+        .run(move |node, _| {
+            let _ = tx.send(f(node));
+        })
+        .ok()?;
+    rx.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+fn publish_all(
+    plan: &PublishPlan,
+    encoding: GossipEncoding,
+    handle: &ReactorHandle,
+    shared: &Shared,
+    stopping: &AtomicBool,
+) {
+    let deadline = Instant::now() + plan.wait_max;
+    let (mesh_peers, ready) = loop {
+        let topic = plan.topic.clone();
+        let Some(mesh) = ask(handle, move |node| {
+            node.gossipsub().mesh_peers(&topic).count()
+        }) else {
+            return;
+        };
+        if mesh >= plan.min_peers {
+            break (mesh, true);
+        }
+        if Instant::now() >= deadline || stopping.load(Ordering::Relaxed) {
+            break (mesh, false);
+        }
+        std::thread::sleep(MESH_POLL);
+    };
+    lock(shared).out.emit(
+        "publish_start",
+        json!({
+            "topic": plan.topic.as_str(),
+            "mesh_peers": mesh_peers,
+            "ready": ready,
+            "count": plan.count,
+            "size": plan.size,
+            "interval_ms": u64::try_from(plan.interval.as_millis()).unwrap_or(u64::MAX),
+        }),
+    );
+    let mut seed = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut seed);
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    for seq in 0..plan.count {
+        if stopping.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut body = vec![0u8; plan.size];
+        rng.fill_bytes(&mut body[payload::HEADER_LEN..]);
+        let (topic, shared_in) = (plan.topic.clone(), Arc::clone(shared));
+        let sent = handle.run(move |node, now| {
+            payload::stamp(&mut body, payload::unix_micros(), seq);
+            let data = match encoding {
+                GossipEncoding::Raw => Ok(body),
+                GossipEncoding::Snappy => {
+                    leanp2p_gossipsub::lean::snappy_compress(&body, lean::MAX_PAYLOAD_SIZE)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            let result = data.and_then(|data| {
+                let len = data.len() as u64;
+                node.publish(now, &topic, Bytes::from(data))
+                    .map(|_| len)
+                    .map_err(|e| e.to_string())
+            });
+            let mut session = lock(&shared_in);
+            match result {
+                Ok(len) => {
+                    session.counters.published += 1;
+                    session.counters.published_bytes += len;
+                }
+                Err(error) => {
+                    session.counters.publish_errors += 1;
+                    session.out.emit(
+                        "error",
+                        json!({ "where": "publish", "seq": seq, "error": error }),
+                    );
+                }
+            }
+        });
+        if sent.is_err() {
+            return;
+        }
+        if (seq + 1) % MAX_QUEUED_PUBLISHES == 0 && ask(handle, |_| ()).is_none() {
+            return;
+        }
+        if !plan.interval.is_zero() {
+            std::thread::sleep(plan.interval);
+        }
+    }
+    let (topic, shared_in) = (plan.topic.clone(), Arc::clone(shared));
+    let _ = handle.run(move |_, _| {
+        let mut session = lock(&shared_in);
+        let fields = json!({
+            "topic": topic.as_str(),
+            "published": session.counters.published,
+            "errors": session.counters.publish_errors,
+            "bytes": session.counters.published_bytes,
+        });
+        session.out.emit("publish_done", fields);
+        session.publishing = false;
+        session.check_done();
+    });
+}

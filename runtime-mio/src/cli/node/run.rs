@@ -1,0 +1,213 @@
+//! `leanp2p node`: set up the node and its reactor, run until done / `--run-secs` /
+//! SIGINT / SIGTERM, close connections gracefully, print the summary.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use leanp2p_host::{lean, DialError, Multiaddr, Node};
+use leanp2p_mio::{Reactor, ReactorConfig};
+use rand_core::RngCore;
+use serde_json::json;
+
+use super::super::CliError;
+use super::args::NodeArgs;
+use super::output::Output;
+use super::session::{lock, Session, Shared};
+use super::summary::{summary_fields, Counters};
+use super::{events, publisher};
+
+/// Exit code when a requested target was missed (CLI.md).
+const EXIT_MISSED: u8 = 3;
+/// Longest wait for the graceful close of our connections at the end.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Installs the stderr log subscriber (`RUST_LOG`, default `info`) for human output.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the node; returns the process exit code (0 or 3), or a setup error (exit 2).
+pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
+    let plan = args.resolve()?;
+    if !plan.json {
+        init_logging();
+    }
+    let start = Instant::now();
+    let peer_id = plan.key.peer_id();
+    let mut seed = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut seed);
+    let agent = format!("leanp2p/{}", env!("CARGO_PKG_VERSION"));
+    let node = Node::new(start, lean::config(&agent), &plan.key, seed)
+        .map_err(|e| CliError::Node(e.to_string()))?;
+    let mut out = Output::new(plan.json, start);
+    out.emit(
+        "started",
+        json!({ "peer_id": peer_id.to_string(), "key_type": "secp256k1", "agent": agent }),
+    );
+    let mut reactor = Reactor::bind(node, &plan.listen, ReactorConfig::default())
+        .map_err(|e| CliError::Node(e.to_string()))?;
+    for local in reactor.local_addrs() {
+        let addr = Multiaddr::quic_v1(local, Some(peer_id));
+        out.emit(
+            "listening",
+            json!({ "addr": addr.to_string(), "peer_id": peer_id.to_string() }),
+        );
+    }
+
+    let now = Instant::now();
+    let node = reactor.node_mut();
+    for topic in &plan.topics {
+        match node.subscribe(now, topic) {
+            Ok(_) => out.emit(
+                "subscribed",
+                json!({ "topic": topic.as_str(), "local": true }),
+            ),
+            Err(e) => out.emit(
+                "error",
+                json!({ "where": "subscribe", "topic": topic.as_str(), "error": e.to_string() }),
+            ),
+        }
+    }
+    for addr in &plan.bootnodes {
+        match node.add_bootnode(now, addr) {
+            Ok(_) => out.emit(
+                "dialing",
+                json!({ "addr": addr.to_string(), "bootnode": true }),
+            ),
+            // lean-quickstart lists every node, this one included.
+            Err(DialError::SelfDial) => tracing::debug!(%addr, "skipping ourselves"),
+            Err(e) => out.emit(
+                "error",
+                json!({ "where": "bootnode", "addr": addr.to_string(), "error": e.to_string() }),
+            ),
+        }
+    }
+    for addr in &plan.dial {
+        match node.dial_multiaddr(now, addr) {
+            Ok(_) => out.emit(
+                "dialing",
+                json!({ "addr": addr.to_string(), "bootnode": false }),
+            ),
+            Err(e) => out.emit(
+                "error",
+                json!({ "where": "dial", "addr": addr.to_string(), "error": e.to_string() }),
+            ),
+        }
+    }
+
+    let handle = reactor.handle();
+    let shared: Shared = Arc::new(Mutex::new(Session {
+        out,
+        counters: Counters::default(),
+        encoding: plan.encoding,
+        quiet_gossip: plan.quiet_gossip,
+        request_status_to_all: plan.request_status_to_all,
+        expect_messages: plan.expect_messages,
+        exit_when_done: plan.exit_when_done,
+        linger: plan.linger,
+        publishing: plan.publish.is_some(),
+        done: false,
+        status_requests: BTreeMap::new(),
+        status_asked: Default::default(),
+        handle: handle.clone(),
+    }));
+
+    let signal_handle = handle.clone();
+    ctrlc::set_handler(move || {
+        let _ = signal_handle.shutdown();
+    })
+    .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    if let Some(publish) = plan.publish.clone() {
+        publisher::spawn(
+            publish,
+            plan.encoding,
+            handle.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&stopping),
+        )
+        .map_err(|e| CliError::Node(format!("cannot start the publisher: {e}")))?;
+    }
+    lock(&shared).check_done();
+
+    let until = plan.run_for.map(|d| start + d);
+    let result = reactor.run(until, |node, now, event| {
+        events::on_event(&mut lock(&shared), node, now, event);
+        ControlFlow::Continue(())
+    });
+    stopping.store(true, Ordering::Relaxed);
+    if let Err(e) = result {
+        lock(&shared).out.emit(
+            "error",
+            json!({ "where": "reactor", "error": e.to_string() }),
+        );
+    }
+
+    close_gracefully(&mut reactor, &shared);
+
+    let mut session = lock(&shared);
+    let exit_code = exit_code(&session, plan.publish.as_ref().map(|p| p.count));
+    let fields = summary_fields(
+        &peer_id.to_string(),
+        exit_code,
+        &session.counters,
+        start.elapsed(),
+    );
+    session.out.emit("summary", fields);
+    Ok(exit_code)
+}
+
+/// Stops redialling, closes every connection and runs the loop until they are gone (at
+/// most [`CLOSE_GRACE`]) so the peers get a CONNECTION_CLOSE instead of a timeout.
+fn close_gracefully(reactor: &mut Reactor, shared: &Shared) {
+    let now = Instant::now();
+    let node = reactor.node_mut();
+    let known: Vec<_> = node.known_peers().map(|(peer, _)| *peer).collect();
+    for peer in &known {
+        node.remove_known_peer(peer);
+    }
+    let peers: Vec<_> = node.connected_peers().copied().collect();
+    if peers.is_empty() {
+        return;
+    }
+    for peer in &peers {
+        if let Err(e) = node.disconnect(now, peer) {
+            tracing::debug!(%peer, %e, "disconnect");
+        }
+    }
+    let result = reactor.run(Some(now + CLOSE_GRACE), |node, now, event| {
+        events::on_event(&mut lock(shared), node, now, event);
+        if node.connected_peers().next().is_none() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if let Err(e) = result {
+        tracing::debug!(%e, "reactor during close");
+    }
+}
+
+/// 0 when every requested action succeeded, [`EXIT_MISSED`] otherwise.
+fn exit_code(session: &Session, publish_count: Option<u64>) -> u8 {
+    let c = &session.counters;
+    let missed_messages = session
+        .expect_messages
+        .is_some_and(|n| c.gossip_received < n);
+    let missed_publishes = publish_count.is_some_and(|n| c.published < n);
+    let failed_requests = c.status_failed > 0;
+    if missed_messages || missed_publishes || failed_requests {
+        EXIT_MISSED
+    } else {
+        0
+    }
+}
