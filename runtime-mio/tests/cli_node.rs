@@ -1,0 +1,266 @@
+//! The `leanp2p node` contract of shared/CLI.md, run against the real binary on 127.0.0.1:
+//! bad flags, two nodes gossiping through a `nodes.yaml` bootnode ENR, a missed target,
+//! and SIGTERM. Every child has `--run-secs` and is killed after a wall-clock deadline.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leanp2p");
+/// Wall-clock bound of every child (their own `--run-secs` is shorter).
+const DEADLINE: Duration = Duration::from_secs(40);
+const KEY_A: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+/// A child with its stdout lines forwarded to a channel and its stderr collected.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: JoinHandle<String>,
+    started: Instant,
+}
+
+fn spawn(args: &[&str]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr_pipe.read_to_string(&mut s);
+        s
+    });
+    Running {
+        child,
+        lines,
+        stderr,
+        started: Instant::now(),
+    }
+}
+
+impl Running {
+    /// The next stdout line, bounded by [`DEADLINE`].
+    fn next_line(&self) -> Option<String> {
+        let left = DEADLINE.saturating_sub(self.started.elapsed());
+        self.lines.recv_timeout(left).ok()
+    }
+
+    /// Waits (bounded) for exit; kills the child and panics on timeout. Returns the exit
+    /// code, every remaining stdout line parsed as JSON, and stderr.
+    fn finish(mut self, mut seen: Vec<Value>) -> (i32, Vec<Value>, String) {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if self.started.elapsed() > DEADLINE {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("leanp2p node still running after {DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            seen.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+        }
+        let stderr = self.stderr.join().unwrap();
+        (status.code().unwrap_or(-1), seen, stderr)
+    }
+}
+
+fn events<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event"] == name).collect()
+}
+
+#[test]
+fn bad_flags_give_exit_2_and_one_line() {
+    let cases: &[&[&str]] = &[
+        &["node", "--no-such-flag"],
+        &["node", "--listen", "/ip4/127.0.0.1/tcp/39301"],
+        &["node", "--listen", "not a multiaddr"],
+        &["node", "--node-key", "/nonexistent/leanp2p/node.key"],
+        &["node", "--key-hex", "zz"],
+        &["node", "--bootnode", "enr:@@@"],
+        &["node", "--bootnode", "/ip4/127.0.0.1/udp/39302/quic-v1"],
+        &["node", "--bootnodes", "/nonexistent/nodes.yaml"],
+        &["node", "--topic", "blocks"],
+        &["node", "--publish-count", "1", "--publish-size", "8"],
+        &["node", "--run-secs", "-1"],
+    ];
+    for args in cases {
+        let (code, lines, stderr) = spawn(args).finish(Vec::new());
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(lines.is_empty(), "{args:?}: {lines:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("leanp2p: "), "{args:?}: {stderr:?}");
+    }
+}
+
+#[test]
+fn two_nodes_gossip_through_a_nodes_yaml_bootnode() {
+    const N: u64 = 8;
+    const PORT_A: &str = "39311";
+    let enr = Command::new(BIN)
+        .args([
+            "enr",
+            "--key-hex",
+            KEY_A,
+            "--ip",
+            "127.0.0.1",
+            "--quic",
+            PORT_A,
+        ])
+        .output()
+        .unwrap();
+    assert!(enr.status.success());
+    let enr = String::from_utf8(enr.stdout).unwrap();
+    let enr = enr.lines().next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("# lean-quickstart\n- {enr}\n")).unwrap();
+
+    let a_listen = format!("/ip4/127.0.0.1/udp/{PORT_A}/quic-v1");
+    let count = N.to_string();
+    let a = spawn(&[
+        "node",
+        "--key-hex",
+        KEY_A,
+        "--listen",
+        &a_listen,
+        "--json",
+        "--run-secs",
+        "30",
+        "--publish-count",
+        &count,
+        "--publish-size",
+        "600",
+        "--publish-interval-ms",
+        "10",
+        "--exit-when-done",
+        "--linger-ms",
+        "1000",
+    ]);
+    let b = spawn(&[
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--bootnodes",
+        nodes.to_str().unwrap(),
+        "--json",
+        "--run-secs",
+        "30",
+        "--expect-messages",
+        &count,
+        "--exit-when-done",
+        "--linger-ms",
+        "200",
+        "--request-status-to-all",
+    ]);
+    let (code_b, lines_b, stderr_b) = b.finish(Vec::new());
+    let (code_a, lines_a, stderr_a) = a.finish(Vec::new());
+    assert_eq!(code_b, 0, "{stderr_b}\n{lines_b:#?}");
+    assert_eq!(code_a, 0, "{stderr_a}\n{lines_a:#?}");
+
+    for line in lines_b.iter().chain(&lines_a) {
+        assert!(line["event"].is_string() && line["t_ms"].is_u64(), "{line}");
+    }
+    let a_peer = events(&lines_a, "started")[0]["peer_id"].as_str().unwrap();
+    let connected = events(&lines_b, "connected");
+    assert_eq!(connected[0]["peer"], a_peer);
+    assert_eq!(connected[0]["direction"], "outbound");
+    let gossip = events(&lines_b, "gossip");
+    assert_eq!(gossip.len() as u64, N);
+    let mut seqs: Vec<u64> = gossip.iter().map(|g| g["seq"].as_u64().unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..N).collect::<Vec<_>>());
+    assert!(gossip
+        .iter()
+        .all(|g| g["latency_ms"].is_f64() && g["from"] == a_peer));
+    assert_eq!(events(&lines_b, "rpc_response")[0]["ok"], true);
+
+    let summary_b = lines_b.last().unwrap();
+    assert_eq!(summary_b["event"], "summary");
+    assert_eq!(summary_b["exit_code"], 0);
+    assert_eq!(summary_b["gossip_received"], N);
+    assert_eq!(summary_b["latency_ms"]["n"], N);
+    assert_eq!(summary_b["rpc"]["status_ok"], 1);
+    let summary_a = lines_a.last().unwrap();
+    assert_eq!(summary_a["event"], "summary");
+    assert_eq!(summary_a["published"], N);
+    assert_eq!(summary_a["rpc"]["status_served"], 1);
+    assert_eq!(events(&lines_a, "publish_done")[0]["published"], N);
+    assert_eq!(
+        events(&lines_a, "listening")[0]["addr"],
+        format!("{a_listen}/p2p/{a_peer}")
+    );
+}
+
+#[test]
+fn a_missed_expectation_gives_exit_3_with_a_summary() {
+    let (code, lines, stderr) = spawn(&[
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--json",
+        "--run-secs",
+        "1",
+        "--expect-messages",
+        "1",
+    ])
+    .finish(Vec::new());
+    assert_eq!(code, 3, "{stderr}");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["exit_code"], 3);
+    assert_eq!(summary["gossip_received"], 0);
+    assert!(summary["latency_ms"].is_null());
+}
+
+#[test]
+fn sigterm_stops_the_node_with_a_summary() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
+    let node = spawn(&[
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--json",
+        "--run-secs",
+        "30",
+    ]);
+    let mut seen = Vec::new();
+    loop {
+        let line = node.next_line().expect("no listening line");
+        let value: Value = serde_json::from_str(&line).unwrap();
+        let listening = value["event"] == "listening";
+        seen.push(value);
+        if listening {
+            break;
+        }
+    }
+    let pid = Pid::from_raw(i32::try_from(node.child.id()).unwrap());
+    let sent = Instant::now();
+    kill(pid, Signal::SIGTERM).unwrap();
+    let (code, lines, stderr) = node.finish(seen);
+    assert!(sent.elapsed() < Duration::from_secs(10), "slow shutdown");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines.last().unwrap()["event"], "summary");
+}
