@@ -264,3 +264,91 @@ fn sigterm_stops_the_node_with_a_summary() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines.last().unwrap()["event"], "summary");
 }
+
+/// B dials A from a `nodes.yaml` ENR with `--direct-peer`, so A is B's gossipsub direct
+/// peer: B publishes raw payloads (message id sha256) and A, which never grafts B into
+/// a mesh it could use, still receives each message once.
+#[test]
+fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
+    const N: u64 = 5;
+    const PORT_A: &str = "39321";
+    let enr = Command::new(BIN)
+        .args([
+            "enr",
+            "--key-hex",
+            KEY_A,
+            "--ip",
+            "127.0.0.1",
+            "--quic",
+            PORT_A,
+        ])
+        .output()
+        .unwrap();
+    let enr = String::from_utf8(enr.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("- \"{}\"\n", enr.lines().next().unwrap())).unwrap();
+    let a_listen = format!("/ip4/127.0.0.1/udp/{PORT_A}/quic-v1");
+    let count = N.to_string();
+    let common = [
+        "--json",
+        "--run-secs",
+        "30",
+        "--exit-when-done",
+        "--msg-id",
+        "sha256",
+        "--gossip-encoding",
+        "raw",
+        "--topic",
+        "attestation_2",
+    ];
+    let a = spawn(
+        &[
+            &[
+                "node",
+                "--key-hex",
+                KEY_A,
+                "--listen",
+                &a_listen,
+                "--expect-messages",
+                &count,
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let b = spawn(
+        &[
+            &[
+                "node",
+                "--listen",
+                "/ip4/127.0.0.1/udp/0/quic-v1",
+                "--bootnodes",
+                nodes.to_str().unwrap(),
+                "--direct-peer",
+                "--publish-count",
+                &count,
+                "--linger-ms",
+                "1000",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let (code_a, lines_a, stderr_a) = a.finish(Vec::new());
+    let (code_b, lines_b, stderr_b) = b.finish(Vec::new());
+    assert_eq!(code_a, 0, "{stderr_a}\n{lines_a:#?}");
+    assert_eq!(code_b, 0, "{stderr_b}\n{lines_b:#?}");
+    let gossip = events(&lines_a, "gossip");
+    assert_eq!(gossip.len() as u64, N);
+    for g in &gossip {
+        assert_eq!(
+            g["topic"],
+            "/leanconsensus/12345678/attestation_2/ssz_snappy"
+        );
+        assert_eq!(g["size"], 1024, "raw payloads keep their size");
+        assert_eq!(g["msg_id"].as_str().unwrap().len(), 40);
+    }
+    assert_eq!(lines_a.last().unwrap()["gossip_received"], N);
+    assert_eq!(events(&lines_b, "publish_start")[0]["ready"], true);
+}

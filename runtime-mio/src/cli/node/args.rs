@@ -16,6 +16,15 @@ pub(crate) const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/udp/9001/quic-v1";
 /// Largest `nodes.yaml` we read (a devnet list is a few KiB).
 const MAX_BOOTNODES_FILE: u64 = 1 << 20;
 
+/// The gossipsub message-id function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MsgIdKind {
+    /// The lean (Ethereum) id: SHA-256 over domain, topic and decoded data, 20 bytes.
+    Lean,
+    /// The first 20 bytes of SHA-256 of the wire data.
+    Sha256,
+}
+
 /// How published payloads are encoded on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum GossipEncoding {
@@ -42,6 +51,9 @@ pub(crate) struct NodeArgs {
     /// A lean-quickstart `nodes.yaml`: a YAML list of ENRs and/or multiaddrs.
     #[arg(long, value_name = "FILE")]
     bootnodes: Option<PathBuf>,
+    /// Peers we dial (bootnodes, --dial with /p2p) become gossipsub direct peers.
+    #[arg(long)]
+    direct_peer: bool,
     /// Dial this address once, no redial (repeatable).
     #[arg(long, value_name = "MULTIADDR")]
     dial: Vec<String>,
@@ -52,6 +64,9 @@ pub(crate) struct NodeArgs {
     /// (repeatable; default block + aggregation).
     #[arg(long, value_name = "T")]
     topic: Vec<String>,
+    /// Gossipsub message id: lean, or sha256 (first 20 bytes of SHA-256 of the wire data).
+    #[arg(long, value_enum, default_value = "lean")]
+    msg_id: MsgIdKind,
     /// Payload encoding of published and received gossip.
     #[arg(long, value_enum, default_value = "snappy")]
     gossip_encoding: GossipEncoding,
@@ -104,6 +119,8 @@ pub(crate) struct NodePlan {
     pub bootnodes: Vec<Multiaddr>,
     pub dial: Vec<Multiaddr>,
     pub topics: Vec<TopicHash>,
+    pub direct_peer: bool,
+    pub msg_id: MsgIdKind,
     pub encoding: GossipEncoding,
     pub json: bool,
     pub run_for: Option<Duration>,
@@ -207,6 +224,8 @@ impl NodeArgs {
             bootnodes,
             dial,
             topics,
+            direct_peer: self.direct_peer,
+            msg_id: self.msg_id,
             encoding: self.gossip_encoding,
             json: self.json,
             run_for,

@@ -51,6 +51,18 @@ fn ask<T: Send + 'static>(
     rx.recv_timeout(Duration::from_secs(5)).ok()
 }
 
+/// Mesh peers of `topic` plus direct peers subscribed to it (direct peers are never in
+/// the mesh but always get our messages).
+fn topic_peers(node: &leanp2p_host::Node, topic: &leanp2p_host::TopicHash) -> usize {
+    let gossip = node.gossipsub();
+    let direct = &node.config().gossipsub.direct_peers;
+    let direct_subscribed = gossip
+        .subscribed_peers(topic)
+        .filter(|p| direct.contains(p))
+        .count();
+    gossip.mesh_peers(topic).count() + direct_subscribed
+}
+
 fn publish_all(
     plan: &PublishPlan,
     encoding: GossipEncoding,
@@ -61,9 +73,7 @@ fn publish_all(
     let deadline = Instant::now() + plan.wait_max;
     let (mesh_peers, ready) = loop {
         let topic = plan.topic.clone();
-        let Some(mesh) = ask(handle, move |node| {
-            node.gossipsub().mesh_peers(&topic).count()
-        }) else {
+        let Some(mesh) = ask(handle, move |node| topic_peers(node, &topic)) else {
             return;
         };
         if mesh >= plan.min_peers {

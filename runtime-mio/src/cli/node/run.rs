@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leanp2p_host::{lean, DialError, Multiaddr, Node};
+use leanp2p_host::{lean, DialError, MessageId, Multiaddr, Node};
 use leanp2p_mio::{Reactor, ReactorConfig};
 use rand_core::RngCore;
 use serde_json::json;
 
 use super::super::CliError;
-use super::args::NodeArgs;
+use super::args::{MsgIdKind, NodeArgs};
 use super::output::Output;
 use super::session::{lock, Session, Shared};
 use super::summary::{summary_fields, Counters};
@@ -45,8 +45,20 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     let mut seed = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut seed);
     let agent = format!("leanp2p/{}", env!("CARGO_PKG_VERSION"));
-    let node = Node::new(start, lean::config(&agent), &plan.key, seed)
-        .map_err(|e| CliError::Node(e.to_string()))?;
+    let mut config = lean::config(&agent);
+    if plan.msg_id == MsgIdKind::Sha256 {
+        config.gossipsub.message_id_fn = sha256_message_id;
+    }
+    if plan.direct_peer {
+        let dialled = plan.bootnodes.iter().chain(&plan.dial);
+        config.gossipsub.direct_peers.extend(
+            dialled
+                .filter_map(Multiaddr::peer_id)
+                .filter(|p| *p != peer_id),
+        );
+    }
+    let node =
+        Node::new(start, config, &plan.key, seed).map_err(|e| CliError::Node(e.to_string()))?;
     let mut out = Output::new(plan.json, start);
     out.emit(
         "started",
@@ -54,6 +66,14 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     );
     let mut reactor = Reactor::bind(node, &plan.listen, ReactorConfig::default())
         .map_err(|e| CliError::Node(e.to_string()))?;
+    // SIGINT / SIGTERM stop the loop (then close gracefully and print the summary).
+    // Installed before `listening` is printed, so a harness that waits for that line can
+    // signal at once; a signal before the loop runs is a queued Shutdown command.
+    let signal_handle = reactor.handle();
+    ctrlc::set_handler(move || {
+        let _ = signal_handle.shutdown();
+    })
+    .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
     for local in reactor.local_addrs() {
         let addr = Multiaddr::quic_v1(local, Some(peer_id));
         out.emit(
@@ -120,12 +140,6 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         handle: handle.clone(),
     }));
 
-    let signal_handle = handle.clone();
-    ctrlc::set_handler(move || {
-        let _ = signal_handle.shutdown();
-    })
-    .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
-
     let stopping = Arc::new(AtomicBool::new(false));
     if let Some(publish) = plan.publish.clone() {
         publisher::spawn(
@@ -164,6 +178,13 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     );
     session.out.emit("summary", fields);
     Ok(exit_code)
+}
+
+/// `--msg-id sha256`: the first 20 bytes of SHA-256 of the message's wire data.
+fn sha256_message_id(msg: &leanp2p_gossipsub::wire::proto::Message) -> MessageId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(msg.data.as_deref().unwrap_or_default());
+    MessageId::new(&digest[..lean::MESSAGE_ID_LEN])
 }
 
 /// Stops redialling, closes every connection and runs the loop until they are gone (at
