@@ -172,6 +172,10 @@ fn two_nodes_gossip_through_a_nodes_yaml_bootnode() {
         "--linger-ms",
         "200",
         "--request-status-to-all",
+        "--request-blocks",
+        "4",
+        "--block-size",
+        "5000",
     ]);
     let (code_b, lines_b, stderr_b) = b.finish(Vec::new());
     let (code_a, lines_a, stderr_a) = a.finish(Vec::new());
@@ -195,13 +199,19 @@ fn two_nodes_gossip_through_a_nodes_yaml_bootnode() {
         .all(|g| g["latency_ms"].is_f64() && g["from"] == a_peer));
     assert_eq!(events(&lines_b, "rpc_response")[0]["ok"], true);
 
+    let summary_a = lines_a.last().unwrap();
     let summary_b = lines_b.last().unwrap();
     assert_eq!(summary_b["event"], "summary");
     assert_eq!(summary_b["exit_code"], 0);
     assert_eq!(summary_b["gossip_received"], N);
     assert_eq!(summary_b["latency_ms"]["n"], N);
     assert_eq!(summary_b["rpc"]["status_ok"], 1);
-    let summary_a = lines_a.last().unwrap();
+    // blocks_by_root: 4 roots announcing 5,000-byte blocks, each answered by A.
+    assert_eq!(summary_b["rpc"]["blocks_requests_ok"], 1);
+    assert_eq!(summary_b["rpc"]["blocks_chunks_received"], 4);
+    assert_eq!(summary_b["rpc"]["blocks_bytes_received"], 20_000);
+    assert_eq!(summary_b["rpc"]["blocks_root_mismatch"], 0);
+    assert_eq!(summary_a["rpc"]["blocks_requests_served"], 1);
     assert_eq!(summary_a["event"], "summary");
     assert_eq!(summary_a["published"], N);
     assert_eq!(summary_a["rpc"]["status_served"], 1);
@@ -312,6 +322,8 @@ fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
                 &a_listen,
                 "--expect-messages",
                 &count,
+                "--request-blocks",
+                "3",
             ][..],
             &common,
         ]
@@ -330,6 +342,8 @@ fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
                 &count,
                 "--linger-ms",
                 "1000",
+                "--serve-block-size",
+                "100",
             ][..],
             &common,
         ]
@@ -351,4 +365,9 @@ fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
     }
     assert_eq!(lines_a.last().unwrap()["gossip_received"], N);
     assert_eq!(events(&lines_b, "publish_start")[0]["ready"], true);
+    // A asked B (its inbound peer) for 3 blocks; B serves 100-byte blocks for any root.
+    let rpc_a = &lines_a.last().unwrap()["rpc"];
+    assert_eq!(rpc_a["blocks_requests_ok"], 1, "{rpc_a}");
+    assert_eq!(rpc_a["blocks_bytes_received"], 300);
+    assert_eq!(lines_b.last().unwrap()["rpc"]["blocks_requests_served"], 1);
 }

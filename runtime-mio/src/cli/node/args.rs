@@ -109,6 +109,16 @@ pub(crate) struct NodeArgs {
     /// Send a status request to every peer once connected.
     #[arg(long)]
     request_status_to_all: bool,
+    /// Send every peer one blocks_by_root request for N roots (1..=1024).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    request_blocks: Option<u32>,
+    /// Block size announced in the requested roots (for --request-blocks).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    block_size: usize,
+    /// Answer blocks_by_root for any root with a block of this size that starts with the
+    /// root (without it: the size in root bytes 0..4).
+    #[arg(long, value_name = "BYTES")]
+    serve_block_size: Option<usize>,
 }
 
 /// The validated plan of a `node` run.
@@ -130,6 +140,9 @@ pub(crate) struct NodePlan {
     pub linger: Duration,
     pub quiet_gossip: bool,
     pub request_status_to_all: bool,
+    pub request_blocks: Option<u32>,
+    pub block_size: usize,
+    pub serve_block_size: Option<usize>,
 }
 
 /// What to publish.
@@ -180,6 +193,19 @@ impl NodeArgs {
         }
         if topics.is_empty() {
             topics = leanp2p_host::lean::topics(&self.network, 0);
+        }
+        let block_range = super::blocks::MIN_BLOCK_SIZE..=super::blocks::MAX_BLOCK_SIZE;
+        for (flag, size) in [
+            ("--block-size", Some(self.block_size)),
+            ("--serve-block-size", self.serve_block_size),
+        ] {
+            if let Some(size) = size.filter(|s| !block_range.contains(s)) {
+                return Err(CliError::BadFlag(format!(
+                    "{flag} {size}: must be within {}..={}",
+                    block_range.start(),
+                    block_range.end()
+                )));
+            }
         }
         let run_for = match self.run_secs {
             Some(s) if !(s.is_finite() && s > 0.0) => {
@@ -235,6 +261,9 @@ impl NodeArgs {
             linger: Duration::from_millis(self.linger_ms),
             quiet_gossip: self.quiet_gossip,
             request_status_to_all: self.request_status_to_all,
+            request_blocks: self.request_blocks,
+            block_size: self.block_size,
+            serve_block_size: self.serve_block_size,
         })
     }
 }

@@ -10,6 +10,7 @@ use leanp2p_host::{
 use serde_json::{json, Value};
 
 use super::args::GossipEncoding;
+use super::blocks;
 use super::payload;
 use super::session::{PendingRequest, Session};
 
@@ -25,6 +26,10 @@ fn direction(direction: Direction) -> &'static str {
 
 /// Handles one event.
 pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, event: NodeEvent) {
+    let request_ended = matches!(
+        event,
+        NodeEvent::RequestCompleted { .. } | NodeEvent::RequestFailed { .. }
+    );
     match event {
         NodeEvent::Connected {
             peer,
@@ -38,8 +43,12 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
                 "connected",
                 json!({ "peer": peer.to_string(), "addr": addr.to_string(), "direction": direction(dir) }),
             );
-            if session.request_status_to_all && session.status_asked.insert(peer) {
-                request_status(session, node, now, peer);
+            let wants_requests = session.request_status_to_all || session.request_blocks.is_some();
+            if wants_requests && session.greeted.insert(peer) {
+                if session.request_status_to_all {
+                    request_status(session, node, now, peer);
+                }
+                blocks::request(session, node, now, peer);
             }
         }
         NodeEvent::Disconnected { peer, reason, .. } => {
@@ -100,25 +109,28 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
             channel,
             peer,
             protocol,
-            ..
+            body,
         } => {
             session.out.emit(
                 "rpc_request_in",
                 json!({ "protocol": protocol.as_str(), "peer": peer.to_string() }),
             );
-            // Status is answered with a genesis status (all zero); other protocols get
-            // an empty response (no blocks served by `node` yet).
-            let result = if protocol.as_str() == lean::STATUS.as_str() {
+            // Status is answered with a genesis status (all zero), blocks_by_root with
+            // synthetic blocks; blocks_by_range gets an empty response.
+            let result = if blocks::is_blocks_by_root(protocol.as_str()) {
+                blocks::serve(session, node, now, channel, &body)
+            } else if protocol.as_str() == lean::STATUS.as_str() {
                 node.respond(now, channel, ResponseChunk::success(vec![0u8; STATUS_SIZE]))
                     .and_then(|()| node.end_response(now, channel))
                     .map(|()| session.counters.status_served += 1)
+                    .map_err(|e| e.to_string())
             } else {
-                node.end_response(now, channel)
+                node.end_response(now, channel).map_err(|e| e.to_string())
             };
             if let Err(e) = result {
                 session.out.emit(
                     "error",
-                    json!({ "where": "respond", "peer": peer.to_string(), "error": e.to_string() }),
+                    json!({ "where": "respond", "peer": peer.to_string(), "error": e }),
                 );
             }
         }
@@ -128,6 +140,8 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
             if let Some(pending) = session.status_requests.get_mut(&request) {
                 pending.chunks += 1;
                 pending.bytes += payload.len() as u64;
+            } else if let Some(pending) = session.block_requests.get_mut(&request) {
+                blocks::on_chunk(pending, &payload);
             }
         }
         NodeEvent::RequestCompleted { request, .. } => {
@@ -139,15 +153,22 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
                     session.counters.status_failed += 1;
                 }
                 emit_response(session, &pending, ok, None);
+            } else if let Some(pending) = session.block_requests.remove(&request) {
+                blocks::on_end(session, pending, None);
             }
         }
         NodeEvent::RequestFailed { request, reason, .. } => {
             if let Some(pending) = session.status_requests.remove(&request) {
                 session.counters.status_failed += 1;
                 emit_response(session, &pending, false, Some(format!("{reason:?}")));
+            } else if let Some(pending) = session.block_requests.remove(&request) {
+                blocks::on_end(session, pending, Some(format!("{reason:?}")));
             }
         }
         other => tracing::trace!(?other, "event"),
+    }
+    if request_ended {
+        session.check_done();
     }
 }
 

@@ -4,10 +4,12 @@
 //! * `args`: flags and their validation (bad input → exit 2);
 //! * `run`: setup, the loop, graceful close, summary;
 //! * `events`: `NodeEvent` → JSON lines, counters, reactions;
+//! * `blocks`: `--request-blocks` / `--serve-block-size` (blocks_by_root);
 //! * `publisher`: the `--publish-*` load generator thread;
 //! * `payload`, `output`, `session`, `summary`: helpers.
 
 mod args;
+mod blocks;
 mod events;
 mod output;
 mod payload;

@@ -130,13 +130,17 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         encoding: plan.encoding,
         quiet_gossip: plan.quiet_gossip,
         request_status_to_all: plan.request_status_to_all,
+        request_blocks: plan.request_blocks,
+        block_size: plan.block_size,
+        serve_block_size: plan.serve_block_size,
         expect_messages: plan.expect_messages,
         exit_when_done: plan.exit_when_done,
         linger: plan.linger,
         publishing: plan.publish.is_some(),
         done: false,
         status_requests: BTreeMap::new(),
-        status_asked: Default::default(),
+        block_requests: BTreeMap::new(),
+        greeted: Default::default(),
         handle: handle.clone(),
     }));
 
@@ -225,7 +229,7 @@ fn exit_code(session: &Session, publish_count: Option<u64>) -> u8 {
         .expect_messages
         .is_some_and(|n| c.gossip_received < n);
     let missed_publishes = publish_count.is_some_and(|n| c.published < n);
-    let failed_requests = c.status_failed > 0;
+    let failed_requests = c.status_failed > 0 || c.blocks_requests_failed > 0;
     if missed_messages || missed_publishes || failed_requests {
         EXIT_MISSED
     } else {

@@ -32,6 +32,17 @@ pub(crate) struct PendingRequest {
     pub bytes: u64,
 }
 
+/// An outbound blocks_by_root request in flight.
+#[derive(Debug)]
+pub(crate) struct BlockRequest {
+    pub peer: PeerId,
+    /// The roots asked for, in order (chunk `i` must start with `roots[i]`).
+    pub roots: Vec<leanp2p_reqresp::lean::Root>,
+    pub chunks: u32,
+    pub bytes: u64,
+    pub mismatched: u64,
+}
+
 /// One run's mutable state.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -40,6 +51,12 @@ pub(crate) struct Session {
     pub encoding: GossipEncoding,
     pub quiet_gossip: bool,
     pub request_status_to_all: bool,
+    /// `--request-blocks N`.
+    pub request_blocks: Option<u32>,
+    /// `--block-size`.
+    pub block_size: usize,
+    /// `--serve-block-size`.
+    pub serve_block_size: Option<usize>,
     pub expect_messages: Option<u64>,
     pub exit_when_done: bool,
     pub linger: Duration,
@@ -47,7 +64,9 @@ pub(crate) struct Session {
     pub publishing: bool,
     pub done: bool,
     pub status_requests: BTreeMap<RequestId, PendingRequest>,
-    pub status_asked: BTreeSet<PeerId>,
+    pub block_requests: BTreeMap<RequestId, BlockRequest>,
+    /// Peers already sent our requests (once per peer, on its first connection).
+    pub greeted: BTreeSet<PeerId>,
     pub handle: ReactorHandle,
 }
 
@@ -56,6 +75,10 @@ impl Session {
     /// `done` and stops the reactor after `--linger-ms`.
     pub(crate) fn check_done(&mut self) {
         if !self.exit_when_done || self.done || self.publishing {
+            return;
+        }
+        // Requests in flight finish first (they are requested actions too).
+        if !self.status_requests.is_empty() || !self.block_requests.is_empty() {
             return;
         }
         if self
