@@ -244,7 +244,7 @@ fn a_missed_expectation_gives_exit_3_with_a_summary() {
 }
 
 #[test]
-fn sigterm_stops_the_node_with_a_summary() {
+fn metrics_are_served_and_sigterm_stops_the_node_with_a_summary() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
@@ -255,6 +255,8 @@ fn sigterm_stops_the_node_with_a_summary() {
         "--json",
         "--run-secs",
         "30",
+        "--metrics-addr",
+        "127.0.0.1:0",
     ]);
     let mut seen = Vec::new();
     loop {
@@ -266,6 +268,26 @@ fn sigterm_stops_the_node_with_a_summary() {
             break;
         }
     }
+    // Prometheus text at /metrics.
+    let metrics = events(&seen, "metrics")[0]["addr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host = metrics
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let mut http = std::net::TcpStream::connect(host).unwrap();
+    http.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut http, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut response = String::new();
+    http.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.contains("\nlean_connected_peers 0\n"),
+        "{response}"
+    );
+
     let pid = Pid::from_raw(i32::try_from(node.child.id()).unwrap());
     let sent = Instant::now();
     kill(pid, Signal::SIGTERM).unwrap();

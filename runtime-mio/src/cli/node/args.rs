@@ -70,6 +70,9 @@ pub(crate) struct NodeArgs {
     /// Payload encoding of published and received gossip.
     #[arg(long, value_enum, default_value = "snappy")]
     gossip_encoding: GossipEncoding,
+    /// Serve Prometheus text at http://HOST:PORT/metrics.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<SocketAddr>,
     /// One JSON object per line on stdout instead of logs on stderr.
     #[arg(long)]
     json: bool,
@@ -133,6 +136,7 @@ pub(crate) struct NodePlan {
     pub msg_id: MsgIdKind,
     pub encoding: GossipEncoding,
     pub json: bool,
+    pub metrics_addr: Option<SocketAddr>,
     pub run_for: Option<Duration>,
     pub publish: Option<PublishPlan>,
     pub expect_messages: Option<u64>,
@@ -254,6 +258,7 @@ impl NodeArgs {
             msg_id: self.msg_id,
             encoding: self.gossip_encoding,
             json: self.json,
+            metrics_addr: self.metrics_addr,
             run_for,
             publish,
             expect_messages: self.expect_messages,

@@ -5,12 +5,14 @@
 //! * `run`: setup, the loop, graceful close, summary;
 //! * `events`: `NodeEvent` → JSON lines, counters, reactions;
 //! * `blocks`: `--request-blocks` / `--serve-block-size` (blocks_by_root);
+//! * `metrics`: `--metrics-addr` (Prometheus text at `/metrics`);
 //! * `publisher`: the `--publish-*` load generator thread;
 //! * `payload`, `output`, `session`, `summary`: helpers.
 
 mod args;
 mod blocks;
 mod events;
+mod metrics;
 mod output;
 mod payload;
 mod publisher;

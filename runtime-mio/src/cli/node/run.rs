@@ -24,12 +24,20 @@ const EXIT_MISSED: u8 = 3;
 /// Longest wait for the graceful close of our connections at the end.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
-/// Installs the stderr log subscriber (`RUST_LOG`, default `info`) for human output.
+/// Installs the stderr log subscriber (`RUST_LOG`, default `info`; `DEBUG_QUIC=1`
+/// un-gates the QUIC layer below info) for human output.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The QUIC layer is chatty below info; DEBUG_QUIC=1 lets RUST_LOG reach it.
+    if std::env::var_os("DEBUG_QUIC").is_none_or(|v| v != "1") {
+        if let Ok(directive) = "leanp2p_quic=info".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -74,6 +82,14 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         let _ = signal_handle.shutdown();
     })
     .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
+    if let Some(addr) = plan.metrics_addr {
+        let local = super::metrics::start(addr, reactor.handle())
+            .map_err(|e| CliError::Node(format!("--metrics-addr {addr}: {e}")))?;
+        out.emit(
+            "metrics",
+            json!({ "addr": format!("http://{local}/metrics") }),
+        );
+    }
     for local in reactor.local_addrs() {
         let addr = Multiaddr::quic_v1(local, Some(peer_id));
         out.emit(
