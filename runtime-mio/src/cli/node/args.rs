@@ -2,7 +2,7 @@
 //! validated [`NodePlan`].
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -10,11 +10,10 @@ use leanp2p_host::{Keypair, Multiaddr, TopicHash};
 use leanp2p_identity::{keyfile, Enr};
 
 use super::super::CliError;
+use super::bootnodes::read_bootnodes_file;
 
 /// Default listen address (CLI.md).
 pub(crate) const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/udp/9001/quic-v1";
-/// Largest `nodes.yaml` we read (a devnet list is a few KiB).
-const MAX_BOOTNODES_FILE: u64 = 1 << 20;
 
 /// The gossipsub message-id function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,54 +311,6 @@ fn parse_bootnode(text: &str) -> Result<Multiaddr, CliError> {
     Ok(addr)
 }
 
-/// Reads a lean-quickstart `nodes.yaml`.
-///
-/// The file is a flat YAML sequence of scalars (`- enr:-IW4…` or `- /ip4/…`), so a line
-/// parser is enough and avoids a YAML dependency (`serde_yaml` is unmaintained): every
-/// line is either blank, a `#` comment, or `- <value>` with an optional quoted value and
-/// trailing ` #` comment. Anything else (nested maps, flow sequences) is rejected with
-/// the line number rather than guessed at.
-fn read_bootnodes_file(path: &Path) -> Result<Vec<String>, CliError> {
-    let unreadable =
-        |e: std::io::Error| CliError::BadFlag(format!("--bootnodes {}: {e}", path.display()));
-    let len = std::fs::metadata(path).map_err(unreadable)?.len();
-    if len > MAX_BOOTNODES_FILE {
-        return Err(CliError::BadFlag(format!(
-            "--bootnodes {}: larger than {MAX_BOOTNODES_FILE} bytes",
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
-    parse_bootnodes_yaml(&text).map_err(|(line, reason)| {
-        CliError::BadFlag(format!("--bootnodes {}:{line}: {reason}", path.display()))
-    })
-}
-
-/// Parses the flat YAML list; errors carry the 1-based line number.
-pub(crate) fn parse_bootnodes_yaml(text: &str) -> Result<Vec<String>, (usize, &'static str)> {
-    let mut entries = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line == "---" {
-            continue;
-        }
-        let Some(value) = line.strip_prefix('-') else {
-            return Err((index + 1, "expected a list item `- <enr or multiaddr>`"));
-        };
-        let value = value.split(" #").next().unwrap_or("").trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-            .unwrap_or(value);
-        if value.is_empty() {
-            return Err((index + 1, "empty list item"));
-        }
-        entries.push(value.to_string());
-    }
-    Ok(entries)
-}
-
 /// A full topic (starting with `/`) as given, or a short lean kind expanded to
 /// `/leanconsensus/<network>/<kind>/ssz_snappy`.
 fn expand_topic(text: &str, network: &str) -> Result<TopicHash, CliError> {
@@ -379,17 +330,6 @@ fn expand_topic(text: &str, network: &str) -> Result<TopicHash, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nodes_yaml_lines_are_parsed_and_junk_is_rejected() {
-        let text = "# devnet\n- enr:-IW4QA\n-   \"/ip4/1.2.3.4/udp/9000/quic-v1\" # comment\n\n";
-        assert_eq!(
-            parse_bootnodes_yaml(text).unwrap(),
-            ["enr:-IW4QA", "/ip4/1.2.3.4/udp/9000/quic-v1"]
-        );
-        assert_eq!(parse_bootnodes_yaml("nodes:\n").unwrap_err().0, 1);
-        assert_eq!(parse_bootnodes_yaml("- a\n-\n").unwrap_err().0, 2);
-    }
 
     #[test]
     fn short_topics_expand_and_bad_ones_fail() {

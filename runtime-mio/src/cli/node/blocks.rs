@@ -14,6 +14,9 @@ use super::session::{BlockRequest, Session};
 
 /// Largest synthetic block served or requested (the req/resp payload cap).
 pub(crate) const MAX_BLOCK_SIZE: usize = leanp2p_reqresp::MAX_PAYLOAD_SIZE;
+/// Bytes served per request at most: a peer asking for 1,024 roots that announce 10 MiB
+/// blocks gets the blocks that fit, then the end of the response (bounded memory).
+pub(crate) const MAX_SERVED_BYTES_PER_REQUEST: usize = 32 << 20;
 /// Smallest block: the root itself.
 pub(crate) const MIN_BLOCK_SIZE: usize = 32;
 
@@ -128,7 +131,8 @@ pub(crate) fn on_end(session: &mut Session, request: BlockRequest, error: Option
 
 /// Answers a blocks_by_root request with one synthetic block per root: the root, then
 /// zeros up to `--serve-block-size`, or to the size in root bytes 0..4 without it
-/// (clamped to [`MIN_BLOCK_SIZE`]..=[`MAX_BLOCK_SIZE`]).
+/// (clamped to [`MIN_BLOCK_SIZE`]..=[`MAX_BLOCK_SIZE`]), at most
+/// [`MAX_SERVED_BYTES_PER_REQUEST`] in all.
 pub(crate) fn serve(
     session: &mut Session,
     node: &mut Node,
@@ -146,15 +150,24 @@ pub(crate) fn serve(
             return Err(e.to_string());
         }
     };
+    let mut served = 0usize;
     for root in &request.roots {
         let size = session.serve_block_size.unwrap_or_else(|| {
             let announced = u32::from_be_bytes([root[0], root[1], root[2], root[3]]);
             usize::try_from(announced).unwrap_or(MAX_BLOCK_SIZE)
         });
-        let mut block = vec![0u8; size.clamp(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)];
+        let size = size.clamp(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
+        served += size;
+        if served > MAX_SERVED_BYTES_PER_REQUEST {
+            break;
+        }
+        let mut block = vec![0u8; size];
         block[..32].copy_from_slice(root);
-        node.respond(now, channel, ResponseChunk::success(block))
-            .map_err(|e| e.to_string())?;
+        if let Err(e) = node.respond(now, channel, ResponseChunk::success(block)) {
+            // Close what was sent rather than leave the channel open.
+            let _ = node.end_response(now, channel);
+            return Err(e.to_string());
+        }
     }
     node.end_response(now, channel).map_err(|e| e.to_string())?;
     session.counters.blocks_requests_served += 1;

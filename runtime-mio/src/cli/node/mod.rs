@@ -11,6 +11,7 @@
 
 mod args;
 mod blocks;
+mod bootnodes;
 mod events;
 mod metrics;
 mod output;
