@@ -51,8 +51,8 @@ fn ask<T: Send + 'static>(
     rx.recv_timeout(Duration::from_secs(5)).ok()
 }
 
-/// Mesh peers of `topic` plus direct peers subscribed to it (direct peers are never in
-/// the mesh but always get our messages).
+/// Mesh (or fanout) peers of `topic` plus direct peers subscribed to it (direct peers
+/// are never in the mesh but always get our messages).
 fn topic_peers(node: &leanp2p_host::Node, topic: &leanp2p_host::TopicHash) -> usize {
     let gossip = node.gossipsub();
     let direct = &node.config().gossipsub.direct_peers;
@@ -60,7 +60,8 @@ fn topic_peers(node: &leanp2p_host::Node, topic: &leanp2p_host::TopicHash) -> us
         .subscribed_peers(topic)
         .filter(|p| direct.contains(p))
         .count();
-    gossip.mesh_peers(topic).count() + direct_subscribed
+    // A topic we publish on without subscribing uses fanout peers instead of a mesh.
+    gossip.mesh_peers(topic).count() + gossip.fanout_peers(topic).count() + direct_subscribed
 }
 
 fn publish_all(
