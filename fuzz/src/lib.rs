@@ -40,11 +40,11 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "gossip_rpc",
-        run: leanp2p_gossipsub::fuzzing::gossip_rpc,
+        run: |data| leanp2p_gossipsub::fuzzing::gossip_rpc(data, std::time::Instant::now()),
     },
     Target {
         name: "gossipsub_ops",
-        run: leanp2p_gossipsub::fuzzing::gossipsub_ops,
+        run: |data| leanp2p_gossipsub::fuzzing::gossipsub_ops(data, std::time::Instant::now()),
     },
     Target {
         name: "snappy_frame",
@@ -60,7 +60,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "quic_endpoint",
-        run: leanp2p_quic::fuzzing::endpoint_datagrams,
+        run: |data| leanp2p_quic::fuzzing::endpoint_datagrams(data, std::time::Instant::now()),
     },
     Target {
         name: "node_pair",

@@ -43,8 +43,8 @@ pub fn gossip_frame(data: &[u8]) {
 }
 
 /// Feed `data` as one RPC to a subscribed router with scoring on, then run heartbeats.
-pub fn gossip_rpc(data: &[u8]) {
-    let t0 = Instant::now();
+/// `t0` is the router's start time (the caller reads the clock; this crate never does).
+pub fn gossip_rpc(data: &[u8], t0: Instant) {
     let mut cfg = crate::lean::config();
     cfg.scoring = Some(crate::ScoreConfig {
         params: crate::PeerScoreParams::default(),
@@ -116,9 +116,8 @@ fn drain_and_check(gs: &mut Gossipsub, now: Instant) {
 
 /// Interprets `data` as a sequence of operations (connect, disconnect, RPC, publish,
 /// subscribe, unsubscribe, advance time, blocked/unblocked) on one router with 8
-/// possible peers, checking invariants after each step.
-pub fn gossipsub_ops(data: &[u8]) {
-    let t0 = Instant::now();
+/// possible peers, checking invariants after each step. `t0` is the start time.
+pub fn gossipsub_ops(data: &[u8], t0: Instant) {
     let peers = fuzz_peers();
     let Some(&direct) = peers.last() else {
         return;
@@ -213,10 +212,11 @@ mod tests {
                 100,
             ],
         ];
+        let t0 = Instant::now();
         for s in &samples {
             gossip_frame(s);
-            gossip_rpc(s);
-            gossipsub_ops(s);
+            gossip_rpc(s, t0);
+            gossipsub_ops(s, t0);
         }
     }
 }

@@ -12,14 +12,14 @@ use crate::{Config, Datagram, Endpoint, Event};
 /// and drains it after each one. Input
 /// layout: repeated `[len_hi, len_lo, flags, payload[len]]`; `flags` picks the sender
 /// (IPv4/IPv6, one of 4 ports) and whether to advance the clock. Must never panic.
-pub fn endpoint_datagrams(data: &[u8]) {
+/// `t0` is the start time (the caller reads the clock; this crate never does).
+pub fn endpoint_datagrams(data: &[u8], t0: Instant) {
     let Ok(keypair) = Keypair::from_secret_bytes(&[7; 32]) else {
         return;
     };
     let Ok(mut endpoint) = Endpoint::new(Config::default(), &keypair, [9; 32]) else {
         return;
     };
-    let t0 = Instant::now();
     let mut now = t0;
     let mut buf = Vec::new();
     // A dial in progress, so datagrams "from" 127.0.0.1:4000 also reach a client-side
