@@ -1,0 +1,167 @@
+//! `leanp2p devnet` and `leanp2p sim` through the real binary (shared/CLI.md): a small
+//! devnet on 127.0.0.1 delivers every message and the late joiner syncs; bad flags exit
+//! 2 with one line; the simulator's JSON summary and trace hash are reproducible. Every
+//! child is killed after a wall-clock deadline.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leanp2p");
+/// Wall-clock bound of every child (their own run length is shorter).
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs the binary to completion (killed after [`DEADLINE`]).
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("leanp2p {args:?} did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// The one JSON line on stdout: the summary.
+fn summary(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "stdout: {stdout}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["event"], "summary");
+    for field in [
+        "nodes",
+        "published",
+        "expected_deliveries",
+        "delivered",
+        "delivery_ratio",
+        "duplicates",
+        "latency_ms",
+        "wall_s",
+    ] {
+        assert!(v.get(field).is_some(), "summary lacks {field}: {v}");
+    }
+    v
+}
+
+#[test]
+fn devnet_delivers_everything_and_the_late_joiner_syncs() {
+    let output = run(&[
+        "devnet",
+        "--nodes",
+        "4",
+        "--secs",
+        "8",
+        "--block-size",
+        "65536",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let v = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{v}\nstderr: {stderr}");
+    assert_eq!(v["nodes"], 5);
+    assert_eq!(v["delivery_ratio"], 1.0, "{v}");
+    assert_eq!(v["delivered"], v["expected_deliveries"]);
+    assert!(v["expected_deliveries"].as_u64().unwrap() > 50, "{v}");
+    assert_eq!(v["duplicates"], 0);
+    assert_eq!(v["sync_ok"], true, "{v}");
+    assert_eq!(v["stores_equal"], true, "{v}");
+    let sync = &v["sync"];
+    assert!(
+        sync["blocks_by_range_blocks"].as_u64().unwrap() >= 1,
+        "{sync}"
+    );
+    assert_eq!(sync["blocks"], sync["reference_blocks"]);
+    assert_eq!(sync["blocks"], v["slots"]);
+    for field in ["p50", "p90", "p99", "max"] {
+        assert!(v["latency_ms"][field].as_f64().unwrap() >= 0.0);
+    }
+    assert!(v["max_rss_kib"].as_i64().unwrap() > 0);
+    // Not a terminal: plain progress lines on stderr.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("devnet ") && l.contains("gossip ")),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn devnet_bad_flags_exit_2_with_one_line() {
+    for args in [
+        &["devnet", "--nodes", "1"][..],
+        &["devnet", "--secs", "2"][..],
+        &["devnet", "--block-size", "10"][..],
+        &["devnet", "--no-such-flag"][..],
+        &["sim", "--loss", "1.5"][..],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("leanp2p: "), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn sim_summary_is_reproducible_and_seed_dependent() {
+    let args = [
+        "sim",
+        "--nodes",
+        "4",
+        "--virtual-secs",
+        "7",
+        "--block-size",
+        "8192",
+        "--json",
+    ];
+    let a = run(&args);
+    let b = run(&args);
+    let (va, vb) = (summary(&a), summary(&b));
+    assert_eq!(a.status.code(), Some(0), "{va}");
+    assert_eq!(va["delivery_ratio"], 1.0);
+    assert_eq!(va["sync_ok"], true);
+    assert_eq!(va["virtual_s"], 7.0);
+    let hash = va["trace_hash"].as_str().unwrap();
+    assert_eq!(hash.len(), 64);
+    assert_eq!(hash, vb["trace_hash"].as_str().unwrap());
+    assert_eq!(va["latency_ms"], vb["latency_ms"]);
+    let mut other: Vec<&str> = args.to_vec();
+    other.extend(["--seed", "9"]);
+    let c = summary(&run(&other));
+    assert_ne!(hash, c["trace_hash"].as_str().unwrap());
+}
