@@ -1,5 +1,15 @@
 //! Connection manager: known peers (bootnodes) redialled forever with capped exponential
-//! backoff and seeded jitter, peer limits per direction, graylist disconnects.
+//! backoff and seeded jitter, the peer target (see `peer_target`), peer limits per
+//! direction, graylist disconnects.
+//!
+//! Limit policy: [`Node::dial`] and target dials refuse to exceed
+//! [`ConnManagerConfig::max_outbound_peers`]. A new peer that connects inbound while
+//! [`ConnManagerConfig::max_inbound_peers`] inbound-only peers are connected is closed
+//! right after the handshake with [`DisconnectReason::PeerLimit`] (QUIC application
+//! code 1), as rust-libp2p's connection-limits behaviour denies an established
+//! connection over its limit and Lighthouse accepts and then sends a `TooManyPeers`
+//! goodbye. Known peers (bootnodes) are exempt: we asked for them. A further connection
+//! to an already connected peer is not counted again.
 //!
 //! Redial dedupe looks only at the peer's *outbound* leg: a live inbound connection from
 //! a known peer does not stop us from redialling it when our own dial died (the peer
@@ -37,6 +47,14 @@ pub struct ConnManagerConfig {
     /// Disconnect peers whose gossipsub score falls below the graylist threshold (only
     /// with scoring on). Default true.
     pub disconnect_graylisted: bool,
+    /// Peers the node tries to stay connected to: while fewer are connected, it dials
+    /// peers from its address book ([`Node::add_peer_address`], identify, known peers'
+    /// PX suggestions) with the redial backoff, never beyond `max_outbound_peers`.
+    /// Default 0 (off: the node only dials what the application and the known peers
+    /// ask for). Lighthouse aims at 100; a small lean devnet wants every node.
+    pub target_peers: usize,
+    /// Most entries in the address book; further addresses are ignored. Default 1024.
+    pub max_address_book: usize,
 }
 
 impl Default for ConnManagerConfig {
@@ -48,6 +66,8 @@ impl Default for ConnManagerConfig {
             redial_max_backoff: Duration::from_secs(60),
             redial_jitter: 0.2,
             disconnect_graylisted: true,
+            target_peers: 0,
+            max_address_book: 1024,
         }
     }
 }
@@ -150,7 +170,7 @@ impl Node {
     }
 
     /// Backoff before the next dial after `failures` consecutive failures, with jitter.
-    fn redial_delay(&mut self, failures: u32) -> Duration {
+    pub(crate) fn redial_delay(&mut self, failures: u32) -> Duration {
         let cm = &self.config.conn_manager;
         let base = cm
             .redial_initial_backoff
@@ -255,6 +275,7 @@ impl Node {
                 k.next_dial = None;
             }
         }
+        self.on_candidate_connected(now, peer, conn);
         let new_peer = !self.peers.contains_key(&peer);
         if direction == Direction::Inbound && new_peer && !self.known.contains_key(&peer) {
             let inbound_only = self.peers.len() - self.outbound_peer_count();
@@ -268,6 +289,9 @@ impl Node {
 
     /// A connection ended: if it was our outbound leg to a known peer, schedule a redial.
     pub(crate) fn on_connection_lost(&mut self, now: Instant, peer: PeerId, direction: Direction) {
+        if !self.peers.contains_key(&peer) {
+            self.on_candidate_gone(now, peer);
+        }
         if direction != Direction::Outbound || self.has_outbound_leg(&peer) {
             return;
         }
@@ -306,6 +330,7 @@ impl Node {
             .collect();
         for peer in graylisted {
             tracing::debug!(%peer, "disconnecting graylisted peer");
+            self.penalize_candidate(&peer);
             for conn in self.connections_to(&peer) {
                 self.close_with(now, conn, DisconnectReason::Graylisted);
             }

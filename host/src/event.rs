@@ -33,6 +33,9 @@ pub enum DisconnectReason {
     SelfConnection,
     /// The peer's gossipsub score fell below the graylist threshold.
     Graylisted,
+    /// The peer did not drain our gossip for [`crate::Limits::slow_peer_disconnect`]
+    /// while frames for it were being dropped.
+    SlowPeer,
 }
 
 impl DisconnectReason {
@@ -50,6 +53,7 @@ impl DisconnectReason {
             Self::PeerLimit => "peer_limit",
             Self::SelfConnection => "self_connection",
             Self::Graylisted => "graylisted",
+            Self::SlowPeer => "slow_peer",
         }
     }
 
@@ -60,6 +64,7 @@ impl DisconnectReason {
             Self::PeerLimit => 1,
             Self::SelfConnection => 2,
             Self::Graylisted => 3,
+            Self::SlowPeer => 4,
         }
     }
 }
@@ -154,12 +159,20 @@ pub enum NodeEvent {
         /// Suggested peers.
         peers: Vec<PxPeer>,
     },
-    /// A peer's gossip queue overflowed and frames were dropped.
+    /// Our gossip to a peer went over [`crate::Limits::gossip_peer_buffer`] and frames
+    /// were dropped (once per overflow episode).
     SlowPeer {
         /// The peer.
         peer: PeerId,
-        /// Frames dropped so far.
+        /// Frames dropped for it so far.
         dropped: u64,
+    },
+    /// A response stream that made [`crate::Node::respond`] return
+    /// `RespondError::QueueFull` drained below [`crate::Limits::response_high_water`]:
+    /// send the next chunk.
+    ResponseWritable {
+        /// The channel.
+        channel: ChannelId,
     },
     /// A peer sent a request; answer with [`crate::Node::respond`] and
     /// [`crate::Node::end_response`].

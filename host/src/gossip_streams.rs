@@ -1,18 +1,19 @@
-//! The gossipsub stream model: exactly one outbound `/meshsub` stream per peer (on its
-//! gossip connection), kept for the connection's life and carrying all our frames in
-//! order through a never-drop [`leanp2p_quic::SendBuffer`]; inbound `/meshsub` streams
-//! are read on every connection.
+//! The gossipsub stream model: exactly one outbound `/meshsub` stream per peer, on its
+//! gossip connection (our outbound leg when we have one), fed from the peer's
+//! [`crate::gossip_queue::GossipQueue`] lanes; inbound `/meshsub` streams are read on
+//! every connection.
 
 use std::time::Instant;
 
 use bytes::Bytes;
-use leanp2p_gossipsub::{Event as GossipEvent, Outbound, PeerConnection, ProtocolVersion};
+use leanp2p_gossipsub::{Event as GossipEvent, Lane, Outbound, PeerConnection, ProtocolVersion};
 use leanp2p_identity::PeerId;
 use leanp2p_multistream::ProtocolId;
 use leanp2p_quic::{ConnId, Direction, StreamId};
 
 use crate::connection::StreamKind;
-use crate::event::NodeEvent;
+use crate::event::{DisconnectReason, NodeEvent};
+use crate::gossip_queue::Offered;
 use crate::node::Node;
 
 impl Node {
@@ -81,10 +82,6 @@ impl Node {
             return;
         }
         p.gossip_registered = true;
-        if p.gossip_blocked {
-            p.gossip_blocked = false;
-            self.gossip.handle_peer_blocked(now, peer, false);
-        }
         let early: Vec<Bytes> = p.early_frames.drain(..).collect();
         p.early_bytes = 0;
         for frame in early {
@@ -92,9 +89,11 @@ impl Node {
                 tracing::debug!(%peer, %error, "bad gossip frame");
             }
         }
+        self.feed_gossip(now, peer);
     }
 
-    /// Our outbound `/meshsub` stream on `conn` died: recreate it (bounded).
+    /// Our outbound `/meshsub` stream on `conn` died: recreate it (bounded). Frames
+    /// wait in the peer's lanes meanwhile.
     pub(crate) fn gossip_stream_failed(&mut self, now: Instant, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -103,30 +102,97 @@ impl Node {
             return;
         }
         let peer = c.peer;
-        let Some(p) = self.peers.get_mut(&peer) else {
+        if self.peers.get(&peer).and_then(|p| p.gossip_conn) != Some(conn) {
             return;
-        };
-        if p.gossip_conn != Some(conn) {
-            return;
-        }
-        if p.gossip_registered && !p.gossip_blocked {
-            p.gossip_blocked = true;
-            self.gossip.handle_peer_blocked(now, peer, true);
         }
         self.start_gossip_on(now, conn);
     }
 
-    /// The gossip connection of `peer` closed while others remain: move gossip over.
+    /// The connection our gossip stream to `peer` should use: an established outbound
+    /// leg (ours) if there is one, else an inbound leg; the lowest [`ConnId`] of the
+    /// chosen direction; connections we are closing are skipped. Both ends apply the
+    /// same rule, so with a double connection each side writes its one `/meshsub` stream
+    /// on the leg it dialled and reads the peer's on the other.
+    pub(crate) fn preferred_gossip_conn(&self, peer: &PeerId) -> Option<ConnId> {
+        let p = self.peers.get(peer)?;
+        let live = p
+            .conns
+            .iter()
+            .copied()
+            .filter(|id| self.conns.get(id).is_some_and(|c| c.local_close.is_none()));
+        let mut fallback = None;
+        for id in live {
+            if self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.direction == Direction::Outbound)
+            {
+                return Some(id);
+            }
+            fallback = fallback.or(Some(id));
+        }
+        fallback
+    }
+
+    /// `conn` to `peer` is established: gossip starts on it if the peer has no gossip
+    /// connection yet; if it is our outbound leg and gossip runs on an inbound one, our
+    /// `/meshsub` stream moves over.
+    pub(crate) fn choose_gossip_leg(&mut self, now: Instant, peer: PeerId, conn: ConnId) {
+        let Some(current) = self.peers.get(&peer).and_then(|p| p.gossip_conn) else {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gossip_conn = Some(conn);
+            }
+            self.start_gossip_on(now, conn);
+            return;
+        };
+        if current == conn || self.preferred_gossip_conn(&peer) != Some(conn) {
+            return;
+        }
+        let current_outbound = self
+            .conns
+            .get(&current)
+            .is_some_and(|c| c.direction == Direction::Outbound && c.local_close.is_none());
+        if current_outbound {
+            return;
+        }
+        tracing::debug!(%peer, from = %current, to = %conn, "moving gossip to our outbound leg");
+        self.retire_gossip_stream(now, current);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.gossip_conn = Some(conn);
+        }
+        self.start_gossip_on(now, conn);
+    }
+
+    /// Stops using `conn` for our gossip: a negotiated stream is finished after its
+    /// buffered frames are written (the peer replaces it with the new inbound stream),
+    /// one still negotiating is reset.
+    fn retire_gossip_stream(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.gossip_active = false;
+        let Some(stream) = c.gossip_out.take() else {
+            return;
+        };
+        let negotiated = c
+            .streams
+            .get(&stream)
+            .is_some_and(|s| s.writable && !s.is_negotiating());
+        if negotiated {
+            self.finish_stream(now, conn, stream);
+        } else {
+            self.reset_stream(now, conn, stream, false);
+        }
+    }
+
+    /// The gossip connection of `peer` closed while others remain: move gossip to the
+    /// preferred remaining leg. Queued frames stay in the peer's lanes.
     pub(crate) fn move_gossip(&mut self, now: Instant, peer: PeerId) {
+        let next = self.preferred_gossip_conn(&peer);
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
-        let next = p.conns.iter().next().copied();
         p.gossip_conn = next;
-        if p.gossip_registered && !p.gossip_blocked {
-            p.gossip_blocked = true;
-            self.gossip.handle_peer_blocked(now, peer, true);
-        }
         if let Some(conn) = next {
             self.start_gossip_on(now, conn);
         }
@@ -136,11 +202,13 @@ impl Node {
         if let Some(p) = self.peers.get_mut(&peer) {
             if p.gossip_registered {
                 p.gossip_registered = false;
-                p.gossip_blocked = false;
                 self.gossip.handle_peer_disconnected(now, peer);
             }
             p.early_frames.clear();
             p.early_bytes = 0;
+            let dropped = p.gossip_queue.clear();
+            p.gossip_queue.overflow_since = None;
+            self.counters.gossip_frames_dropped += dropped as u64;
         }
     }
 
@@ -201,66 +269,170 @@ impl Node {
         }
     }
 
-    /// A frame from the router: append it to the peer's outbound stream.
+    /// A frame from the router: queue it in the peer's lanes (or drop it by the
+    /// overflow policy of [`crate::Limits::gossip_peer_buffer`]) and feed the stream.
     pub(crate) fn on_gossip_outbound(&mut self, now: Instant, out: Outbound) {
-        let high_water = self.config.limits.gossip_send_high_water;
-        let target = self.peers.get(&out.to).and_then(|p| {
-            let conn = p.gossip_conn?;
-            let stream = self.conns.get(&conn)?.gossip_out?;
-            Some((conn, stream))
-        });
-        let Some((conn, stream)) = target else {
+        let budget = self.config.limits.gossip_peer_buffer;
+        let reserve = self.config.limits.gossip_priority_reserve;
+        let stream_bytes = self.gossip_stream_bytes(&out.to);
+        let Some(p) = self.peers.get_mut(&out.to) else {
             self.counters.gossip_frames_dropped += 1;
             return;
         };
-        let Some(s) = self
-            .conns
-            .get_mut(&conn)
-            .and_then(|c| c.streams.get_mut(&stream))
-        else {
-            self.counters.gossip_frames_dropped += 1;
-            return;
-        };
-        if !s.writable || s.send_closed || s.push(out.frame).is_err() {
-            self.counters.gossip_frames_dropped += 1;
-            return;
-        }
-        self.counters.gossip_frames_sent += 1;
-        self.flush_stream(now, conn, stream);
-        let buffered = self
-            .conns
-            .get(&conn)
-            .and_then(|c| c.streams.get(&stream))
-            .map_or(0, |s| s.send.buffered_bytes());
-        if buffered > high_water {
-            if let Some(p) = self.peers.get_mut(&out.to) {
-                if !p.gossip_blocked {
-                    p.gossip_blocked = true;
-                    self.gossip.handle_peer_blocked(now, out.to, true);
+        match p
+            .gossip_queue
+            .offer(out.frame, out.lane, stream_bytes, budget, reserve)
+        {
+            Offered::Queued => self.feed_gossip(now, out.to),
+            Offered::Dropped => {
+                match out.lane {
+                    Lane::Normal => self.counters.gossip_forwards_dropped += 1,
+                    _ => self.counters.gossip_priority_dropped += 1,
+                }
+                if p.gossip_queue.overflow_since.is_none() {
+                    p.gossip_queue.overflow_since = Some(now);
+                    let dropped = p.gossip_queue.dropped;
+                    tracing::debug!(peer = %out.to, dropped, "slow gossip peer: over its buffer budget");
+                    self.emit(NodeEvent::SlowPeer {
+                        peer: out.to,
+                        dropped,
+                    });
                 }
             }
         }
     }
 
-    /// After QUIC credit returned on `stream`: unblock the peer's router queue if its
-    /// gossip stream drained below the high-water mark.
-    pub(crate) fn after_gossip_flush(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+    /// Unsent bytes in our outbound `/meshsub` streams to `peer` (the current one and
+    /// any retired one still flushing).
+    fn gossip_stream_bytes(&self, peer: &PeerId) -> usize {
+        let Some(p) = self.peers.get(peer) else {
+            return 0;
+        };
+        p.conns
+            .iter()
+            .filter_map(|id| self.conns.get(id))
+            .flat_map(|c| c.streams.values())
+            .filter(|s| matches!(s.kind, StreamKind::GossipOut))
+            .map(|s| s.send.buffered_bytes())
+            .sum()
+    }
+
+    /// Moves frames from `peer`'s lanes (priority first) into its gossip stream while
+    /// the stream buffer is at most [`crate::Limits::gossip_send_high_water`], writing
+    /// as QUIC credit allows. Ends the peer's overflow episode once it holds less than
+    /// half its budget.
+    pub(crate) fn feed_gossip(&mut self, now: Instant, peer: PeerId) {
         let high_water = self.config.limits.gossip_send_high_water;
+        loop {
+            let Some((conn, stream)) = self.writable_gossip_stream(&peer) else {
+                break;
+            };
+            let Self {
+                peers,
+                conns,
+                counters,
+                ..
+            } = self;
+            let (Some(p), Some(s)) = (
+                peers.get_mut(&peer),
+                conns
+                    .get_mut(&conn)
+                    .and_then(|c| c.streams.get_mut(&stream)),
+            ) else {
+                break;
+            };
+            let mut moved = false;
+            while s.send.buffered_bytes() <= high_water {
+                let Some(frame) = p.gossip_queue.pop() else {
+                    break;
+                };
+                moved = true;
+                // Cannot fail: the stream's limit is the high-water mark plus one
+                // maximum-size frame.
+                if s.push(frame).is_err() {
+                    counters.gossip_frames_dropped += 1;
+                } else {
+                    counters.gossip_frames_sent += 1;
+                }
+            }
+            let more = !p.gossip_queue.is_empty();
+            if !moved {
+                break;
+            }
+            self.flush_stream(now, conn, stream);
+            if !more {
+                break;
+            }
+        }
+        let budget = self.config.limits.gossip_peer_buffer;
+        let total = self.gossip_stream_bytes(&peer)
+            + self.peers.get(&peer).map_or(0, |p| p.gossip_queue.bytes());
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if p.gossip_queue.overflow_since.is_some() && total < budget / 2 {
+                tracing::debug!(%peer, "slow gossip peer caught up");
+                p.gossip_queue.overflow_since = None;
+            }
+        }
+    }
+
+    /// The negotiated, open outbound `/meshsub` stream of `peer`'s gossip connection.
+    fn writable_gossip_stream(&self, peer: &PeerId) -> Option<(ConnId, StreamId)> {
+        let conn = self.peers.get(peer)?.gossip_conn?;
+        let c = self.conns.get(&conn)?;
+        let stream = c.gossip_out?;
+        let s = c.streams.get(&stream)?;
+        (s.writable && !s.send_closed && c.local_close.is_none()).then_some((conn, stream))
+    }
+
+    /// After QUIC credit returned on `stream`: if it is a peer's gossip stream, refill it
+    /// from the peer's lanes.
+    pub(crate) fn after_gossip_flush(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
         if c.gossip_out != Some(stream) {
             return;
         }
-        let drained = c
-            .streams
-            .get(&stream)
-            .is_some_and(|s| s.writable && s.send.buffered_bytes() <= high_water);
         let peer = c.peer;
-        if let Some(p) = self.peers.get_mut(&peer) {
-            if drained && p.gossip_blocked && p.gossip_registered && p.gossip_conn == Some(conn) {
-                p.gossip_blocked = false;
-                self.gossip.handle_peer_blocked(now, peer, false);
+        self.feed_gossip(now, peer);
+    }
+
+    /// When the longest gossip overflow episode reaches
+    /// [`crate::Limits::slow_peer_disconnect`].
+    pub(crate) fn next_slow_peer_deadline(&self) -> Option<Instant> {
+        let after = self.config.limits.slow_peer_disconnect?;
+        self.peers
+            .values()
+            .filter_map(|p| p.gossip_queue.overflow_since)
+            .min()
+            .map(|since| since + after)
+    }
+
+    /// Disconnects peers whose overflow episode lasted
+    /// [`crate::Limits::slow_peer_disconnect`].
+    pub(crate) fn disconnect_slow_peers(&mut self, now: Instant) {
+        let Some(after) = self.config.limits.slow_peer_disconnect else {
+            return;
+        };
+        let slow: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.gossip_queue
+                    .overflow_since
+                    .is_some_and(|t| t + after <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in slow {
+            tracing::debug!(%peer, "disconnecting slow gossip peer");
+            self.counters.slow_peer_disconnects += 1;
+            self.penalize_candidate(&peer);
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gossip_queue.overflow_since = None;
+            }
+            for conn in self.connections_to(&peer) {
+                self.close_with(now, conn, DisconnectReason::SlowPeer);
             }
         }
     }
@@ -283,6 +455,8 @@ impl Node {
             GossipEvent::Subscribed { peer, topic } => NodeEvent::Subscribed { peer, topic },
             GossipEvent::Unsubscribed { peer, topic } => NodeEvent::Unsubscribed { peer, topic },
             GossipEvent::PeerExchange { from, topic, peers } => {
+                let ids: Vec<PeerId> = peers.iter().map(|p| p.peer_id).collect();
+                self.on_px_peers(now, &ids);
                 NodeEvent::PeerExchange { from, topic, peers }
             }
             GossipEvent::SlowPeer { peer, dropped } => NodeEvent::SlowPeer { peer, dropped },

@@ -3,8 +3,9 @@
 //! The layers below keep their own limits (QUIC windows in `quic::Config`, frame and
 //! queue sizes in `gossipsub::Limits`, request caps in `reqresp::Limits`, line lengths
 //! in `multistream::Limits`). These are the bounds the host adds on top: how long a
-//! stream may negotiate, how many bytes one stream may hold, and how many inbound
-//! streams per protocol one connection may keep.
+//! stream may negotiate, how many bytes one stream may hold, how much outgoing gossip
+//! one peer may hold (and what is dropped beyond), when a response stream pushes back,
+//! and how many inbound streams per protocol one connection may keep.
 
 use std::time::Duration;
 
@@ -22,10 +23,46 @@ pub struct Limits {
     /// the host. A stream that would exceed it is reset. Default 64 MiB (a full
     /// `blocks_by_range` answer is written chunk by chunk as QUIC credit returns).
     pub max_stream_send_buffer: usize,
-    /// Unsent bytes above which the host stops pulling gossip frames for a peer (the
-    /// router's bounded per-peer queue takes over). Default 4 MiB. The gossip stream's
-    /// buffer holds at most this plus one maximum-size frame.
+    /// The host moves frames from a peer's gossip lanes into its `/meshsub` stream
+    /// buffer only while that buffer holds at most this many unsent bytes, so control
+    /// and our own publishes overtake queued forwards (they wait in the lanes, priority
+    /// first, not behind bytes already committed to the stream). Default 1 MiB. The
+    /// stream buffer holds at most this plus one maximum-size frame.
     pub gossip_send_high_water: usize,
+    /// Budget of our outgoing gossip to one peer: bytes in its lanes plus its gossip
+    /// stream buffer ([`crate::Node::buffered_bytes`] counts them). Default 4 MiB.
+    ///
+    /// Overflow policy (rust-libp2p bounds its per-peer send queue by message count and
+    /// drops forwards when it is full; we bound bytes, because lean blocks vary in
+    /// size):
+    /// * forwards and IWANT replies (the router's normal lane) are accepted while the
+    ///   peer holds less than this; beyond, they are dropped and counted in
+    ///   [`crate::Counters::gossip_forwards_dropped`] (the message still reaches the
+    ///   peer through its other mesh peers or IHAVE/IWANT);
+    /// * control and our own publishes (the priority lane) may use
+    ///   [`Limits::gossip_priority_reserve`] more; beyond, they are dropped and counted
+    ///   in [`crate::Counters::gossip_priority_dropped`] (never silently);
+    /// * the first drop of an episode emits [`crate::NodeEvent::SlowPeer`]; the episode
+    ///   ends when the peer's buffered bytes fall below half this budget. A peer whose
+    ///   episode lasts [`Limits::slow_peer_disconnect`] is disconnected
+    ///   ([`crate::DisconnectReason::SlowPeer`]).
+    ///
+    /// A frame is never split, so the bound is `gossip_peer_buffer +
+    /// gossip_priority_reserve` plus one maximum-size frame.
+    pub gossip_peer_buffer: usize,
+    /// Extra bytes beyond [`Limits::gossip_peer_buffer`] for control and our own
+    /// publishes. Default 1 MiB.
+    pub gossip_priority_reserve: usize,
+    /// How long a peer may stay in a gossip overflow episode (frames dropped, buffer
+    /// not drained below half the budget) before it is disconnected. Default 30 s;
+    /// `None` never disconnects.
+    pub slow_peer_disconnect: Option<Duration>,
+    /// Unsent bytes one req/resp response stream may hold before [`crate::Node::respond`]
+    /// refuses further chunks with `RespondError::QueueFull` (the requester reads
+    /// slowly); [`crate::NodeEvent::ResponseWritable`] says when to resume. A chunk is
+    /// never split, so the stream holds at most this plus one chunk; the stream is
+    /// reset if that would exceed [`Limits::max_stream_send_buffer`]. Default 1 MiB.
+    pub response_high_water: usize,
     /// Most bytes read from one stream per drain, so one busy stream cannot starve the
     /// others. Default 256 KiB.
     pub read_budget: usize,
@@ -67,7 +104,11 @@ impl Default for Limits {
         Self {
             negotiation_timeout: Duration::from_secs(10),
             max_stream_send_buffer: 64 * 1024 * 1024,
-            gossip_send_high_water: 4 * 1024 * 1024,
+            gossip_send_high_water: 1024 * 1024,
+            gossip_peer_buffer: 4 * 1024 * 1024,
+            gossip_priority_reserve: 1024 * 1024,
+            slow_peer_disconnect: Some(Duration::from_secs(30)),
+            response_high_water: 1024 * 1024,
             read_budget: 256 * 1024,
             max_negotiating_streams: 64,
             max_inbound_gossip_streams: 1,
@@ -91,6 +132,8 @@ impl Limits {
         let nonzero = [
             ("max_stream_send_buffer", self.max_stream_send_buffer),
             ("gossip_send_high_water", self.gossip_send_high_water),
+            ("gossip_peer_buffer", self.gossip_peer_buffer),
+            ("response_high_water", self.response_high_water),
             ("read_budget", self.read_budget),
             ("max_negotiating_streams", self.max_negotiating_streams),
             (
@@ -111,6 +154,14 @@ impl Limits {
         }
         if self.negotiation_timeout.is_zero() {
             return Err(ConfigError::InvalidLimit("negotiation_timeout"));
+        }
+        if self.gossip_send_high_water > self.gossip_peer_buffer {
+            return Err(ConfigError::InvalidLimit(
+                "gossip_send_high_water must be at most gossip_peer_buffer",
+            ));
+        }
+        if self.slow_peer_disconnect.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::InvalidLimit("slow_peer_disconnect"));
         }
         if self.max_gossip_stream_attempts == 0 {
             return Err(ConfigError::InvalidLimit("max_gossip_stream_attempts"));

@@ -54,8 +54,8 @@ pub(crate) struct Peer {
     pub(crate) gossip_conn: Option<ConnId>,
     /// Registered with the router (our `/meshsub` stream is negotiated).
     pub(crate) gossip_registered: bool,
-    /// The host told the router this peer's stream is blocked.
-    pub(crate) gossip_blocked: bool,
+    /// Frames waiting for our `/meshsub` stream (survives moving gossip between legs).
+    pub(crate) gossip_queue: crate::gossip_queue::GossipQueue,
     /// Inbound gossip frames received before registration.
     pub(crate) early_frames: VecDeque<Bytes>,
     /// Their bytes.
@@ -98,6 +98,15 @@ pub struct Node {
     pub(crate) app_protocols: Vec<ProtocolId>,
     /// Peers we keep an outbound connection to.
     pub(crate) known: crate::conn_manager::KnownPeers,
+    /// Dialable addresses for the peer target.
+    pub(crate) book: crate::peer_target::AddressBook,
+    /// Inbound-request channels and their response stream (learned from the first
+    /// chunk), for [`Node::respond`] backpressure.
+    pub(crate) responses: BTreeMap<ChannelId, (ConnId, StreamId)>,
+    /// The reverse of `responses`.
+    pub(crate) response_streams: BTreeMap<(ConnId, StreamId), ChannelId>,
+    /// Channels refused with `QueueFull` that wait for `ResponseWritable`.
+    pub(crate) responses_waiting: BTreeSet<ChannelId>,
 }
 
 impl std::fmt::Debug for Node {
@@ -187,6 +196,10 @@ impl Node {
             known: Default::default(),
             app_protocols: Vec::new(),
             blocked_opens: VecDeque::new(),
+            book: BTreeMap::new(),
+            responses: BTreeMap::new(),
+            response_streams: BTreeMap::new(),
+            responses_waiting: BTreeSet::new(),
         })
     }
 
@@ -236,6 +249,27 @@ impl Node {
             .values()
             .filter(|c| c.peer == *peer && c.gossip_out.is_some())
             .count()
+    }
+
+    /// Unsent bytes the host holds for `peer`: its gossip lanes plus the send buffers
+    /// of every stream on its connections (gossip, req/resp, identify, ping,
+    /// application). Bounded per gossip stream by [`crate::Limits::gossip_peer_buffer`]
+    /// (see its overflow policy) and per response stream by
+    /// [`crate::Limits::response_high_water`]. The router's own per-peer queue is drained
+    /// into the lanes on every call, and bytes already handed to QUIC are bounded by the
+    /// QUIC send window ([`leanp2p_quic::Config`]). 0 for an unknown peer.
+    pub fn buffered_bytes(&self, peer: &PeerId) -> usize {
+        let Some(p) = self.peers.get(peer) else {
+            return 0;
+        };
+        let streams: usize = p
+            .conns
+            .iter()
+            .filter_map(|id| self.conns.get(id))
+            .flat_map(|c| c.streams.values())
+            .map(|s| s.send.buffered_bytes())
+            .sum();
+        p.gossip_queue.bytes() + streams
     }
 
     /// What `peer` told us with identify.
@@ -297,7 +331,15 @@ impl Node {
             .values()
             .filter_map(|c| c.ping.last_rtt.map(|rtt| (c.peer, rtt)))
             .collect();
+        let buffered_bytes: BTreeMap<PeerId, usize> = self
+            .peers
+            .keys()
+            .map(|p| (*p, self.buffered_bytes(p)))
+            .collect();
+        let buffered_bytes_total = buffered_bytes.values().sum();
         Stats {
+            buffered_bytes,
+            buffered_bytes_total,
             connected_peers: self.peers.len(),
             outbound_peers,
             inbound_peers: self.peers.len() - outbound_peers,
@@ -571,6 +613,14 @@ impl Node {
     }
 
     /// Sends one response chunk on `channel`.
+    ///
+    /// Backpressure: when the response stream already holds
+    /// [`crate::Limits::response_high_water`] unsent bytes (the requester reads slowly),
+    /// the chunk is refused with [`RespondError::QueueFull`] and nothing changes; the
+    /// node emits [`NodeEvent::ResponseWritable`] for the channel once the stream has
+    /// drained below the mark, and the server sends the next chunk then. A server
+    /// streaming many `blocks_by_range` chunks so paces itself and the node holds at
+    /// most the mark plus one chunk per response.
     pub fn respond(
         &mut self,
         now: Instant,
@@ -578,7 +628,14 @@ impl Node {
         chunk: ResponseChunk,
     ) -> Result<(), RespondError> {
         self.last_now = Some(now);
+        if self.response_backpressured(channel) {
+            return Err(RespondError::QueueFull);
+        }
+        let ends = !chunk.is_success();
         let result = self.reqresp.respond(now, channel, chunk);
+        if result.is_ok() {
+            self.take_response_ops(now, channel, ends);
+        }
         self.pump(now);
         result
     }
@@ -587,8 +644,21 @@ impl Node {
     pub fn end_response(&mut self, now: Instant, channel: ChannelId) -> Result<(), RespondError> {
         self.last_now = Some(now);
         let result = self.reqresp.end_response(now, channel);
+        if result.is_ok() {
+            self.forget_response(channel);
+        }
         self.pump(now);
         result
+    }
+
+    /// Unsent bytes on the response stream of `channel`, once its first chunk was
+    /// sent (`None` before, and after the response ended).
+    pub fn response_buffered_bytes(&self, channel: ChannelId) -> Option<usize> {
+        let (conn, stream) = self.responses.get(&channel)?;
+        self.conns
+            .get(conn)
+            .and_then(|c| c.streams.get(stream))
+            .map(|s| s.send.buffered_bytes())
     }
 
     /// Sets the application-specific gossipsub score (P5) of a connected peer. Returns

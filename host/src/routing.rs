@@ -34,6 +34,9 @@ impl Node {
                 self.counters.dials_failed += 1;
                 tracing::debug!(%conn, %remote, %error, "dial failed");
                 self.on_dial_failed(now, conn, expected);
+                if let Some(peer) = expected {
+                    self.on_target_dial_failed(now, conn, peer);
+                }
                 self.emit(NodeEvent::DialFailed {
                     addr: remote,
                     peer: expected,
@@ -48,6 +51,7 @@ impl Node {
             Event::Writable { conn, stream } => {
                 self.flush_stream(now, conn, stream);
                 self.after_gossip_flush(now, conn, stream);
+                self.after_response_flush(conn, stream);
             }
             Event::Finished { conn, stream } => self.on_stream_finished(now, conn, stream),
             Event::Reset { conn, stream, .. } => self.on_stream_reset(now, conn, stream),
@@ -87,12 +91,8 @@ impl Node {
             direction,
             remote,
         });
-        let entry = self.peers.entry(peer).or_default();
-        entry.conns.insert(conn);
-        if entry.gossip_conn.is_none() {
-            entry.gossip_conn = Some(conn);
-            self.start_gossip_on(now, conn);
-        }
+        self.peers.entry(peer).or_default().conns.insert(conn);
+        self.choose_gossip_leg(now, peer, conn);
         self.open_identify_query(now, conn);
     }
 
@@ -102,6 +102,8 @@ impl Node {
         };
         let _span = c.span.clone().entered();
         let peer = c.peer;
+        // A target dial refused right after its handshake never reached the peer table.
+        self.on_target_dial_failed(now, conn, peer);
         let reason = c
             .local_close
             .take()
@@ -126,9 +128,10 @@ impl Node {
             .peers
             .get(&peer)
             .is_some_and(|p| p.conns.iter().any(|id| *id != conn));
-        for s in std::mem::take(&mut c.streams).into_values() {
+        for (id, s) in std::mem::take(&mut c.streams) {
             if let StreamKind::ReqResp { key, request } = s.kind {
                 self.rr_streams.remove(&key);
+                self.forget_response_stream(conn, id);
                 if others_remain {
                     match request {
                         Some(request) if !s.writable => {
@@ -810,6 +813,7 @@ impl Node {
             if let Some(s) = c.streams.remove(&stream) {
                 if let StreamKind::ReqResp { key, .. } = s.kind {
                     self.rr_streams.remove(&key);
+                    self.forget_response_stream(conn, stream);
                 }
             }
         }
@@ -835,6 +839,7 @@ impl Node {
         match s.kind {
             StreamKind::ReqResp { key, request } => {
                 self.rr_streams.remove(&key);
+                self.forget_response_stream(conn, stream);
                 if notify {
                     if request.is_some() && !s.writable {
                         if let Some(request) = request {

@@ -27,8 +27,21 @@ pub struct Counters {
     pub gossip_frames_received: u64,
     /// Gossip bytes read (prefix excluded).
     pub gossip_bytes_received: u64,
-    /// Gossip frames with no usable stream (the connection was going away).
+    /// Gossip frames for a peer the host no longer tracks (its last connection was going
+    /// away), or queued frames discarded when gossip to the peer was given up.
     pub gossip_frames_dropped: u64,
+    /// Forwards and IWANT replies dropped because the peer was over
+    /// [`crate::Limits::gossip_peer_buffer`].
+    pub gossip_forwards_dropped: u64,
+    /// Control frames and our own publishes dropped because the peer was over
+    /// [`crate::Limits::gossip_peer_buffer`] plus [`crate::Limits::gossip_priority_reserve`].
+    pub gossip_priority_dropped: u64,
+    /// Peers disconnected after a gossip overflow episode longer than
+    /// [`crate::Limits::slow_peer_disconnect`].
+    pub slow_peer_disconnects: u64,
+    /// [`crate::Node::respond`] calls refused with `QueueFull` because the response
+    /// stream held [`crate::Limits::response_high_water`] unsent bytes.
+    pub responses_backpressured: u64,
     /// Early inbound gossip frames dropped over [`crate::Limits::max_early_gossip_frames`].
     pub early_gossip_dropped: u64,
     /// Req/resp bytes written.
@@ -84,6 +97,10 @@ pub struct Stats {
     pub mesh_peers: BTreeMap<String, usize>,
     /// Last ping RTT per peer.
     pub ping_rtt: BTreeMap<PeerId, Duration>,
+    /// Unsent bytes the host holds per connected peer ([`crate::Node::buffered_bytes`]).
+    pub buffered_bytes: BTreeMap<PeerId, usize>,
+    /// Their sum.
+    pub buffered_bytes_total: usize,
     /// Host counters.
     pub counters: Counters,
     /// The gossipsub router's stats.

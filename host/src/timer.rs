@@ -29,8 +29,10 @@ pub enum TimeoutReason {
     Identify,
     /// A connection nothing needs reaches its idle timeout.
     IdleConnection,
-    /// A known peer is due to be redialled.
+    /// A known peer is due to be redialled, or a dial towards the peer target is due.
     Redial,
+    /// A peer's gossip overflow episode reaches [`crate::Limits::slow_peer_disconnect`].
+    SlowPeer,
 }
 
 impl Node {
@@ -39,6 +41,12 @@ impl Node {
         let mut out = Vec::new();
         if let Some(at) = self.next_redial() {
             out.push((at, TimeoutReason::Redial));
+        }
+        if let Some(at) = self.next_target_dial() {
+            out.push((at, TimeoutReason::Redial));
+        }
+        if let Some(at) = self.next_slow_peer_deadline() {
+            out.push((at, TimeoutReason::SlowPeer));
         }
         let ping = &self.config.ping;
         for c in self.conns.values() {
@@ -69,7 +77,9 @@ impl Node {
     /// Runs the node-level timers that are due.
     pub(crate) fn run_node_timers(&mut self, now: Instant) {
         self.redial_due(now);
+        self.fill_to_target(now);
         self.disconnect_graylisted(now);
+        self.disconnect_slow_peers(now);
         let conn_ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conn_ids {
             let Some(c) = self.conns.get(&conn) else {

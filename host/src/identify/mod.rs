@@ -125,7 +125,7 @@ impl Node {
     /// A complete identify answer or push arrived on `conn`.
     pub(crate) fn on_identify_message(
         &mut self,
-        _now: Instant,
+        now: Instant,
         conn: ConnId,
         bytes: &[u8],
         push: bool,
@@ -156,6 +156,7 @@ impl Node {
                 info
             }
         };
+        self.learn_identify_addresses(now, peer);
         self.emit(NodeEvent::Identified {
             peer,
             conn,

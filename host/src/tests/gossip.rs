@@ -161,10 +161,21 @@ fn two_connections_to_one_peer_keep_one_gossip_stream() {
     );
     assert_eq!(received(&net, 1, &topic), vec![data]);
     assert_eq!(net.nodes[0].node.stats().counters.gossip_streams_opened, 1);
-    // The unused leg is closed as idle; the peers stay connected.
+    // Node 1 moved its stream to the leg it dialled: each side writes on its own
+    // outbound leg and reads the peer's stream on the other.
+    assert_eq!(net.nodes[1].node.stats().counters.gossip_streams_opened, 2);
+    for (i, peer) in [(0, p1), (1, p0)] {
+        let conn = net.nodes[i].node.gossip_connection(&peer).unwrap();
+        assert_eq!(
+            net.nodes[i].node.endpoint().direction(conn),
+            Some(leanp2p_quic::Direction::Outbound)
+        );
+    }
+    // Both legs carry gossip (one direction each), so neither is closed as idle.
     net.run_for(Duration::from_secs(60));
-    assert_eq!(net.nodes[0].node.connections_to(&p1).len(), 1);
-    assert!(net.nodes[1].node.is_connected(&p0));
+    assert_eq!(net.nodes[0].node.connections_to(&p1).len(), 2);
+    assert_eq!(net.nodes[0].node.gossip_stream_count(&p1), 1);
+    assert_eq!(net.nodes[1].node.gossip_stream_count(&p0), 1);
     let data = payload(2_000, 3);
     let now = net.time;
     net.nodes[1]

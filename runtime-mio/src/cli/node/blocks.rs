@@ -151,6 +151,7 @@ pub(crate) fn serve(
         }
     };
     let mut served = 0usize;
+    let mut plan = std::collections::VecDeque::new();
     for root in &request.roots {
         let size = session.serve_block_size.unwrap_or_else(|| {
             let announced = u32::from_be_bytes([root[0], root[1], root[2], root[3]]);
@@ -161,12 +162,39 @@ pub(crate) fn serve(
         if served > MAX_SERVED_BYTES_PER_REQUEST {
             break;
         }
+        plan.push_back((*root, size));
+    }
+    session.serving.insert(channel, plan);
+    resume(session, node, now, channel)
+}
+
+/// Sends the blocks still planned for `channel` until `respond` pushes back
+/// (`QueueFull`: the requester reads slowly; the node emits `ResponseWritable` when to
+/// go on), then ends the response once all are sent.
+pub(crate) fn resume(
+    session: &mut Session,
+    node: &mut Node,
+    now: Instant,
+    channel: ChannelId,
+) -> Result<(), String> {
+    let Some(mut plan) = session.serving.remove(&channel) else {
+        return Ok(());
+    };
+    while let Some((root, size)) = plan.pop_front() {
         let mut block = vec![0u8; size];
-        block[..32].copy_from_slice(root);
-        if let Err(e) = node.respond(now, channel, ResponseChunk::success(block)) {
-            // Close what was sent rather than leave the channel open.
-            let _ = node.end_response(now, channel);
-            return Err(e.to_string());
+        block[..32].copy_from_slice(&root);
+        match node.respond(now, channel, ResponseChunk::success(block)) {
+            Ok(()) => {}
+            Err(leanp2p_host::RespondError::QueueFull) => {
+                plan.push_front((root, size));
+                session.serving.insert(channel, plan);
+                return Ok(());
+            }
+            Err(e) => {
+                // Close what was sent rather than leave the channel open.
+                let _ = node.end_response(now, channel);
+                return Err(e.to_string());
+            }
         }
     }
     node.end_response(now, channel).map_err(|e| e.to_string())?;

@@ -134,6 +134,16 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
                 );
             }
         }
+        NodeEvent::ResponseWritable { channel } => {
+            if let Err(e) = blocks::resume(session, node, now, channel) {
+                session
+                    .out
+                    .emit("error", json!({ "where": "respond", "error": e }));
+            }
+        }
+        NodeEvent::InboundAborted { channel, .. } => {
+            session.serving.remove(&channel);
+        }
         NodeEvent::Response {
             request, payload, ..
         } => {

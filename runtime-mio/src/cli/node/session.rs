@@ -67,6 +67,12 @@ pub(crate) struct Session {
     pub block_requests: BTreeMap<RequestId, BlockRequest>,
     /// Peers already sent our requests (once per peer, on its first connection).
     pub greeted: BTreeSet<PeerId>,
+    /// blocks_by_root responses paused by `respond` backpressure: the blocks still to
+    /// send, resumed on `ResponseWritable`.
+    pub serving: BTreeMap<
+        leanp2p_host::ChannelId,
+        std::collections::VecDeque<(leanp2p_reqresp::lean::Root, usize)>,
+    >,
     pub handle: ReactorHandle,
 }
 
