@@ -323,10 +323,7 @@ impl Node {
     /// half its budget.
     pub(crate) fn feed_gossip(&mut self, now: Instant, peer: PeerId) {
         let high_water = self.config.limits.gossip_send_high_water;
-        loop {
-            let Some((conn, stream)) = self.writable_gossip_stream(&peer) else {
-                break;
-            };
+        while let Some((conn, stream)) = self.writable_gossip_stream(&peer) {
             let Self {
                 peers,
                 conns,

@@ -5,5 +5,6 @@ mod conn_manager;
 mod gossip;
 mod harness;
 mod limits;
+mod peer_target;
 mod reqresp;
 mod routing;

@@ -347,3 +347,109 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
         .iter()
         .any(|e| matches!(e, NodeEvent::RequestFailed { .. })));
 }
+
+#[test]
+fn respond_pushes_back_on_a_slow_requester_and_signals_when_writable() {
+    const HIGH_WATER: usize = 128 * 1024;
+    const CHUNK: usize = 20_000;
+    const CHUNKS: u32 = 64;
+    let mut net = Net::new(2, |i| {
+        let mut config = lean_config();
+        if i == 1 {
+            let limits = crate::Limits {
+                response_high_water: HIGH_WATER,
+                ..crate::Limits::default()
+            };
+            config.limits(limits);
+        } else {
+            // The requester grants 64 KiB of stream credit: a slow reader.
+            let mut quic = leanp2p_quic::Config::default();
+            quic.stream_receive_window(64 * 1024);
+            config.quic(quic);
+        }
+        config
+    });
+    net.connect(0, 1);
+    let (server, client) = (net.peer(1), net.peer(0));
+    let request = lean::BlocksByRangeRequest {
+        start_slot: 0,
+        count: u64::from(CHUNKS),
+    }
+    .to_ssz()
+    .unwrap();
+    let now = net.time;
+    let id = net.nodes[0]
+        .node
+        .request(
+            now,
+            server,
+            lean::BLOCKS_BY_RANGE.as_str(),
+            Bytes::from(request),
+        )
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| !inbound(net, 1).is_empty()));
+    let channel = inbound(&net, 1)[0].0;
+    assert_eq!(net.nodes[1].node.response_buffered_bytes(channel), None);
+    let block = |i: u32| {
+        let mut block = vec![0u8; CHUNK];
+        rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(i)).fill_bytes(&mut block);
+        block
+    };
+    let mut next = 0u32;
+    let mut refusals = 0u64;
+    let mut cursor = 0;
+    let mut ended = false;
+    let mut peak = 0;
+    let mut wake = true;
+    for _ in 0..200_000 {
+        if wake && !ended {
+            wake = false;
+            let now = net.time;
+            let node = &mut net.nodes[1].node;
+            loop {
+                if next == CHUNKS {
+                    node.end_response(now, channel).unwrap();
+                    ended = true;
+                    break;
+                }
+                match node.respond(now, channel, ResponseChunk::success(block(next))) {
+                    Ok(()) => next += 1,
+                    Err(crate::RespondError::QueueFull) => {
+                        refusals += 1;
+                        // Refused means nothing was queued: the same state.
+                        assert!(node.response_buffered_bytes(channel).unwrap() >= HIGH_WATER);
+                        break;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            net.drain(1);
+        }
+        let buffered = net.nodes[1].node.buffered_bytes(&client);
+        peak = peak.max(buffered);
+        assert!(buffered <= HIGH_WATER + CHUNK + 1024, "{buffered}");
+        for e in &net.nodes[1].events[cursor..] {
+            if let NodeEvent::ResponseWritable { channel: c } = e {
+                assert_eq!(*c, channel);
+                wake = true;
+            }
+        }
+        cursor = net.nodes[1].events.len();
+        if responses(&net, 0, id).1 || !net.step() {
+            break;
+        }
+    }
+    let (chunks, done) = responses(&net, 0, id);
+    assert!(done);
+    assert_eq!(chunks.len(), CHUNKS as usize);
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(chunk.as_ref(), block(i as u32).as_slice());
+    }
+    assert!(refusals > 0);
+    assert!(peak >= HIGH_WATER);
+    let counters = net.nodes[1].node.stats().counters;
+    assert_eq!(counters.responses_backpressured, refusals);
+    assert_eq!(counters.send_buffer_overflows, 0);
+    // The response is over: nothing is tracked for the channel any more.
+    assert_eq!(net.nodes[1].node.response_buffered_bytes(channel), None);
+}
