@@ -45,11 +45,11 @@
 //! [`Limits::negotiation_timeout`]. Agreed streams go to their owner:
 //!
 //! * `/meshsub/1.2.0|1.1.0|1.0.0`: exactly one outbound stream per peer, on the peer's
-//!   gossip connection, kept for the connection's life and fed through a never-drop
-//!   [`leanp2p_quic::SendBuffer`] (whole frames, in order; `Writable` resumes). Inbound
-//!   gossip streams are read on every connection; a newer one replaces the older. A
-//!   second connection to the same peer does not get a second gossip stream. A failed
-//!   outbound stream is recreated at most [`Limits::max_gossip_stream_attempts`] times.
+//!   gossip connection, fed from the peer's two host lanes (see *Memory* below) through
+//!   a [`leanp2p_quic::SendBuffer`] (whole frames, in order; `Writable` refills it).
+//!   Inbound gossip streams are read on every connection; a newer one on the same
+//!   connection replaces the older. A failed outbound stream is recreated at most
+//!   [`Limits::max_gossip_stream_attempts`] times.
 //! * Req/resp protocols of [`Config::reqresp`]: one stream per request.
 //! * `/ipfs/id/1.0.0` and `/ipfs/id/push/1.0.0`: see [`PeerInfo`].
 //! * `/ipfs/ping/1.0.0`: both roles, RTT in [`Stats::ping_rtt`].
@@ -59,19 +59,58 @@
 //! Each stream buffers at most [`Limits::max_stream_send_buffer`] unsent bytes, and each
 //! connection accepts a bounded number of inbound streams per protocol.
 //!
+//! # Double connections
+//!
+//! Two connections to one peer (a simultaneous dial, or both sides keeping the other as
+//! a known peer) are both kept. Our `/meshsub` stream goes on our *outbound* leg when
+//! we have one (else the inbound one); both ends apply this rule, so each writes its
+//! one stream on the leg it dialled and reads the peer's on the other, and the pair
+//! converges after at most one move. When our outbound leg comes up after gossip
+//! started on the inbound one, the old stream is finished once its buffered frames are
+//! written and a new one opens on the outbound leg (the peer sees a new inbound
+//! `/meshsub` stream, which rust-libp2p accepts in place of the old). When the leg
+//! carrying our stream closes, the stream moves to the surviving leg at once; queued
+//! frames wait in the peer's lanes and are not lost.
+//!
 //! # Connections
 //!
-//! A connection that no protocol needs (no gossip on it, no request in flight) is closed
-//! after [`Config::idle_connection_timeout`]; with two connections to one peer, gossip
-//! stays on one and the other becomes idle. QUIC keep-alive comes from
+//! A connection that no protocol needs (no gossip stream either way, no request in
+//! flight, not our leg to a known peer) is closed after
+//! [`Config::idle_connection_timeout`]. QUIC keep-alive comes from
 //! [`leanp2p_quic::Config`]; on top, an empty gossipsub RPC is written on gossip streams
 //! idle for [`Config::gossip_keepalive`] (default 20 s).
 //!
 //! Known peers ([`Node::add_known_peer`], [`Node::add_bootnode`]) are redialled forever
 //! with capped exponential backoff and seeded jitter whenever our *outbound* leg to them
-//! is gone (a live inbound leg does not count). [`ConnManagerConfig`] caps inbound-only
-//! and outbound peers; peers whose gossipsub score falls below the graylist threshold are
-//! disconnected; dialling ourselves is refused.
+//! is gone (a live inbound leg does not count). With
+//! [`ConnManagerConfig::target_peers`] set, the node also dials peers from its address
+//! book ([`Node::add_peer_address`], identify listen addresses, PX suggestions with a
+//! known address) while fewer peers are connected, with the same backoff (a connection
+//! shorter than [`STABLE_CONNECTION`] counts as a failure). [`ConnManagerConfig`] caps
+//! inbound-only and outbound peers (an inbound peer over the cap is closed right after
+//! its handshake with [`DisconnectReason::PeerLimit`]); peers whose gossipsub score
+//! falls below the graylist threshold are disconnected; dialling ourselves is refused.
+//!
+//! # Memory: what a slow peer can cost
+//!
+//! [`Node::buffered_bytes`] (and [`Stats::buffered_bytes`]) counts the unsent bytes the
+//! host holds per peer.
+//!
+//! * Gossip: the router's per-peer queue is drained into two host lanes on every call
+//!   (priority: control and our publishes; normal: forwards and IWANT replies), which
+//!   feed the stream buffer while it holds at most [`Limits::gossip_send_high_water`].
+//!   Lanes plus stream buffer stay under [`Limits::gossip_peer_buffer`] (forwards) or
+//!   that plus [`Limits::gossip_priority_reserve`] (priority), plus one frame; beyond,
+//!   frames are dropped and counted ([`Counters::gossip_forwards_dropped`],
+//!   [`Counters::gossip_priority_dropped`]), [`NodeEvent::SlowPeer`] is emitted once per
+//!   overflow episode, and a peer whose episode lasts [`Limits::slow_peer_disconnect`]
+//!   is disconnected ([`DisconnectReason::SlowPeer`]).
+//! * Responses: [`Node::respond`] refuses a chunk with [`RespondError::QueueFull`] once
+//!   the response stream holds [`Limits::response_high_water`] unsent bytes, and emits
+//!   [`NodeEvent::ResponseWritable`] when the server may go on, so a response holds at
+//!   most the mark plus one chunk.
+//! * Below the host, QUIC holds what it accepted until acknowledged, bounded by the
+//!   peer's flow-control credit and [`leanp2p_quic::Config::send_window`].
 //!
 //! # Pacing, stats, lean profile
 //!
