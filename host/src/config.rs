@@ -82,7 +82,7 @@ pub struct Config {
     pub idle_connection_timeout: Duration,
     /// Node-level egress pacing.
     pub pacer: PacerConfig,
-    /// Known-peer redialling and peer limits.
+    /// Known-peer redialling, the peer target and peer limits.
     pub conn_manager: ConnManagerConfig,
 }
 

@@ -28,6 +28,15 @@ use crate::event::DisconnectReason;
 use crate::node::Node;
 
 /// Connection-manager settings.
+///
+/// Limit policy: [`Node::dial`] and target dials refuse to exceed
+/// [`ConnManagerConfig::max_outbound_peers`]. A new peer that connects inbound while
+/// [`ConnManagerConfig::max_inbound_peers`] inbound-only peers are connected is closed
+/// right after the handshake with [`DisconnectReason::PeerLimit`] (QUIC application code
+/// 1), as rust-libp2p's connection-limits behaviour denies an established connection
+/// over its limit and Lighthouse accepts and then sends a `TooManyPeers` goodbye. Known
+/// peers (bootnodes) are exempt: we asked for them. A further connection to an already
+/// connected peer is not counted again.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConnManagerConfig {

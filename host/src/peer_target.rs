@@ -152,6 +152,9 @@ impl Node {
     /// wanted (and allowed by the outbound limit).
     fn target_room(&self) -> usize {
         let cm = &self.config.conn_manager;
+        if cm.target_peers <= self.peers.len() {
+            return 0;
+        }
         let in_flight = self.target_dials();
         let have = self.peers.len() + in_flight;
         let want = cm.target_peers.saturating_sub(have);

@@ -104,8 +104,18 @@ impl Node {
             if let StreamOp::Write { stream, .. } = &op {
                 if !ends && !self.responses.contains_key(&channel) {
                     if let Some(&(conn, id)) = self.rr_streams.get(stream) {
-                        self.responses.insert(channel, (conn, id));
-                        self.response_streams.insert((conn, id), channel);
+                        let inbound = self
+                            .conns
+                            .get(&conn)
+                            .and_then(|c| c.streams.get(&id))
+                            .is_some_and(|s| {
+                                matches!(s.kind, StreamKind::ReqResp { request: None, .. })
+                            });
+                        debug_assert!(inbound, "first write after respond is not a response");
+                        if inbound && !self.response_streams.contains_key(&(conn, id)) {
+                            self.responses.insert(channel, (conn, id));
+                            self.response_streams.insert((conn, id), channel);
+                        }
                     }
                 }
             }
