@@ -121,6 +121,13 @@ fn double_connection_keeps_one_gossip_stream_and_survives_losing_a_leg() {
     }
     assert!(sim.node(a).unwrap().is_connected(&pb));
     assert!(sim.node(b).unwrap().is_connected(&pa));
+    // Before the redial (1 s backoff), a's stream runs on the surviving inbound leg.
+    assert_eq!(leg(&sim, a, b, Direction::Outbound), None);
+    assert_eq!(
+        sim.node(a).unwrap().gossip_connection(&pb),
+        leg(&sim, a, b, Direction::Inbound)
+    );
+    assert_eq!(sim.node(a).unwrap().gossip_stream_count(&pb), 1);
 
     // The outbound leg is redialled although the inbound one is alive, and our gossip
     // stream moves back to it.
@@ -145,6 +152,14 @@ fn double_connection_keeps_one_gossip_stream_and_survives_losing_a_leg() {
     );
     run_checked(&mut sim, a, b, Duration::from_secs(2));
     assert_exactly_once(&sim, &nodes, &topic, &sent);
+    // No frame was dropped on the way: frames queued while gossip moved waited in
+    // the peer's lanes.
+    for &n in &nodes {
+        let counters = sim.node(n).unwrap().stats().counters;
+        assert_eq!(counters.gossip_frames_dropped, 0);
+        assert_eq!(counters.gossip_forwards_dropped, 0);
+        assert_eq!(counters.gossip_priority_dropped, 0);
+    }
     // Node b never lost its own outbound leg and never redialled.
     assert_eq!(outbound_connects(&sim, b), 1);
     for (x, y) in [(a, b), (b, a)] {
