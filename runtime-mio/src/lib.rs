@@ -22,12 +22,22 @@
 //! Work per wakeup is capped ([`ReactorConfig`]): datagrams read per socket, transmits
 //! sent, commands applied. At most one transmit is held back on `WouldBlock`.
 //!
-//! Not yet: UDP GSO/GRO (a GSO batch from QUIC is sent as one `send_to` per segment) and
-//! ECN / IP_PKTINFO.
+//! ## UDP
+//! Sockets go through `quinn-udp`: a QUIC GSO batch (`Transmit::segment_size`) is sent
+//! in one `sendmsg` with `UDP_SEGMENT` where the kernel supports it (one call per
+//! datagram otherwise, or after the kernel refused GSO once); reads use `recvmmsg` with
+//! GRO, and each received buffer is split by its stride into the datagrams the node sees.
+//! ECN codepoints and the destination IP (`IP_PKTINFO`) are passed both ways.
+//! `SO_SNDBUF`/`SO_RCVBUF` are raised ([`ReactorConfig`]) and what the kernel granted is in
+//! [`IoStats`]. GSO batches only happen when the node's `quic::Config::max_gso_segments`
+//! is above 1: set it from [`probe_gso_segments`].
 
+pub mod perf_protocol;
 mod reactor;
+mod udp;
 
 pub use reactor::{
     spawn, Command, IoStats, NodeCommand, Reactor, ReactorClosed, ReactorConfig, ReactorError,
     ReactorHandle, SpawnedReactor,
 };
+pub use udp::probe_gso_segments;

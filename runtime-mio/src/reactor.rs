@@ -2,13 +2,17 @@
 //!
 //! The loop, once per wakeup:
 //! 1. read `now`; if the node's deadline has passed, `handle_timeout(now)`;
-//! 2. drain the node: `poll_transmit` into one reused buffer and `send_to` (one pending
-//!    transmit is kept on `WouldBlock` and retried when the socket is writable), then
-//!    `poll_event` to the embedder's callback;
+//! 2. drain the node: `poll_transmit` into one reused buffer and send it — a QUIC GSO
+//!    batch (`Transmit::segment_size`) goes out in one `sendmsg` with `UDP_SEGMENT` where
+//!    the kernel supports it, else one call per segment; one pending transmit is kept on
+//!    `WouldBlock` and retried when the socket is writable — then `poll_event` to the
+//!    embedder's callback;
 //! 3. wait on `mio::Poll` until the node's deadline (rounded up to the next millisecond);
-//! 4. read datagrams until `WouldBlock` (at most [`ReactorConfig::max_datagrams_per_wakeup`]
-//!    per wakeup; a socket cut off by the cap is read again without sleeping) and apply
-//!    commands woken through the [`mio::Waker`].
+//! 4. read datagrams with `recvmmsg` until `WouldBlock` (GRO batches are split by their
+//!    stride into the datagrams the node sees; at most
+//!    [`ReactorConfig::max_datagrams_per_wakeup`] per socket per wakeup, and a socket cut
+//!    off by the cap is read again without sleeping) and apply commands woken through the
+//!    [`mio::Waker`].
 //!
 //! There is no protocol logic here: if the reactor needed an `if` about gossip, that logic
 //! would belong in `host`.
@@ -21,12 +25,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leanp2p_host::{Datagram, Node, NodeEvent, Transmit};
-use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
+use quinn_udp::RecvMeta;
 
-/// Largest UDP payload we read (a full GRO batch would need 64 KiB; QUIC datagrams are
-/// at most ~1,500 bytes without it).
-const RECV_BUFFER_LEN: usize = 64 * 1024;
+use crate::udp::{ecn_from_codepoint, Granted, UdpIo, RECV_BATCH, RECV_SLOT};
+
+/// Receive buffer: one slot per message of a `recvmmsg` batch, each large enough for a
+/// whole GRO batch.
+const RECV_BUFFER_LEN: usize = RECV_BATCH * RECV_SLOT;
+/// Most UDP payload bytes one GSO `sendmsg` may carry (65,535 minus the IPv4 and UDP
+/// headers); a larger batch from QUIC is sent in several calls.
+const MAX_GSO_BYTES: usize = 65_507;
 /// The waker's token; sockets use their index.
 const WAKER: Token = Token(usize::MAX);
 
@@ -111,15 +120,25 @@ pub enum ReactorError {
 #[error("the reactor has stopped")]
 pub struct ReactorClosed;
 
-/// Counters of the I/O the reactor did.
+/// Counters of the I/O the reactor did, and what the kernel granted its sockets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IoStats {
-    /// Datagrams read.
+    /// Datagrams read (segments of a GRO batch count one each).
     pub datagrams_received: u64,
+    /// `recvmmsg` calls that returned data.
+    pub recv_calls: u64,
+    /// Received buffers that held more than one datagram (GRO).
+    pub gro_batches: u64,
     /// Datagrams sent (segments of a batch count one each).
     pub datagrams_sent: u64,
-    /// `send_to` calls.
+    /// Send system calls (`sendmsg`; one GSO batch is one call).
     pub send_calls: u64,
+    /// Send calls that carried more than one datagram (GSO).
+    pub gso_batches: u64,
+    /// GSO batches the kernel refused (GSO is then switched off for the socket and the
+    /// batch is resent one datagram per call).
+    pub gso_refused: u64,
     /// Sends that hit `WouldBlock` (kept and retried).
     pub send_would_block: u64,
     /// Send errors other than `WouldBlock` (the datagram is dropped; QUIC recovers it).
@@ -128,6 +147,15 @@ pub struct IoStats {
     pub recv_errors: u64,
     /// Wakeups of the loop.
     pub wakeups: u64,
+    /// `SO_SNDBUF` the kernel granted the first socket (Linux reports twice the usable
+    /// size).
+    pub send_buffer_bytes: u64,
+    /// `SO_RCVBUF` the kernel granted the first socket.
+    pub recv_buffer_bytes: u64,
+    /// Datagrams one GSO send may carry on the first socket (1 = no GSO).
+    pub max_gso_segments: u64,
+    /// Datagrams the kernel may coalesce into one received buffer (1 = no GRO).
+    pub gro_segments: u64,
 }
 
 /// A cloneable, `Send` handle to a reactor: commands in, woken through the `mio::Waker`.
@@ -158,10 +186,12 @@ impl ReactorHandle {
 }
 
 struct Socket {
-    socket: UdpSocket,
+    io: UdpIo,
     local: SocketAddr,
     /// Stopped reading at the per-wakeup cap: read again before sleeping.
     more_to_read: bool,
+    /// Registered for writable events (after `WouldBlock`).
+    wants_writable: bool,
 }
 
 /// A transmit that hit `WouldBlock`: its bytes stay in `send_buf` until sent.
@@ -184,6 +214,7 @@ pub struct Reactor {
     config: ReactorConfig,
     send_buf: Vec<u8>,
     recv_buf: Vec<u8>,
+    recv_meta: Vec<RecvMeta>,
     pending: Option<Pending>,
     stats: IoStats,
     stopped: bool,
@@ -212,24 +243,37 @@ impl Reactor {
         let poll = Poll::new().map_err(ReactorError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ReactorError::Poll)?);
         let mut sockets = Vec::with_capacity(listen.len());
+        let mut first_granted = Granted::default();
         for (index, &addr) in listen.iter().enumerate() {
             let bind_err = |source| ReactorError::Bind { addr, source };
-            let socket = bind_socket(addr, &config).map_err(bind_err)?;
-            let mut socket = UdpSocket::from_std(socket);
-            let local = socket.local_addr().map_err(bind_err)?;
+            let (mut io, granted) =
+                UdpIo::bind(addr, config.send_buffer_bytes, config.recv_buffer_bytes)
+                    .map_err(bind_err)?;
+            let local = io.local;
             poll.registry()
-                .register(&mut socket, Token(index), Interest::READABLE)
+                .register(&mut io.socket, Token(index), Interest::READABLE)
                 .map_err(bind_err)?;
+            if index == 0 {
+                first_granted = granted;
+            }
             node.listen(Instant::now(), local)
                 .map_err(|e| ReactorError::Listen {
                     addr: local,
                     reason: e.to_string(),
                 })?;
-            tracing::info!(%local, "listening");
+            tracing::info!(
+                %local,
+                sndbuf = granted.send_buffer,
+                rcvbuf = granted.recv_buffer,
+                gso_segments = granted.max_gso_segments,
+                gro_segments = granted.gro_segments,
+                "listening"
+            );
             sockets.push(Socket {
-                socket,
+                io,
                 local,
                 more_to_read: false,
+                wants_writable: false,
             });
         }
         let (tx, commands) = mpsc::channel();
@@ -243,8 +287,15 @@ impl Reactor {
             config,
             send_buf: Vec::with_capacity(64 * 1024),
             recv_buf: vec![0u8; RECV_BUFFER_LEN],
+            recv_meta: vec![RecvMeta::default(); RECV_BATCH],
             pending: None,
-            stats: IoStats::default(),
+            stats: IoStats {
+                send_buffer_bytes: first_granted.send_buffer as u64,
+                recv_buffer_bytes: first_granted.recv_buffer as u64,
+                max_gso_segments: first_granted.max_gso_segments as u64,
+                gro_segments: first_granted.gro_segments as u64,
+                ..IoStats::default()
+            },
             stopped: false,
         })
     }
@@ -289,7 +340,20 @@ impl Reactor {
     pub fn run(
         &mut self,
         until: Option<Instant>,
+        on_event: impl FnMut(&mut Node, Instant, NodeEvent) -> ControlFlow<()>,
+    ) -> Result<(), ReactorError> {
+        self.run_with(until, on_event, |_, _| ControlFlow::Continue(()))
+    }
+
+    /// [`Reactor::run`] with a second callback, `on_wakeup`, called once per loop turn
+    /// (after the datagrams and commands of a wakeup were handled, before the node is
+    /// drained). Drivers that feed the node from their own state use it, e.g. to refill a
+    /// stream's send buffer as QUIC credit returns. Breaking from it stops the loop too.
+    pub fn run_with(
+        &mut self,
+        until: Option<Instant>,
         mut on_event: impl FnMut(&mut Node, Instant, NodeEvent) -> ControlFlow<()>,
+        mut on_wakeup: impl FnMut(&mut Node, Instant) -> ControlFlow<()>,
     ) -> Result<(), ReactorError> {
         self.stopped = false;
         let mut events = Events::with_capacity(256);
@@ -301,6 +365,9 @@ impl Reactor {
                 .is_some_and(|deadline| deadline <= now)
             {
                 self.node.handle_timeout(now);
+            }
+            if on_wakeup(&mut self.node, now).is_break() {
+                self.stopped = true;
             }
             self.drain_transmits(now);
             while let Some(event) = self.node.poll_event() {
@@ -364,27 +431,44 @@ impl Reactor {
     }
 
     fn read_datagrams(&mut self, now: Instant) {
+        let cap = self.config.max_datagrams_per_wakeup;
         for socket in &mut self.sockets {
             if !socket.more_to_read {
                 continue;
             }
             let mut read = 0;
             loop {
-                if read == self.config.max_datagrams_per_wakeup {
+                if read >= cap {
                     break; // more_to_read stays set: read again without sleeping
                 }
-                match socket.socket.recv_from(&mut self.recv_buf) {
-                    Ok((len, remote)) => {
-                        read += 1;
-                        self.stats.datagrams_received += 1;
-                        let data = self.recv_buf.get(..len).unwrap_or_default();
-                        let datagram = Datagram {
-                            remote,
-                            local_ip: None,
-                            ecn: None,
-                            data,
-                        };
-                        self.node.handle_datagram(now, datagram);
+                match socket.io.recv(&mut self.recv_buf, &mut self.recv_meta) {
+                    Ok(messages) => {
+                        self.stats.recv_calls += 1;
+                        let slots = self.recv_buf.chunks(RECV_SLOT);
+                        for (meta, slot) in self.recv_meta.iter().take(messages).zip(slots) {
+                            let data = slot.get(..meta.len).unwrap_or(slot);
+                            let stride = if meta.stride == 0 {
+                                data.len().max(1)
+                            } else {
+                                meta.stride
+                            };
+                            if data.len() > stride {
+                                self.stats.gro_batches += 1;
+                            }
+                            for segment in data.chunks(stride) {
+                                read += 1;
+                                self.stats.datagrams_received += 1;
+                                self.node.handle_datagram(
+                                    now,
+                                    Datagram {
+                                        remote: meta.addr,
+                                        local_ip: meta.dst_ip,
+                                        ecn: meta.ecn.map(ecn_from_codepoint),
+                                        data: segment,
+                                    },
+                                );
+                            }
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         socket.more_to_read = false;
@@ -394,7 +478,7 @@ impl Reactor {
                     Err(e) => {
                         // e.g. ICMP port unreachable surfacing as ECONNREFUSED: not fatal.
                         self.stats.recv_errors += 1;
-                        tracing::debug!(error = %e, local = %socket.local, "recv_from failed");
+                        tracing::debug!(error = %e, local = %socket.local, "recvmmsg failed");
                     }
                 }
             }
@@ -424,7 +508,8 @@ impl Reactor {
         }
     }
 
-    /// Sends what is left of `pending`; false (and `self.pending` set) on `WouldBlock`.
+    /// Sends what is left of `pending` (a GSO batch in as few calls as the kernel allows);
+    /// false (and `self.pending` set) on `WouldBlock`.
     fn send_pending(&mut self, mut pending: Pending) -> bool {
         let Pending {
             socket: index,
@@ -437,18 +522,36 @@ impl Reactor {
         let size = transmit.size.min(self.send_buf.len());
         let segment = transmit.segment_size.unwrap_or(size).max(1);
         while pending.sent < size {
-            let end = (pending.sent + segment).min(size);
+            let gso_segments = socket.io.max_gso_segments();
+            // The kernel takes at most 64 KiB of UDP payload per GSO call.
+            let per_call = gso_segments.min(MAX_GSO_BYTES / segment).max(1);
+            let end = pending
+                .sent
+                .saturating_add(segment.saturating_mul(per_call))
+                .min(size);
             let chunk = self.send_buf.get(pending.sent..end).unwrap_or_default();
+            let datagrams = chunk.len().div_ceil(segment);
+            let segment_size = (datagrams > 1).then_some(segment);
             self.stats.send_calls += 1;
-            match socket.socket.send_to(chunk, transmit.destination) {
-                Ok(_) => {
-                    self.stats.datagrams_sent += 1;
+            match socket.io.send(
+                transmit.destination,
+                transmit.ecn,
+                transmit.src_ip,
+                chunk,
+                segment_size,
+            ) {
+                Ok(()) => {
+                    self.stats.datagrams_sent += datagrams as u64;
+                    if datagrams > 1 {
+                        self.stats.gso_batches += 1;
+                    }
                     pending.sent = end;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.stats.send_would_block += 1;
+                    socket.wants_writable = true;
                     let _ = self.poll.registry().reregister(
-                        &mut socket.socket,
+                        &mut socket.io.socket,
                         Token(index),
                         Interest::READABLE | Interest::WRITABLE,
                     );
@@ -456,19 +559,29 @@ impl Reactor {
                     return false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if datagrams > 1 && socket.io.max_gso_segments() < gso_segments => {
+                    // quinn-udp saw the kernel refuse GSO (EIO/EINVAL) and switched it
+                    // off: resend this batch one datagram per call.
+                    self.stats.gso_refused += 1;
+                    tracing::info!(error = %e, local = %socket.local, "GSO refused; sending datagrams one by one");
+                }
                 Err(e) => {
-                    // Unreachable destination and the like: drop this datagram, QUIC's
-                    // loss recovery (or the idle timeout) handles the rest.
+                    // Unreachable destination, EMSGSIZE on an MTU probe and the like: drop
+                    // these datagrams, QUIC's loss recovery (or the idle timeout) handles
+                    // the rest.
                     self.stats.send_errors += 1;
-                    tracing::debug!(error = %e, to = %transmit.destination, "send_to failed");
+                    tracing::debug!(error = %e, to = %transmit.destination, "sendmsg failed");
                     pending.sent = end;
                 }
             }
         }
-        let _ =
-            self.poll
-                .registry()
-                .reregister(&mut socket.socket, Token(index), Interest::READABLE);
+        if std::mem::take(&mut socket.wants_writable) {
+            let _ = self.poll.registry().reregister(
+                &mut socket.io.socket,
+                Token(index),
+                Interest::READABLE,
+            );
+        }
         true
     }
 
@@ -521,24 +634,6 @@ pub fn spawn(reactor: Reactor, name: &str) -> io::Result<SpawnedReactor> {
 fn round_up_to_ms(d: Duration) -> Duration {
     let ms = d.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
-fn bind_socket(addr: SocketAddr, config: &ReactorConfig) -> io::Result<std::net::UdpSocket> {
-    let domain = socket2::Domain::for_address(addr);
-    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
-    if let Err(e) = socket.set_recv_buffer_size(config.recv_buffer_bytes) {
-        tracing::debug!(error = %e, "SO_RCVBUF not raised");
-    }
-    if let Err(e) = socket.set_send_buffer_size(config.send_buffer_bytes) {
-        tracing::debug!(error = %e, "SO_SNDBUF not raised");
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
 }
 
 #[cfg(test)]

@@ -9,19 +9,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leanp2p_host::{lean, Keypair, Node, NodeEvent, PeerId};
-use leanp2p_mio::{spawn, Reactor, ReactorConfig, SpawnedReactor};
+use leanp2p_mio::{probe_gso_segments, spawn, Reactor, ReactorConfig, SpawnedReactor};
 
 const BOUND: Duration = Duration::from_secs(30);
 
 fn start(secret: u8) -> (SpawnedReactor, PeerId) {
     let key = Keypair::from_secret_bytes(&[secret; 32]).unwrap();
-    let node = Node::new(
-        Instant::now(),
-        lean::config("leanp2p-test"),
-        &key,
-        [secret; 32],
-    )
-    .unwrap();
+    let mut config = lean::config("leanp2p-test");
+    // GSO batches from QUIC where the kernel takes them (exercises the reactor's
+    // batched send and GRO split).
+    config.quic.max_gso_segments = probe_gso_segments().clamp(1, 64);
+    let node = Node::new(Instant::now(), config, &key, [secret; 32]).unwrap();
     let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let reactor = Reactor::bind(node, &[localhost], ReactorConfig::default()).unwrap();
     (
@@ -109,10 +107,17 @@ fn two_reactors_connect_identify_and_gossip_over_loopback() {
         assert_eq!(got, data);
     }
 
-    for node in [a, b] {
+    for (index, node) in [a, b].into_iter().enumerate() {
         node.handle.shutdown().unwrap();
         let reactor = node.join.join().unwrap().unwrap();
         let io = reactor.io_stats();
         assert!(io.datagrams_sent > 0 && io.datagrams_received > 0, "{io:?}");
+        assert!(io.send_calls <= io.datagrams_sent, "{io:?}");
+        assert_eq!(io.send_errors, 0, "{io:?}");
+        if index == 0 && io.max_gso_segments > 1 {
+            // a sent 300 KiB: with GSO some of it went out in batches.
+            assert!(io.gso_batches > 0, "{io:?}");
+            assert!(io.send_calls < io.datagrams_sent, "{io:?}");
+        }
     }
 }

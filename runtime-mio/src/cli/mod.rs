@@ -4,6 +4,7 @@ mod devnet;
 mod enr;
 mod keys;
 mod node;
+mod perf;
 mod sim;
 mod workload;
 
@@ -50,6 +51,9 @@ enum Command {
     /// The devnet workload on the deterministic simulator (virtual clock): delivery,
     /// propagation percentiles and a trace hash equal for equal arguments.
     Sim(Box<sim::SimArgs>),
+    /// Throughput benchmark over the full stack on loopback (or against a libp2p perf
+    /// server): prints one JSON object; exit 0 when the workload completed, 3 when not.
+    Perf(Box<perf::PerfArgs>),
 }
 
 /// A command failure: printed as one line, exit code 2.
@@ -100,6 +104,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Sim(args) => {
             drop(stdout);
             return exit_with(sim::run(&args));
+        }
+        Command::Perf(args) => {
+            drop(stdout);
+            return exit_with(perf::run(&args));
         }
         Command::Node(args) => {
             // `node` writes its own lines (stdout is locked per line there).
