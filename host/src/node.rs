@@ -509,13 +509,16 @@ impl Node {
         self.dial(now, socket, peer)
     }
 
-    /// Closes every connection to `peer`.
+    /// Closes every connection to `peer`. The peer target does not dial it again
+    /// before the longest redial backoff (a known peer is still redialled: remove it
+    /// with [`Node::remove_known_peer`] first to let it go).
     pub fn disconnect(&mut self, now: Instant, peer: &PeerId) -> Result<(), DisconnectError> {
         self.last_now = Some(now);
         let conns = self.connections_to(peer);
         if conns.is_empty() {
             return Err(DisconnectError::NotConnected(*peer));
         }
+        self.penalize_candidate(peer);
         for conn in conns {
             self.close_with(now, conn, DisconnectReason::Requested);
         }

@@ -223,3 +223,39 @@ fn address_book_is_bounded_and_refuses_ourselves() {
     assert_eq!(book.len(), 2);
     assert!(book.contains(&(peers[0], addr(4))));
 }
+
+#[test]
+fn a_peer_we_disconnect_is_not_redialled_soon_another_candidate_is() {
+    let mut net = Net::new(3, |i| {
+        if i == 0 {
+            with_cm(ConnManagerConfig {
+                target_peers: 1,
+                ..Default::default()
+            })
+        } else {
+            Config::default()
+        }
+    });
+    let now = net.time;
+    for j in 1..3 {
+        let (peer, addr) = (net.peer(j), net.nodes[j].addr);
+        net.nodes[0].node.add_peer_address(now, peer, addr).unwrap();
+    }
+    net.run_for(Duration::from_secs(15));
+    let first = (1..3)
+        .find(|&j| net.nodes[0].node.is_connected(&net.peer(j)))
+        .unwrap();
+    let other = 3 - first;
+    let (dropped, now) = (net.peer(first), net.time);
+    net.nodes[0].node.disconnect(now, &dropped).unwrap();
+    net.drain(0);
+    // The other candidate replaces it; the dropped one stays away (the longest
+    // backoff is 60 s).
+    let other_peer = net.peer(other);
+    assert!(net.run_until(Duration::from_secs(5), |net| net.nodes[0]
+        .node
+        .is_connected(&other_peer)));
+    net.run_for(Duration::from_secs(40));
+    assert!(!net.nodes[0].node.is_connected(&dropped));
+    assert_eq!(outbound_connects(&net, 0), 2);
+}
