@@ -100,6 +100,14 @@ impl ConnManagerConfig {
     }
 }
 
+/// `now + d`, or a far deadline (a year) if that overflows `Instant` (a huge configured
+/// backoff must not panic).
+pub(crate) fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
+}
+
 /// A peer the node keeps an outbound connection to.
 #[derive(Debug, Clone)]
 pub(crate) struct KnownPeer {
@@ -231,7 +239,7 @@ impl Node {
                     let delay = self.redial_delay(failures);
                     if let Some(k) = self.known.get_mut(&peer) {
                         k.failures = k.failures.saturating_add(1);
-                        k.next_dial = Some(now + delay);
+                        k.next_dial = Some(later(now, delay));
                     }
                 }
             }
@@ -264,7 +272,7 @@ impl Node {
         if let Some(k) = self.known.get_mut(&peer) {
             k.dialing = None;
             k.failures = k.failures.saturating_add(1);
-            k.next_dial = Some(now + delay);
+            k.next_dial = Some(later(now, delay));
         }
     }
 
@@ -313,7 +321,7 @@ impl Node {
         let failures = k.failures;
         let delay = self.redial_delay(failures);
         if let Some(k) = self.known.get_mut(&peer) {
-            k.next_dial = Some(now + delay);
+            k.next_dial = Some(later(now, delay));
         }
     }
 
@@ -344,5 +352,21 @@ impl Node {
                 self.close_with(now, conn, DisconnectReason::Graylisted);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_instead_of_overflowing() {
+        let t0 = Instant::now();
+        assert_eq!(
+            later(t0, Duration::from_secs(5)),
+            t0 + Duration::from_secs(5)
+        );
+        let far = later(t0, Duration::MAX);
+        assert!(far > t0 + Duration::from_secs(86_400 * 364));
     }
 }

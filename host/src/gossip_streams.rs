@@ -402,7 +402,7 @@ impl Node {
             .values()
             .filter_map(|p| p.gossip_queue.overflow_since)
             .min()
-            .map(|since| since + after)
+            .map(|since| crate::conn_manager::later(since, after))
     }
 
     /// Disconnects peers whose overflow episode lasted
@@ -417,7 +417,7 @@ impl Node {
             .filter(|(_, p)| {
                 p.gossip_queue
                     .overflow_since
-                    .is_some_and(|t| t + after <= now)
+                    .is_some_and(|t| crate::conn_manager::later(t, after) <= now)
             })
             .map(|(id, _)| *id)
             .collect();

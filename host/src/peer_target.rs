@@ -23,6 +23,7 @@ use leanp2p_identity::PeerId;
 use leanp2p_quic::ConnId;
 use rand_core::RngCore;
 
+use crate::conn_manager::later;
 use crate::error::DialError;
 use crate::node::Node;
 
@@ -231,7 +232,7 @@ impl Node {
             c.dialing = None;
             c.connected_at = None;
             c.failures = c.failures.saturating_add(1);
-            c.next_dial = now + delay;
+            c.next_dial = later(now, delay);
         }
     }
 
@@ -285,7 +286,7 @@ impl Node {
             if let Some(c) = self.book.get_mut(&peer) {
                 c.failures = 0;
                 c.connected_at = None;
-                c.next_dial = now + delay;
+                c.next_dial = later(now, delay);
             }
         } else {
             self.candidate_failed(now, peer);

@@ -66,7 +66,7 @@ impl Node {
             }
             if let Some(since) = c.idle_since {
                 out.push((
-                    since + self.config.idle_connection_timeout,
+                    crate::conn_manager::later(since, self.config.idle_connection_timeout),
                     TimeoutReason::IdleConnection,
                 ));
             }
@@ -116,7 +116,9 @@ impl Node {
                 .conns
                 .get(&conn)
                 .and_then(|c| c.idle_since)
-                .is_some_and(|since| since + self.config.idle_connection_timeout <= now);
+                .is_some_and(|since| {
+                    crate::conn_manager::later(since, self.config.idle_connection_timeout) <= now
+                });
             if idle_due {
                 self.close_with(now, conn, DisconnectReason::Idle);
             }

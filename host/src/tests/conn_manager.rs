@@ -241,3 +241,45 @@ fn graylisted_peers_are_disconnected() {
         }
     )));
 }
+
+#[test]
+fn huge_configured_durations_are_accepted_and_run() {
+    let mut net = Net::new(2, |_| {
+        let mut config = Config::default();
+        let cm = ConnManagerConfig {
+            redial_initial_backoff: Duration::from_secs(1),
+            redial_max_backoff: Duration::MAX,
+            target_peers: 1,
+            ..Default::default()
+        };
+        let limits = crate::Limits {
+            slow_peer_disconnect: Some(Duration::MAX),
+            ..crate::Limits::default()
+        };
+        config
+            .conn_manager(cm)
+            .limits(limits)
+            .idle_connection_timeout(Duration::MAX);
+        config
+    });
+    net.nodes[1].alive = false;
+    let (p1, a1, now) = (net.peer(1), net.nodes[1].addr, net.time);
+    net.nodes[0].node.add_known_peer(now, p1, a1).unwrap();
+    net.nodes[0]
+        .node
+        .add_peer_address(
+            now,
+            leanp2p_identity::Keypair::from_secret_bytes(&[9; 32])
+                .unwrap()
+                .peer_id(),
+            std::net::SocketAddr::from(([127, 0, 0, 1], 20_009)),
+        )
+        .unwrap();
+    // Dials fail again and again; backoffs grow past any representable instant.
+    net.run_for(Duration::from_secs(600));
+    assert!(net.nodes[0]
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::DialFailed { .. })));
+    assert!(net.nodes[0].node.poll_timeout().is_some());
+}
