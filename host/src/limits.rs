@@ -20,8 +20,8 @@ pub struct Limits {
     /// Default 10 s (rust-libp2p's substream upgrade timeout).
     pub negotiation_timeout: Duration,
     /// Most unsent bytes one non-gossip stream (req/resp, identify, ping) may buffer in
-    /// the host. A stream that would exceed it is reset. Default 64 MiB (a full
-    /// `blocks_by_range` answer is written chunk by chunk as QUIC credit returns).
+    /// the host. A stream that would exceed it is reset. Default 64 MiB: a hard cap;
+    /// responses normally stay far below it, paced by [`Limits::response_high_water`].
     pub max_stream_send_buffer: usize,
     /// The host moves frames from a peer's gossip lanes into its `/meshsub` stream
     /// buffer only while that buffer holds at most this many unsent bytes, so control
@@ -37,8 +37,8 @@ pub struct Limits {
     /// size):
     /// * forwards and IWANT replies (the router's normal lane) are accepted while the
     ///   peer holds less than this; beyond, they are dropped and counted in
-    ///   [`crate::Counters::gossip_forwards_dropped`] (the message still reaches the
-    ///   peer through its other mesh peers or IHAVE/IWANT);
+    ///   [`crate::Counters::gossip_forwards_dropped`] (the peer may still get the
+    ///   message from its other mesh peers);
     /// * control and our own publishes (the priority lane) may use
     ///   [`Limits::gossip_priority_reserve`] more; beyond, they are dropped and counted
     ///   in [`crate::Counters::gossip_priority_dropped`] (never silently);

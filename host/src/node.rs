@@ -257,7 +257,9 @@ impl Node {
     /// (see its overflow policy) and per response stream by
     /// [`crate::Limits::response_high_water`]. The router's own per-peer queue is drained
     /// into the lanes on every call, and bytes already handed to QUIC are bounded by the
-    /// QUIC send window ([`leanp2p_quic::Config`]). 0 for an unknown peer.
+    /// QUIC send window ([`leanp2p_quic::Config`]). A message queued for several peers
+    /// is stored once (frames are shared [`Bytes`]) but counted for each. 0 for an
+    /// unknown peer.
     pub fn buffered_bytes(&self, peer: &PeerId) -> usize {
         let Some(p) = self.peers.get(peer) else {
             return 0;
