@@ -3,7 +3,7 @@
 //! from `--seed` and the flags — no wall clock, no unseeded randomness — so identical
 //! arguments give an identical trace hash. Only `wall_s` is measured outside.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,10 @@ use super::CliError;
 
 /// Most simulated nodes.
 const MAX_SIM_NODES: usize = 1000;
+/// Longest run: every node keeps one receipt per message (about slots × nodes entries).
+const MAX_VIRTUAL_SECS: u64 = 3600;
+/// Simulation steps between looks at the wall clock for the progress line.
+const PROGRESS_CHECK_STEPS: u64 = 4096;
 /// Exit code when delivery or sync fell short (CLI.md).
 const EXIT_MISSED: u8 = 3;
 
@@ -74,10 +78,10 @@ impl SimArgs {
                 "--latency and --jitter must be at most 10000 ms".into(),
             ));
         }
-        if self.virtual_secs > 86_400 {
-            return Err(CliError::BadFlag(
-                "--virtual-secs must be at most 86400".into(),
-            ));
+        if self.virtual_secs > MAX_VIRTUAL_SECS {
+            return Err(CliError::BadFlag(format!(
+                "--virtual-secs must be at most {MAX_VIRTUAL_SECS}"
+            )));
         }
         let workload = self.workload.workload(
             self.nodes,
@@ -100,7 +104,8 @@ impl SimArgs {
 pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     let (workload, link) = args.plan()?;
     let wall = Instant::now();
-    let outcome = simulate(Arc::new(workload), link, args.seed)?;
+    let progress = SimProgress::new(std::io::stderr().is_terminal());
+    let outcome = simulate(Arc::new(workload), link, args.seed, Some(progress))?;
     let wall_s = wall.elapsed().as_secs_f64();
     let report = outcome.report();
     let code = if report.success() { 0 } else { EXIT_MISSED };
@@ -169,6 +174,7 @@ pub(crate) fn simulate(
     workload: Arc<Workload>,
     link: LinkConfig,
     seed: u64,
+    mut progress: Option<SimProgress>,
 ) -> Result<SimOutcome, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::Node(format!("sim: {e}"));
     let mut sim = Sim::new(seed);
@@ -199,8 +205,15 @@ pub(crate) fn simulate(
     let epoch = sim.epoch();
     let end = workload.end();
     let mut same_instant = 0u64;
+    let mut steps = 0u64;
     loop {
         deliver_events(&mut sim, &idxs, &mut drivers).map_err(|e| fail(&e))?;
+        steps += 1;
+        if steps % PROGRESS_CHECK_STEPS == 0 {
+            if let Some(progress) = progress.as_mut() {
+                progress.tick(&workload, sim.elapsed(), &drivers);
+            }
+        }
         let due = drivers
             .iter()
             .filter_map(NodeDriver::poll_timeout)
@@ -239,6 +252,9 @@ pub(crate) fn simulate(
                 .map_err(|e| fail(&e))?;
             }
         }
+    }
+    if let Some(progress) = progress.as_mut() {
+        progress.finish(&workload, sim.elapsed(), &drivers);
     }
     let stats = sim.stats();
     Ok(SimOutcome {
@@ -279,6 +295,63 @@ fn deliver_events(
     }
 }
 
+/// The progress line on stderr (wall-clock paced, outside the simulated run: it reads
+/// the drivers, never changes them): rewritten in place on a terminal, a plain line every
+/// few seconds otherwise.
+pub(crate) struct SimProgress {
+    tty: bool,
+    last: Instant,
+    width: usize,
+}
+
+impl SimProgress {
+    pub(crate) fn new(tty: bool) -> Self {
+        Self {
+            tty,
+            last: Instant::now(),
+            width: 0,
+        }
+    }
+
+    fn tick(&mut self, workload: &Workload, virtual_t: Duration, drivers: &[NodeDriver]) {
+        let interval = if self.tty {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.elapsed() >= interval {
+            self.last = Instant::now();
+            self.print(workload, virtual_t, drivers);
+        }
+    }
+
+    fn finish(&mut self, workload: &Workload, virtual_t: Duration, drivers: &[NodeDriver]) {
+        if self.tty {
+            self.print(workload, virtual_t, drivers);
+            eprintln!();
+        }
+    }
+
+    fn print(&mut self, workload: &Workload, virtual_t: Duration, drivers: &[NodeDriver]) {
+        let delivered: u64 = drivers.iter().map(NodeDriver::delivered).sum();
+        let line = format!(
+            "sim virtual {:6.1}s/{:.0}s  gossip {delivered}/{}",
+            virtual_t.as_secs_f64(),
+            workload.end().as_secs_f64(),
+            workload.expected_until(virtual_t),
+        );
+        let mut stderr = std::io::stderr().lock();
+        let _ = if self.tty {
+            let pad = self.width.saturating_sub(line.chars().count());
+            self.width = line.chars().count();
+            write!(stderr, "\r{line}{}", " ".repeat(pad))
+        } else {
+            writeln!(stderr, "{line}")
+        };
+        let _ = stderr.flush();
+    }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -310,7 +383,7 @@ mod tests {
 
     fn outcome(args: &SimArgs) -> SimOutcome {
         let (workload, link) = args.plan().unwrap();
-        simulate(Arc::new(workload), link, args.seed).unwrap()
+        simulate(Arc::new(workload), link, args.seed, None).unwrap()
     }
 
     #[test]

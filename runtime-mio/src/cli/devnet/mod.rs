@@ -32,6 +32,8 @@ use progress::{LiveBoard, Progress};
 
 /// Most nodes (each is a thread with its own socket).
 const MAX_DEVNET_NODES: usize = 64;
+/// Longest run: every node keeps one receipt per message (about slots × nodes entries).
+const MAX_SECS: u64 = 3600;
 /// Exit code when delivery or sync fell short (CLI.md).
 const EXIT_MISSED: u8 = 3;
 
@@ -53,8 +55,10 @@ pub(crate) struct DevnetArgs {
 
 /// Runs `leanp2p devnet`; returns the exit code.
 pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
-    if args.secs > 86_400 {
-        return Err(CliError::BadFlag("--secs must be at most 86400".into()));
+    if args.secs > MAX_SECS {
+        return Err(CliError::BadFlag(format!(
+            "--secs must be at most {MAX_SECS}"
+        )));
     }
     let seed = args.seed.unwrap_or_else(|| rand_core::OsRng.next_u64());
     let mut workload = args.workload.workload(

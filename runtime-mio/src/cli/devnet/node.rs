@@ -55,7 +55,6 @@ impl NodeThread {
                 break;
             }
         }
-        driver.finish();
         self.close(&mut reactor, &mut driver);
         driver
     }

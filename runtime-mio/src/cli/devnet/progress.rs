@@ -109,7 +109,7 @@ impl Progress {
                 present.len(),
             )
         };
-        let expected = self.expected_until(t);
+        let expected = w.expected_until(t);
         let slot = if t < w.warmup {
             0
         } else {
@@ -139,20 +139,5 @@ impl Progress {
             writeln!(stderr, "{line}")
         };
         let _ = stderr.flush();
-    }
-
-    /// Deliveries expected from the messages scheduled up to run time `t`.
-    fn expected_until(&self, t: Duration) -> u64 {
-        let w = &self.workload;
-        let mut expected = 0u64;
-        for publication in w.publications() {
-            if publication.at > t {
-                break;
-            }
-            expected += (0..w.total_nodes())
-                .filter(|&r| w.expects(r, &publication.key))
-                .count() as u64;
-        }
-        expected
     }
 }

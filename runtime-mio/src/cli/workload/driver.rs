@@ -99,8 +99,9 @@ pub(crate) struct NodeDriver {
     greeted: BTreeSet<PeerId>,
     fresh_latencies: Vec<f64>,
     delivered: u64,
-    /// Connected peers when the run ended (before the harness closed connections).
-    final_peers: Option<usize>,
+    /// Connected peers at our last publication (before the end of the run, when the
+    /// harness closes connections).
+    peers_at_last_publish: usize,
 }
 
 impl NodeDriver {
@@ -128,7 +129,7 @@ impl NodeDriver {
             greeted: BTreeSet::new(),
             fresh_latencies: Vec::new(),
             delivered: 0,
-            final_peers: None,
+            peers_at_last_publish: 0,
         }
     }
 
@@ -152,15 +153,10 @@ impl NodeDriver {
         self.peers.len()
     }
 
-    /// Marks the end of the run (before connections are closed): freezes the peer count
-    /// the report shows.
-    pub(crate) fn finish(&mut self) {
-        self.final_peers.get_or_insert(self.peers.len());
-    }
-
-    /// Connected peers at [`NodeDriver::finish`], or now.
+    /// Connected peers at our last publication (what the report shows: by the end of
+    /// the run the harness may be closing connections).
     pub(crate) fn final_peer_count(&self) -> usize {
-        self.final_peers.unwrap_or(self.peers.len())
+        self.peers_at_last_publish
     }
 
     /// Expected messages received so far (first receipts).
@@ -220,6 +216,7 @@ impl NodeDriver {
     }
 
     fn publish(&mut self, node: &mut Node, now: Instant, t: Duration, key: MsgKey) {
+        self.peers_at_last_publish = self.peers.len();
         let (topic, size) = match key.kind {
             Kind::Block => (&self.topics.block, self.workload.block_size),
             Kind::Attestation => (&self.topics.attestation, self.workload.attestation_size),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::driver::NodeDriver;
+use super::payload::Kind;
 use super::schedule::Workload;
 
 /// Nearest-rank percentiles of latency samples (ms).
@@ -97,6 +98,10 @@ pub(crate) struct Report {
     pub delivered: u64,
     pub duplicates: u64,
     pub latency: Percentiles,
+    /// Blocks only.
+    pub block_latency: Percentiles,
+    /// Attestations only.
+    pub attestation_latency: Percentiles,
     pub recv_bytes: u64,
     pub sync: Option<SyncReport>,
     pub stores_equal: bool,
@@ -129,6 +134,7 @@ impl Report {
             })
             .collect();
         let mut per_node: Vec<Vec<f64>> = vec![Vec::new(); drivers.len()];
+        let (mut blocks, mut attestations) = (Vec::new(), Vec::new());
         for publication in workload.publications() {
             if cutoff.is_some_and(|c| publication.at > c) {
                 break;
@@ -141,6 +147,10 @@ impl Report {
                 if let Some(&ms) = driver.stats().received.get(&publication.key) {
                     rows[r].delivered += 1;
                     per_node[r].push(ms);
+                    match publication.key.kind {
+                        Kind::Block => blocks.push(ms),
+                        Kind::Attestation => attestations.push(ms),
+                    }
                 }
             }
         }
@@ -180,6 +190,8 @@ impl Report {
             recv_bytes: rows.iter().map(|r| r.recv_bytes).sum(),
             blocks_served: drivers.iter().map(|d| d.stats().rpc.blocks_served).sum(),
             latency: Percentiles::of(all),
+            block_latency: Percentiles::of(blocks),
+            attestation_latency: Percentiles::of(attestations),
             rows,
             sync,
             stores_equal,
@@ -252,6 +264,8 @@ impl Report {
             "delivery_ratio": self.delivery_ratio(),
             "duplicates": self.duplicates,
             "latency_ms": self.latency.to_json(),
+            "block_latency_ms": self.block_latency.to_json(),
+            "attestation_latency_ms": self.attestation_latency.to_json(),
             "publish_errors": self.publish_errors,
             "slots": workload.slots,
             "slot_ms": workload.slot.as_millis() as u64,
@@ -338,6 +352,18 @@ impl Report {
             ms(self.latency.n, self.latency.max),
             self.latency.n,
         )?;
+        for (name, p) in [
+            ("blocks", self.block_latency),
+            ("attestations", self.attestation_latency),
+        ] {
+            writeln!(
+                out,
+                "  {name}: p50 {} ms, p99 {} ms, max {} ms",
+                ms(p.n, p.p50),
+                ms(p.n, p.p99),
+                ms(p.n, p.max)
+            )?;
+        }
         if self.publish_errors > 0 {
             writeln!(out, "publish errors: {}", self.publish_errors)?;
         }

@@ -152,6 +152,29 @@ impl Workload {
             .collect()
     }
 
+    /// Nodes taking part in slot `s`.
+    pub(crate) fn present_count(&self, s: u64) -> u64 {
+        let joiner = self.joiner().is_some() && s >= self.joiner_first_slot();
+        self.initial_nodes as u64 + u64::from(joiner)
+    }
+
+    /// Deliveries expected from the messages scheduled up to run time `t` (closed form
+    /// per slot: a block and `p` attestations, each for the `p - 1` other present nodes).
+    pub(crate) fn expected_until(&self, t: Duration) -> u64 {
+        let mut expected = 0u64;
+        for s in 1..=self.slots {
+            if self.slot_start(s) > t {
+                break;
+            }
+            let p = self.present_count(s);
+            expected += p.saturating_sub(1);
+            if self.attestation_time(s) <= t {
+                expected += p * p.saturating_sub(1);
+            }
+        }
+        expected
+    }
+
     /// The earlier nodes node `i` dials: `min(i, dial_peers)` distinct initial nodes
     /// below `i` (every initial node for the late joiner, up to `dial_peers`), drawn
     /// with the seed.
@@ -217,6 +240,26 @@ pub(crate) mod tests {
         assert!(w.expects(4, &MsgKey::new(4, Kind::Block, 3)));
         assert!(!w.expects(3, &MsgKey::new(4, Kind::Block, 3)));
         assert_eq!(w.end(), Duration::from_millis(1500 + 5000 + 1500));
+    }
+
+    #[test]
+    fn expected_until_matches_the_publication_list() {
+        let w = workload(6, 7, Some(3));
+        let brute = |t: Duration| -> u64 {
+            w.publications()
+                .filter(|p| p.at <= t)
+                .map(|p| {
+                    (0..w.total_nodes())
+                        .filter(|&r| w.expects(r, &p.key))
+                        .count() as u64
+                })
+                .sum()
+        };
+        for ms in (0..12_000).step_by(125) {
+            let t = Duration::from_millis(ms);
+            assert_eq!(w.expected_until(t), brute(t), "at {t:?}");
+        }
+        assert!(w.expected_until(w.end()) > 0);
     }
 
     #[test]
