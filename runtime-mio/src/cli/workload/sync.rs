@@ -394,3 +394,182 @@ fn capped(blocks: impl Iterator<Item = Bytes>) -> Vec<Bytes> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use leanp2p_host::NodeEvent;
+    use leanp2p_reqresp::FailureReason;
+    use leanp2p_sim::{NodeIdx, Sim};
+
+    use super::*;
+    use crate::cli::workload::payload::{build, root_of, MsgKey};
+    use crate::cli::workload::schedule::tests::workload;
+
+    /// Two simulated nodes: `a` is driven by the test (raw requests), `b` by a driver
+    /// whose store holds blocks 1..=3.
+    struct Pair {
+        sim: Sim,
+        a: NodeIdx,
+        b: NodeIdx,
+        driver: NodeDriver,
+        a_events: Vec<NodeEvent>,
+        roots: Vec<Root>,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            let mut sim = Sim::new(5);
+            let a = sim.add_node(lean::config("test")).unwrap();
+            let b = sim.add_node(lean::config("test")).unwrap();
+            sim.set_auto_validate(b, false);
+            let mut driver = NodeDriver::new(1, Arc::new(workload(2, 5, None)), Vec::new());
+            let mut parent = ZERO_ROOT;
+            let mut roots = Vec::new();
+            for slot in 1..=3 {
+                let block = build(1, MsgKey::new(slot, Kind::Block, 0), 0, &parent, 1000);
+                parent = root_of(&block);
+                roots.push(parent);
+                driver.store.insert(Bytes::from(block));
+            }
+            sim.dial(a, b).unwrap();
+            let mut pair = Self {
+                sim,
+                a,
+                b,
+                driver,
+                a_events: Vec::new(),
+                roots,
+            };
+            pair.run(Duration::from_secs(1));
+            assert!(pair.sim.node(a).unwrap().is_connected(&pair.sim.peer_id(b)));
+            pair
+        }
+
+        fn run(&mut self, d: Duration) {
+            let epoch = self.sim.epoch();
+            let end = self.sim.now() + d;
+            while self.sim.next_wakeup().is_some_and(|w| w <= end) {
+                self.sim.step();
+                for event in self.sim.drain_events(self.b) {
+                    let driver = &mut self.driver;
+                    self.sim
+                        .with_node(self.b, |node, now| {
+                            driver.handle_event(node, now, now - epoch, event);
+                        })
+                        .unwrap();
+                }
+                self.a_events.extend(self.sim.drain_events(self.a));
+            }
+        }
+
+        /// Sends a raw request from `a` to `b`; returns the chunks and the failure.
+        fn request(
+            &mut self,
+            protocol: &str,
+            body: Vec<u8>,
+        ) -> (Vec<Bytes>, Option<FailureReason>) {
+            let peer = self.sim.peer_id(self.b);
+            let id = self
+                .sim
+                .with_node(self.a, |node, now| {
+                    node.request(now, peer, protocol, Bytes::from(body))
+                })
+                .unwrap()
+                .unwrap();
+            self.run(Duration::from_secs(2));
+            let mut chunks = Vec::new();
+            let mut failure = None;
+            let mut ended = false;
+            for event in self.a_events.drain(..) {
+                match event {
+                    NodeEvent::Response {
+                        request, payload, ..
+                    } if request == id => chunks.push(payload),
+                    NodeEvent::RequestCompleted { request, .. } if request == id => ended = true,
+                    NodeEvent::RequestFailed {
+                        request, reason, ..
+                    } if request == id => {
+                        ended = true;
+                        failure = Some(reason);
+                    }
+                    _ => {}
+                }
+            }
+            assert!(ended, "request {protocol} did not end");
+            (chunks, failure)
+        }
+    }
+
+    fn range(start_slot: u64, count: u64) -> Vec<u8> {
+        BlocksByRangeRequest { start_slot, count }.to_ssz().unwrap()
+    }
+
+    #[test]
+    fn serves_status_range_and_root_from_the_store() {
+        let mut pair = Pair::new();
+        let (chunks, failure) =
+            pair.request(lean::STATUS.as_str(), Status::default().to_ssz().unwrap());
+        assert!(failure.is_none());
+        let status = Status::from_ssz(&chunks[0]).unwrap();
+        assert_eq!((status.head.root, status.head.slot), (pair.roots[2], 3));
+
+        let (chunks, failure) = pair.request(lean::BLOCKS_BY_RANGE.as_str(), range(2, 10));
+        assert!(failure.is_none());
+        let got: Vec<Root> = chunks.iter().map(|c| root_of(c)).collect();
+        assert_eq!(got, pair.roots[1..].to_vec());
+
+        let body = BlocksByRootRequest {
+            roots: vec![pair.roots[0], [7; 32], pair.roots[2]],
+        }
+        .to_ssz()
+        .unwrap();
+        let (chunks, failure) = pair.request(lean::BLOCKS_BY_ROOT.as_str(), body);
+        assert!(failure.is_none());
+        let got: Vec<Root> = chunks.iter().map(|c| root_of(c)).collect();
+        assert_eq!(got, vec![pair.roots[0], pair.roots[2]]);
+        assert_eq!(pair.driver.stats.rpc.blocks_served, 4);
+    }
+
+    #[test]
+    fn bad_requests_get_error_responses_and_nothing_breaks() {
+        let mut pair = Pair::new();
+        for (protocol, body) in [
+            (lean::BLOCKS_BY_RANGE.as_str(), range(1, 0)),
+            (lean::BLOCKS_BY_RANGE.as_str(), range(1, 5000)),
+        ] {
+            let (chunks, failure) = pair.request(protocol, body);
+            assert!(chunks.is_empty());
+            assert!(
+                matches!(
+                    failure,
+                    Some(FailureReason::ErrorResponse {
+                        code: ResponseCode::InvalidRequest,
+                        ..
+                    })
+                ),
+                "{failure:?}"
+            );
+        }
+        // Malformed SSZ of an allowed size (a bad container offset): an error response.
+        let mut body = vec![5, 0, 0, 0];
+        body.extend_from_slice(&[9; 32]);
+        let (chunks, failure) = pair.request(lean::BLOCKS_BY_ROOT.as_str(), body);
+        assert!(chunks.is_empty());
+        assert!(
+            matches!(
+                failure,
+                Some(FailureReason::ErrorResponse {
+                    code: ResponseCode::InvalidRequest,
+                    ..
+                })
+            ),
+            "{failure:?}"
+        );
+        // Still serving afterwards.
+        let (chunks, failure) = pair.request(lean::BLOCKS_BY_RANGE.as_str(), range(1, 3));
+        assert!(failure.is_none());
+        assert_eq!(chunks.len(), 3);
+    }
+}
