@@ -14,6 +14,9 @@
 #   BIG_SIZE, BIG_COUNT    large gossip: bytes per message (307200) and messages (200)
 #   SMALL_SIZE, SMALL_COUNT small gossip: bytes per message (1024) and messages (20000)
 #   RUN_SECS               per-run time limit handed to every perf binary (120)
+#   BASELINE_GOSSIP_FLAGS  payload flags for libp2p-gossip-perf (default "--encoding raw
+#                          --fill zeros": the bytes `leanp2p perf` publishes; use
+#                          "--encoding snappy --fill random" for Ethereum-shaped payloads)
 #   LEANP2P_BIN            use this leanp2p binary instead of building one
 #   BASELINE_BIN_DIR       use quinn-perf / libp2p-gossip-perf from here instead of building
 #   CARGO_TARGET_DIR       target dir for both builds (default: target/ and
@@ -30,6 +33,7 @@ BIG_COUNT=${BIG_COUNT:-200}
 SMALL_SIZE=${SMALL_SIZE:-1024}
 SMALL_COUNT=${SMALL_COUNT:-20000}
 RUN_SECS=${RUN_SECS:-120}
+BASELINE_GOSSIP_FLAGS=${BASELINE_GOSSIP_FLAGS:---encoding raw --fill zeros}
 BUILD=1
 BENCHES=1
 
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --no-benches) BENCHES=0 ;;
     --runs) RUNS=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -127,9 +131,11 @@ for k in $BULK_STREAMS; do
   run "quinn_bulk_$k" "$BASELINE_BIN_DIR/quinn-perf" --workload bulk --streams "$k" --total-mib "$BULK_MIB"
 done
 run ours_gossip_big "$LEANP2P_BIN" perf --workload gossip --size "$BIG_SIZE" --count "$BIG_COUNT"
-run libp2p_gossip_big "$BASELINE_BIN_DIR/libp2p-gossip-perf" --workload gossip --size "$BIG_SIZE" --count "$BIG_COUNT"
+# shellcheck disable=SC2086 # BASELINE_GOSSIP_FLAGS is a list of flags
+run libp2p_gossip_big "$BASELINE_BIN_DIR/libp2p-gossip-perf" --workload gossip --size "$BIG_SIZE" --count "$BIG_COUNT" $BASELINE_GOSSIP_FLAGS
 run ours_gossip_small "$LEANP2P_BIN" perf --workload gossip --size "$SMALL_SIZE" --count "$SMALL_COUNT"
-run libp2p_gossip_small "$BASELINE_BIN_DIR/libp2p-gossip-perf" --workload gossip --size "$SMALL_SIZE" --count "$SMALL_COUNT"
+# shellcheck disable=SC2086
+run libp2p_gossip_small "$BASELINE_BIN_DIR/libp2p-gossip-perf" --workload gossip --size "$SMALL_SIZE" --count "$SMALL_COUNT" $BASELINE_GOSSIP_FLAGS
 
 # ----- criterion benches: pacing deviation, 1,000-node sim speed -----
 PACING="n/a"; SIM1000="n/a"; SIM100="n/a"
@@ -174,7 +180,7 @@ row() {
 
 echo
 echo "leanp2p vs baselines: medians of $RUNS run(s) each, loopback 127.0.0.1 ($(nproc 2>/dev/null || echo ?) cores)."
-echo "Raw JSON and logs: $OUT_DIR"
+echo "Raw JSON and logs: $OUT_DIR; rust-libp2p payload flags: $BASELINE_GOSSIP_FLAGS"
 echo
 printf '| %-38s | %12s | %12s | %-7s | %6s | %-8s | %-7s |\n' metric leanp2p baseline unit ratio target verdict
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..40})" "$(printf -- '-%.0s' {1..14})" \

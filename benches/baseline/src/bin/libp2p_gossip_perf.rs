@@ -10,12 +10,21 @@
 //!
 //! ```text
 //! libp2p-gossip-perf --workload gossip --size 307200 --count 200 [--run-secs 120]
+//!                    [--encoding snappy|raw] [--fill random|zeros]
 //! ```
+//!
+//! Payload: `--fill random` (default) is shaped like `leanp2p node`'s (8-byte send time,
+//! 8-byte sequence number, pseudo-random bytes); `--fill zeros` like `leanp2p perf`'s
+//! gossip workload (8-byte sequence number, then zeros). `--encoding snappy` (default)
+//! publishes the snappy block of it, as Ethereum clients do; `raw` publishes it as is
+//! (the lean message id then hashes the raw bytes under the invalid-snappy domain, as
+//! leanp2p does for the same bytes).
 //!
 //! When every peer's send queue is full (`PublishError::AllQueuesFull`, rust-libp2p's
 //! backpressure), the publisher drives its swarm for up to 1 ms and tries the same
 //! message again; `queue_full_waits` counts those waits. `bytes` and `mb_per_s` count
-//! uncompressed payload bytes received; `wire_bytes` the compressed ones.
+//! uncompressed payload bytes received; `wire_bytes` the published (possibly compressed)
+//! ones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,11 +51,37 @@ struct Args {
     size: usize,
     count: u64,
     run_secs: u64,
+    payload: Payload,
+}
+
+/// What the publisher puts in each message.
+#[derive(Clone, Copy)]
+struct Payload {
+    snappy: bool,
+    zeros: bool,
+}
+
+impl Payload {
+    /// The bytes published as message `seq` of `size` uncompressed bytes.
+    fn make(self, size: usize, seq: u64) -> anyhow::Result<Vec<u8>> {
+        let payload = if self.zeros {
+            let mut data = vec![0u8; size];
+            data[..8].copy_from_slice(&seq.to_be_bytes());
+            data
+        } else {
+            gossip_payload(size, seq, unix_micros())
+        };
+        if self.snappy {
+            snappy_compress(&payload).context("snappy")
+        } else {
+            Ok(payload)
+        }
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
     let flags = Flags::parse(std::env::args().skip(1))?;
-    flags.only(&["workload", "size", "count", "run-secs"])?;
+    flags.only(&["workload", "size", "count", "run-secs", "encoding", "fill"])?;
     let workload = flags.get_str("workload", "gossip");
     if workload != "gossip" {
         return Err(format!(
@@ -61,10 +96,21 @@ fn parse_args() -> Result<Args, String> {
     if count == 0 {
         return Err("--count must be at least 1".into());
     }
+    let snappy = match flags.get_str("encoding", "snappy").as_str() {
+        "snappy" => true,
+        "raw" => false,
+        other => return Err(format!("--encoding {other}: expected snappy or raw")),
+    };
+    let zeros = match flags.get_str("fill", "random").as_str() {
+        "random" => false,
+        "zeros" => true,
+        other => return Err(format!("--fill {other}: expected random or zeros")),
+    };
     Ok(Args {
         size,
         count,
         run_secs: flags.get("run-secs", 120)?,
+        payload: Payload { snappy, zeros },
     })
 }
 
@@ -174,11 +220,11 @@ fn unix_micros() -> u64 {
 async fn publisher(
     mut swarm: Node,
     dial: Multiaddr,
-    args: (usize, u64),
+    args: (usize, u64, Payload),
     stats: Arc<Published>,
     started: oneshot::Sender<Instant>,
 ) -> anyhow::Result<()> {
-    let (size, count) = args;
+    let (size, count, payload) = args;
     let topic = IdentTopic::new(BLOCK_TOPIC);
     let hash = topic.hash();
     swarm.dial(dial).context("dial")?;
@@ -188,8 +234,7 @@ async fn publisher(
     let start = Instant::now();
     let _ = started.send(start);
     for seq in 0..count {
-        let payload = gossip_payload(size, seq, unix_micros());
-        let data = snappy_compress(&payload).context("snappy")?;
+        let data = payload.make(size, seq)?;
         loop {
             match swarm.behaviour_mut().publish(topic.clone(), data.clone()) {
                 Ok(_) => {
@@ -248,7 +293,7 @@ async fn run(args: Args) -> anyhow::Result<(serde_json::Map<String, serde_json::
     let publisher_task = tokio::spawn(publisher(
         tx,
         addr,
-        (args.size, args.count),
+        (args.size, args.count, args.payload),
         published.clone(),
         start_tx,
     ));
@@ -277,6 +322,19 @@ async fn run(args: Args) -> anyhow::Result<(serde_json::Map<String, serde_json::
         end.duration_since(start),
     );
     out.insert("size".into(), args.size.into());
+    out.insert(
+        "encoding".into(),
+        if args.payload.snappy { "snappy" } else { "raw" }.into(),
+    );
+    out.insert(
+        "fill".into(),
+        if args.payload.zeros {
+            "zeros"
+        } else {
+            "random"
+        }
+        .into(),
+    );
     out.insert("count".into(), args.count.into());
     out.insert("received".into(), msgs.into());
     out.insert(

@@ -6,21 +6,23 @@
 //! and finishes. Prints one JSON object with the fields of `leanp2p perf`.
 //!
 //! ```text
-//! quinn-perf --workload bulk --streams 8 --total-mib 256 [--download-mib 0]
+//! quinn-perf --workload bulk --streams 8 --total-mib 256 [--direction upload]
 //!            [--windows leanp2p|quinn] [--run-secs 120]
 //! ```
 //!
-//! `--total-mib` is uploaded (client to server), split evenly across the streams;
-//! `--download-mib` is sent back (server to client), split the same way. `bytes` counts
-//! both. The timer starts once the connection is established and stops when every
-//! stream has been read to its end on both sides.
+//! As `leanp2p perf`: `--total-mib` is moved in total, split evenly across the streams;
+//! `--direction upload` (default) sends it client to server and asks for nothing back,
+//! `download` has each stream ask the server for its share, `both` uploads and downloads
+//! half each. `bytes` counts both directions. The timer starts once the connection is
+//! established and stops when every stream has been read to its end on both sides.
 //!
 //! Transport: quinn's defaults, except (with `--windows leanp2p`, the default) the flow
 //! control windows, raised to leanp2p's QUIC defaults so both stacks run with the same
 //! windows: stream receive window 10 000 000 (quinn: 1 250 000), connection receive
 //! window 15 000 000 (quinn: unlimited), send window 10 000 000 (quinn: 10 000 000),
 //! 256 concurrent bidirectional streams (quinn: 100). `--windows quinn` keeps quinn's
-//! values. quinn uses GSO where the kernel has it (leanp2p's default is no GSO).
+//! values. quinn batches datagrams with GSO where the kernel has it, as `leanp2p perf`
+//! does by default.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -50,7 +52,7 @@ fn parse_args() -> Result<Args, String> {
         "workload",
         "streams",
         "total-mib",
-        "download-mib",
+        "direction",
         "windows",
         "run-secs",
     ])?;
@@ -68,10 +70,21 @@ fn parse_args() -> Result<Args, String> {
         "quinn" => false,
         other => return Err(format!("--windows {other}: expected leanp2p or quinn")),
     };
+    let total = flags.get::<u64>("total-mib", 256)? * 1024 * 1024;
+    let (upload, download) = match flags.get_str("direction", "upload").as_str() {
+        "upload" => (total, 0),
+        "download" => (0, total),
+        "both" => (total / 2, total - total / 2),
+        other => {
+            return Err(format!(
+                "--direction {other}: expected upload, download or both"
+            ))
+        }
+    };
     Ok(Args {
         streams,
-        upload: flags.get::<u64>("total-mib", 256)? * 1024 * 1024,
-        download: flags.get::<u64>("download-mib", 0)? * 1024 * 1024,
+        upload,
+        download,
         leanp2p_windows,
         run_secs: flags.get("run-secs", 120)?,
     })
