@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! libp2p-gossip-perf --workload gossip --size 307200 --count 200 [--run-secs 120]
-//!                    [--encoding snappy|raw] [--fill random|zeros]
+//!                    [--encoding snappy|raw] [--fill random|zeros] [--window auto|N]
 //! ```
 //!
 //! Payload: `--fill random` (default) is shaped like `leanp2p node`'s (8-byte send time,
@@ -19,6 +19,12 @@
 //! publishes the snappy block of it, as Ethereum clients do; `raw` publishes it as is
 //! (the lean message id then hashes the raw bytes under the invalid-snappy domain, as
 //! leanp2p does for the same bytes).
+//!
+//! Like `leanp2p perf`, the publisher keeps at most a window of messages in flight
+//! (published but not yet received): `--window auto` (default) is leanp2p's rule,
+//! 8 MiB / size clamped to 4..=256 messages; `--window 0` publishes without a window,
+//! leaving all backpressure to rust-libp2p's send queue (its peak RSS then includes
+//! every queued message).
 //!
 //! When every peer's send queue is full (`PublishError::AllQueuesFull`, rust-libp2p's
 //! backpressure), the publisher drives its swarm for up to 1 ms and tries the same
@@ -43,7 +49,7 @@ use libp2p::gossipsub::{
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 type Node = Swarm<gossipsub::Behaviour>;
 
@@ -52,6 +58,13 @@ struct Args {
     count: u64,
     run_secs: u64,
     payload: Payload,
+    /// Most messages in flight; 0 = no limit.
+    window: u64,
+}
+
+/// leanp2p perf's window: 8 MiB worth of messages, at least 4 and at most 256.
+fn auto_window(size: usize) -> u64 {
+    ((8usize << 20) / size.max(1)).clamp(4, 256) as u64
 }
 
 /// What the publisher puts in each message.
@@ -81,7 +94,9 @@ impl Payload {
 
 fn parse_args() -> Result<Args, String> {
     let flags = Flags::parse(std::env::args().skip(1))?;
-    flags.only(&["workload", "size", "count", "run-secs", "encoding", "fill"])?;
+    flags.only(&[
+        "workload", "size", "count", "run-secs", "encoding", "fill", "window",
+    ])?;
     let workload = flags.get_str("workload", "gossip");
     if workload != "gossip" {
         return Err(format!(
@@ -106,11 +121,18 @@ fn parse_args() -> Result<Args, String> {
         "zeros" => true,
         other => return Err(format!("--fill {other}: expected random or zeros")),
     };
+    let window = match flags.get_str("window", "auto").as_str() {
+        "auto" => auto_window(size),
+        n => n
+            .parse()
+            .map_err(|_| format!("--window {n}: expected auto or a number"))?,
+    };
     Ok(Args {
         size,
         count,
         run_secs: flags.get("run-secs", 120)?,
         payload: Payload { snappy, zeros },
+        window,
     })
 }
 
@@ -165,6 +187,8 @@ fn build_node() -> anyhow::Result<Node> {
 struct Received {
     msgs: AtomicU64,
     wire_bytes: AtomicU64,
+    /// Signalled on every receipt (the publisher waits on it at its window).
+    progress: Notify,
 }
 
 /// Drives the receiving node: accepts and counts every message; reports the instant of
@@ -191,7 +215,8 @@ async fn receiver(
             );
             seen.wire_bytes
                 .fetch_add(message.data.len() as u64, Ordering::Relaxed);
-            let n = seen.msgs.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = seen.msgs.fetch_add(1, Ordering::AcqRel) + 1;
+            seen.progress.notify_one();
             if n == count {
                 if let Some(tx) = done.take() {
                     let _ = tx.send(Instant::now());
@@ -207,6 +232,7 @@ struct Published {
     ok: AtomicU64,
     errors: AtomicU64,
     queue_full_waits: AtomicU64,
+    window_waits: AtomicU64,
 }
 
 fn unix_micros() -> u64 {
@@ -220,11 +246,12 @@ fn unix_micros() -> u64 {
 async fn publisher(
     mut swarm: Node,
     dial: Multiaddr,
-    args: (usize, u64, Payload),
+    args: (usize, u64, Payload, u64),
     stats: Arc<Published>,
+    seen: Arc<Received>,
     started: oneshot::Sender<Instant>,
 ) -> anyhow::Result<()> {
-    let (size, count, payload) = args;
+    let (size, count, payload, window) = args;
     let topic = IdentTopic::new(BLOCK_TOPIC);
     let hash = topic.hash();
     swarm.dial(dial).context("dial")?;
@@ -234,6 +261,14 @@ async fn publisher(
     let start = Instant::now();
     let _ = started.send(start);
     for seq in 0..count {
+        // At the window: drive the swarm until the receiver has caught up by one.
+        while window > 0 && seq.saturating_sub(seen.msgs.load(Ordering::Acquire)) >= window {
+            stats.window_waits.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                _ = seen.progress.notified() => {}
+                _ = swarm.select_next_some() => {}
+            }
+        }
         let data = payload.make(size, seq)?;
         loop {
             match swarm.behaviour_mut().publish(topic.clone(), data.clone()) {
@@ -293,8 +328,9 @@ async fn run(args: Args) -> anyhow::Result<(serde_json::Map<String, serde_json::
     let publisher_task = tokio::spawn(publisher(
         tx,
         addr,
-        (args.size, args.count, args.payload),
+        (args.size, args.count, args.payload, args.window),
         published.clone(),
+        seen.clone(),
         start_tx,
     ));
 
@@ -348,6 +384,11 @@ async fn run(args: Args) -> anyhow::Result<(serde_json::Map<String, serde_json::
     out.insert(
         "queue_full_waits".into(),
         published.queue_full_waits.load(Ordering::Relaxed).into(),
+    );
+    out.insert("window".into(), args.window.into());
+    out.insert(
+        "window_waits".into(),
+        published.window_waits.load(Ordering::Relaxed).into(),
     );
     out.insert(
         "wire_bytes".into(),
