@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use leanp2p_host::{lean, Keypair, Node};
-use leanp2p_mio::{Reactor, ReactorConfig};
+use leanp2p_mio::{IoStats, Reactor, ReactorConfig};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
@@ -151,9 +151,13 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     }
     progress.finish(&board);
     let mut drivers = Vec::with_capacity(total);
+    let mut io = IoTotals::default();
     for thread in threads {
         match thread.join() {
-            Ok(driver) => drivers.push(driver),
+            Ok((driver, stats)) => {
+                drivers.push(driver);
+                io.add(&stats);
+            }
             Err(_) => return Err(CliError::Node("a node thread panicked".into())),
         }
     }
@@ -174,6 +178,7 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         extra.insert("seed".into(), json!(seed));
         extra.insert("interrupted".into(), json!(interrupted));
         extra.insert("exit_code".into(), json!(code));
+        extra.insert("io".into(), io.to_json());
         let fields = report.summary_json(&workload, wall_s, extra);
         let mut line = Map::new();
         line.insert("event".into(), json!("summary"));
@@ -197,6 +202,13 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         )
         .and_then(|()| writeln!(stdout))
         .and_then(|()| report.write_table(&mut stdout, wall_s))
+        .and_then(|()| {
+            writeln!(
+                stdout,
+                "udp: {} datagrams sent in {} send calls, {} received, {} reactor wakeups",
+                io.datagrams_sent, io.send_calls, io.datagrams_received, io.wakeups
+            )
+        })
         .and_then(|()| writeln!(stdout, "wall: {wall_s:.2} s; result: {}", if code == 0 { "ok" } else { "MISSED" }))
     };
     written
@@ -215,6 +227,33 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Reactor I/O counters summed over the nodes.
+#[derive(Debug, Default)]
+struct IoTotals {
+    datagrams_sent: u64,
+    send_calls: u64,
+    datagrams_received: u64,
+    wakeups: u64,
+}
+
+impl IoTotals {
+    fn add(&mut self, stats: &IoStats) {
+        self.datagrams_sent += stats.datagrams_sent;
+        self.send_calls += stats.send_calls;
+        self.datagrams_received += stats.datagrams_received;
+        self.wakeups += stats.wakeups;
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "datagrams_sent": self.datagrams_sent,
+            "send_calls": self.send_calls,
+            "datagrams_received": self.datagrams_received,
+            "wakeups": self.wakeups,
+        })
+    }
 }
 
 fn round3(x: f64) -> f64 {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leanp2p_mio::Reactor;
+use leanp2p_mio::{IoStats, Reactor};
 
 use super::progress::LiveBoard;
 use crate::cli::workload::NodeDriver;
@@ -27,8 +27,9 @@ pub(super) struct NodeThread {
 }
 
 impl NodeThread {
-    /// Runs the node until the end of the run or a stop; gives the driver back.
-    pub(super) fn run(self, mut reactor: Reactor, mut driver: NodeDriver) -> NodeDriver {
+    /// Runs the node until the end of the run or a stop; gives the driver and the
+    /// reactor's I/O counters back.
+    pub(super) fn run(self, mut reactor: Reactor, mut driver: NodeDriver) -> (NodeDriver, IoStats) {
         let start = self.start;
         loop {
             let now = Instant::now();
@@ -56,7 +57,7 @@ impl NodeThread {
             }
         }
         self.close(&mut reactor, &mut driver);
-        driver
+        (driver, reactor.io_stats())
     }
 
     fn publish_live(&self, driver: &mut NodeDriver) {
