@@ -51,7 +51,12 @@ pub struct Limits {
     /// gossip_priority_reserve` plus one maximum-size frame.
     pub gossip_peer_buffer: usize,
     /// Extra bytes beyond [`Limits::gossip_peer_buffer`] for control and our own
-    /// publishes. Default 1 MiB.
+    /// publishes. Default 32 MiB: room for a burst of a few maximum-size lean blocks
+    /// (10 MiB payloads) while earlier ones still drain. A publish queued for
+    /// many peers is one shared [`bytes::Bytes`], so this costs memory about once, not
+    /// once per peer, and the publish rate is the application's own (it sees [`crate::NodeEvent::SlowPeer`] and
+    /// [`crate::Node::buffered_bytes`]); what peers make us forward stays under the
+    /// 4 MiB budget.
     pub gossip_priority_reserve: usize,
     /// How long a peer may stay in a gossip overflow episode (frames dropped, buffer
     /// not drained below half the budget) before it is disconnected. Default 30 s;
@@ -106,7 +111,7 @@ impl Default for Limits {
             max_stream_send_buffer: 64 * 1024 * 1024,
             gossip_send_high_water: 1024 * 1024,
             gossip_peer_buffer: 4 * 1024 * 1024,
-            gossip_priority_reserve: 1024 * 1024,
+            gossip_priority_reserve: 32 * 1024 * 1024,
             slow_peer_disconnect: Some(Duration::from_secs(30)),
             response_high_water: 1024 * 1024,
             read_budget: 256 * 1024,
