@@ -1,6 +1,7 @@
 //! Plain `fn(&[u8])` fuzz entry points (feature `fuzzing`), used by the cargo-fuzz targets
 //! `gossip_frame`, `gossip_rpc` and `gossipsub_ops`, and replayed by unit tests.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -69,12 +70,17 @@ pub fn gossip_rpc(data: &[u8], t0: Instant) {
     }
 }
 
-/// Eight fixed peers (secret keys `[1; 32]` … `[8; 32]`, all valid scalars).
-fn fuzz_peers() -> Vec<PeerId> {
-    (1..=8u8)
-        .filter_map(|i| Keypair::from_secret_bytes(&[i; 32]).ok())
-        .map(|k| k.peer_id())
-        .collect()
+/// Eight fixed peers (secret keys `[1; 32]` … `[8; 32]`, all valid scalars), derived
+/// once per process: a secp256k1 key derivation costs more than a whole router run, and
+/// the peers do not depend on the input.
+fn fuzz_peers() -> &'static [PeerId] {
+    static PEERS: OnceLock<Vec<PeerId>> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        (1..=8u8)
+            .filter_map(|i| Keypair::from_secret_bytes(&[i; 32]).ok())
+            .map(|k| k.peer_id())
+            .collect()
+    })
 }
 
 /// Drains output and events, checks invariants, accepts every message.
