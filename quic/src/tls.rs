@@ -25,7 +25,9 @@ pub(crate) const SERVER_NAME: &str = "l";
 /// Where a dial's verifier leaves the reason it rejected the server's certificate.
 pub(crate) type RejectionSlot = Arc<Mutex<Option<CertificateError>>>;
 
-/// TLS state of one endpoint.
+/// TLS state of one endpoint. Cloning shares the server configuration and copies the
+/// client template (both immutable once built).
+#[derive(Clone)]
 pub(crate) struct Tls {
     server: Arc<QuicServerConfig>,
     client: rustls::ClientConfig,
@@ -40,6 +42,15 @@ impl std::fmt::Debug for Tls {
 impl Tls {
     /// Builds both configurations; `seed` drives certificate key and serial generation.
     pub(crate) fn new(keypair: &Keypair, seed: [u8; 32]) -> Result<Self, ConfigError> {
+        #[cfg(feature = "fuzzing")]
+        if crate::fuzzing::tls_memo_enabled() {
+            return crate::fuzzing::memoized_tls(keypair, seed, Self::generate);
+        }
+        Self::generate(keypair, seed)
+    }
+
+    /// [`Tls::new`] without the fuzzing memo: always generates both certificates.
+    pub(crate) fn generate(keypair: &Keypair, seed: [u8; 32]) -> Result<Self, ConfigError> {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let server = leanp2p_identity::tls::make_server_config(keypair, &mut rng)
             .map_err(|e| ConfigError::Tls(e.to_string()))?;
