@@ -5,6 +5,13 @@
 //! `fuzz_targets/` call [`run`]; so does the stable test `tests/replay.rs`, which replays every
 //! committed seed (`corpus/<target>/`) and every crash reproducer (`regressions/<target>/`)
 //! so CI exercises all targets without nightly.
+//!
+//! Harness cost: input-independent setup (host keys, peer lists, TLS certificates) is built
+//! once per process, not once per input: the crates' fuzzing modules keep fixed, seeded
+//! keys in `OnceLock`s, and the QUIC-based targets turn on
+//! `leanp2p_quic::fuzzing::memoize_tls` so an endpoint's certificates are generated once
+//! per (host key, seed). Every target stays a deterministic function of its input.
+//! `examples/exec_rate.rs` measures a target's executions per second on stable.
 
 /// One fuzz target: its name (= the binary in `fuzz_targets/` and the corpus folder) and
 /// its entry point.
@@ -60,11 +67,17 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "quic_endpoint",
-        run: |data| leanp2p_quic::fuzzing::endpoint_datagrams(data, std::time::Instant::now()),
+        run: |data| {
+            leanp2p_quic::fuzzing::memoize_tls();
+            leanp2p_quic::fuzzing::endpoint_datagrams(data, std::time::Instant::now());
+        },
     },
     Target {
         name: "node_pair",
-        run: leanp2p_sim::fuzzing::node_pair,
+        run: |data| {
+            leanp2p_quic::fuzzing::memoize_tls();
+            leanp2p_sim::fuzzing::node_pair(data);
+        },
     },
 ];
 
