@@ -55,6 +55,21 @@ impl Node {
         }
     }
 
+    /// `conn` accepts more streams: if it is its peer's gossip connection and opening
+    /// our `/meshsub` stream failed for the stream limit, try again (gossip goes first:
+    /// frames are waiting in the peer's lanes).
+    pub(crate) fn retry_gossip_stream(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let waiting = c.gossip_out.is_none()
+            && c.local_close.is_none()
+            && self.peers.get(&c.peer).and_then(|p| p.gossip_conn) == Some(conn);
+        if waiting {
+            self.start_gossip_on(now, conn);
+        }
+    }
+
     /// Our `/meshsub` stream on `conn` is agreed: the router may send to the peer.
     pub(crate) fn on_gossip_stream_ready(
         &mut self,

@@ -56,7 +56,10 @@ impl Node {
             Event::Finished { conn, stream } => self.on_stream_finished(now, conn, stream),
             Event::Reset { conn, stream, .. } => self.on_stream_reset(now, conn, stream),
             Event::Stopped { conn, stream, .. } => self.on_stream_stopped(now, conn, stream),
-            Event::StreamsAvailable { conn } => self.retry_blocked_opens(now, conn),
+            Event::StreamsAvailable { conn } => {
+                self.retry_gossip_stream(now, conn);
+                self.retry_blocked_opens(now, conn);
+            }
             _ => {}
         }
     }
