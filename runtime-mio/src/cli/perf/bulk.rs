@@ -236,6 +236,7 @@ fn finish_report(
     driver: &ClientDriver,
     ios: &[IoStats],
     paths: &[(&str, Option<leanp2p_quic::ConnectionStats>)],
+    threads: &[(&str, f64)],
     wall_start: Instant,
 ) -> u8 {
     let ok = driver.completed == driver.sizes.len() && driver.errors.is_empty();
@@ -264,6 +265,7 @@ fn finish_report(
     } else if !ok {
         out.insert("errors".into(), json!(["--run-secs reached"]));
     }
+    report::thread_fields(&mut out, moved, threads);
     report::io_fields(&mut out, ios, plan.gso_segments);
     // The side that sent most data owns the interesting cwnd.
     let sender = usize::from(plan.direction == Direction::Download);
@@ -307,7 +309,7 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "perf server reactor failed");
             }
-            (reactor, driver.into_inner())
+            (reactor, driver.into_inner(), report::thread_cpu_s())
         })
         .map_err(|e| CliError::Node(format!("cannot start the server thread: {e}")))?;
 
@@ -324,9 +326,10 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
         })
         .map_err(|e| CliError::Node(e.to_string()))?;
     let run_result = drive_client(&mut client, &mut driver, deadline);
+    let client_cpu = report::thread_cpu_s();
 
     let _ = server_handle.shutdown();
-    let (server, server_driver) = server_thread
+    let (server, server_driver, server_cpu) = server_thread
         .join()
         .map_err(|_| CliError::Node("the server thread panicked".into()))?;
     run_result?;
@@ -341,6 +344,7 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
         &driver,
         &[client.io_stats(), server.io_stats()],
         &[("client", client_path), ("server", server_path)],
+        &[("client", client_cpu), ("server", server_cpu)],
         wall_start,
     ))
 }
@@ -376,6 +380,7 @@ pub(crate) fn run_remote(
         &driver,
         &[client.io_stats()],
         &[("client", path)],
+        &[("client", report::thread_cpu_s())],
         wall_start,
     ))
 }

@@ -213,7 +213,7 @@ pub(crate) fn run(plan: &Plan) -> Result<u8, CliError> {
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "receiver reactor failed");
             }
-            (reactor, receiver.conn)
+            (reactor, receiver.conn, report::thread_cpu_s())
         })
         .map_err(|e| CliError::Node(format!("cannot start the receiver thread: {e}")))?;
 
@@ -253,8 +253,9 @@ pub(crate) fn run(plan: &Plan) -> Result<u8, CliError> {
         },
         |node, now| publisher.borrow_mut().publish(node, now),
     );
+    let publisher_cpu = report::thread_cpu_s();
     let _ = receiver_handle.shutdown();
-    let (receiver_reactor, receiver_conn) = receiver_thread
+    let (receiver_reactor, receiver_conn, receiver_cpu) = receiver_thread
         .join()
         .map_err(|_| CliError::Node("the receiver thread panicked".into()))?;
     run_result.map_err(|e| CliError::Node(e.to_string()))?;
@@ -284,6 +285,11 @@ pub(crate) fn run(plan: &Plan) -> Result<u8, CliError> {
     } else if !ok {
         out.insert("errors".into(), json!(["--run-secs reached"]));
     }
+    report::thread_fields(
+        &mut out,
+        bytes,
+        &[("publisher", publisher_cpu), ("receiver", receiver_cpu)],
+    );
     report::io_fields(
         &mut out,
         &[publisher_reactor.io_stats(), receiver_reactor.io_stats()],

@@ -24,6 +24,38 @@ pub(crate) fn resource_usage() -> (f64, f64, i64) {
     }
 }
 
+/// CPU seconds (user + system) the calling thread has used so far.
+pub(crate) fn thread_cpu_s() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    match getrusage(UsageWho::RUSAGE_THREAD) {
+        Ok(usage) => {
+            let secs = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+            secs(usage.user_time()) + secs(usage.system_time())
+        }
+        Err(_) => 0.0,
+    }
+}
+
+/// `cpu_threads_s` (CPU seconds of each reactor thread by role) and
+/// `cpu_bound_mb_per_s`: payload MB per CPU second of the busiest reactor thread — the
+/// rate this run could reach with a core per thread, independent of machine load.
+pub(crate) fn thread_fields(out: &mut Map<String, Value>, bytes: u64, threads: &[(&str, f64)]) {
+    let mut by_role = Map::new();
+    for (role, cpu) in threads {
+        by_role.insert((*role).to_string(), json!(round3(*cpu)));
+    }
+    out.insert("cpu_threads_s".into(), Value::Object(by_role));
+    let busiest = threads.iter().map(|(_, c)| *c).fold(0.0, f64::max);
+    out.insert(
+        "cpu_bound_mb_per_s".into(),
+        json!(if busiest > 0.0 {
+            round3(bytes as f64 / 1e6 / busiest)
+        } else {
+            0.0
+        }),
+    );
+}
+
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
