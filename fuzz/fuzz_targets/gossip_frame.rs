@@ -1,3 +1,5 @@
+//! cargo-fuzz target `gossip_frame`: one input through `leanp2p_fuzz::run`.
+
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| leanp2p_fuzz::run("gossip_frame", data));

@@ -1,3 +1,5 @@
+//! cargo-fuzz target `tls_certificate`: one input through `leanp2p_fuzz::run`.
+
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| leanp2p_fuzz::run("tls_certificate", data));
