@@ -173,4 +173,66 @@ mod tests {
     fn probe_reports_at_least_one_segment() {
         assert!(probe_gso_segments() >= 1);
     }
+
+    /// Reads until `want` payload bytes arrived (bounded: 5 s of non-blocking polls);
+    /// returns each received buffer's (bytes, stride, ECN).
+    fn recv_bytes(io: &UdpIo, want: usize) -> Vec<(Vec<u8>, usize, Option<EcnCodepoint>)> {
+        let mut buf = vec![0u8; RECV_BATCH * RECV_SLOT];
+        let mut meta = vec![RecvMeta::default(); RECV_BATCH];
+        let mut got = Vec::new();
+        let mut total = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while total < want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {total} of {want} bytes"
+            );
+            match io.recv(&mut buf, &mut meta) {
+                Ok(n) => {
+                    for (m, slot) in meta.iter().take(n).zip(buf.chunks(RECV_SLOT)) {
+                        total += m.len;
+                        got.push((slot[..m.len].to_vec(), m.stride, m.ecn));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn a_gso_batch_arrives_as_its_datagrams() {
+        let localhost = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (tx, _) = UdpIo::bind(localhost, 1 << 20, 1 << 20).unwrap();
+        let (rx, granted) = UdpIo::bind(localhost, 1 << 20, 1 << 20).unwrap();
+        assert!(granted.recv_buffer > 0);
+        // Three datagrams of 1,000 bytes and a short last one, numbered by their first byte.
+        let mut batch = Vec::new();
+        for (i, len) in [1000usize, 1000, 1000, 300].into_iter().enumerate() {
+            batch.extend(std::iter::repeat_n(i as u8, len));
+        }
+        let segment = (tx.max_gso_segments() > 1).then_some(1000);
+        if segment.is_some() {
+            tx.send(rx.local, Some(Ecn::Ect0), None, &batch, segment)
+                .unwrap();
+        } else {
+            for chunk in batch.chunks(1000) {
+                tx.send(rx.local, Some(Ecn::Ect0), None, chunk, None)
+                    .unwrap();
+            }
+        }
+        let received = recv_bytes(&rx, batch.len());
+        // Split every buffer by its stride, as the reactor does.
+        let mut datagrams = Vec::new();
+        for (bytes, stride, ecn) in received {
+            if cfg!(target_os = "linux") {
+                assert_eq!(ecn, Some(EcnCodepoint::Ect0), "ECN is carried both ways");
+            }
+            let stride = if stride == 0 { bytes.len() } else { stride };
+            datagrams.extend(bytes.chunks(stride).map(<[u8]>::to_vec));
+        }
+        let expected: Vec<Vec<u8>> = batch.chunks(1000).map(<[u8]>::to_vec).collect();
+        assert_eq!(datagrams, expected);
+    }
 }
