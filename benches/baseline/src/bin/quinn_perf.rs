@@ -22,7 +22,9 @@
 //! window 15 000 000 (quinn: unlimited), send window 10 000 000 (quinn: 10 000 000),
 //! 256 concurrent bidirectional streams (quinn: 100). `--windows quinn` keeps quinn's
 //! values. quinn batches datagrams with GSO where the kernel has it, as `leanp2p perf`
-//! does by default.
+//! does by default. Both UDP sockets ask for 8 MiB send and receive buffers as
+//! leanp2p's reactor does (`--socket-buffer BYTES`; 0 keeps the OS default); the sizes
+//! granted are reported as `sndbuf_bytes` / `rcvbuf_bytes`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -43,6 +45,7 @@ struct Args {
     upload: u64,
     download: u64,
     leanp2p_windows: bool,
+    socket_buffer: usize,
     run_secs: u64,
 }
 
@@ -54,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         "total-mib",
         "direction",
         "windows",
+        "socket-buffer",
         "run-secs",
     ])?;
     let workload = flags.get_str("workload", "bulk");
@@ -86,6 +90,7 @@ fn parse_args() -> Result<Args, String> {
         upload,
         download,
         leanp2p_windows,
+        socket_buffer: flags.get("socket-buffer", 8 << 20)?,
         run_secs: flags.get("run-secs", 120)?,
     })
 }
@@ -101,7 +106,25 @@ fn transport(leanp2p_windows: bool) -> TransportConfig {
     t
 }
 
-fn endpoints(leanp2p_windows: bool) -> anyhow::Result<(Endpoint, Endpoint)> {
+/// A UDP socket on 127.0.0.1 (any port) with `buffer`-byte send and receive buffers
+/// requested (0: the OS default); also returns the sizes granted.
+fn udp_socket(buffer: usize) -> anyhow::Result<(std::net::UdpSocket, (usize, usize))> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    if buffer > 0 {
+        socket.set_send_buffer_size(buffer)?;
+        socket.set_recv_buffer_size(buffer)?;
+    }
+    socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
+    let granted = (socket.send_buffer_size()?, socket.recv_buffer_size()?);
+    Ok((socket.into(), granted))
+}
+
+/// Server and client endpoints, and the socket buffer sizes granted to the client.
+fn endpoints(
+    leanp2p_windows: bool,
+    socket_buffer: usize,
+) -> anyhow::Result<(Endpoint, Endpoint, (usize, usize))> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
     let cert_der = CertificateDer::from(cert.cert);
@@ -125,11 +148,23 @@ fn endpoints(leanp2p_windows: bool) -> anyhow::Result<(Endpoint, Endpoint)> {
         quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(client_tls)?));
     client_config.transport_config(Arc::new(transport(leanp2p_windows)));
 
-    let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let server = Endpoint::server(server_config, localhost)?;
-    let mut client = Endpoint::client(localhost)?;
+    let runtime = Arc::new(quinn::TokioRuntime);
+    let (server_socket, _) = udp_socket(socket_buffer)?;
+    let server = Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server_config),
+        server_socket,
+        runtime.clone(),
+    )?;
+    let (client_socket, granted) = udp_socket(socket_buffer)?;
+    let mut client = Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        client_socket,
+        runtime,
+    )?;
     client.set_default_client_config(client_config);
-    Ok((server, client))
+    Ok((server, client, granted))
 }
 
 /// Reads `recv` to its end, counting bytes without copying them.
@@ -206,7 +241,8 @@ async fn client_stream(
 }
 
 async fn run(args: Args) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let (server_ep, client_ep) = endpoints(args.leanp2p_windows)?;
+    let (server_ep, client_ep, (sndbuf, rcvbuf)) =
+        endpoints(args.leanp2p_windows, args.socket_buffer)?;
     let chunk = Bytes::from(vec![0xa5u8; CHUNK]);
     let server_addr = server_ep.local_addr()?;
     let server_task = tokio::spawn(server(server_ep.clone(), chunk.clone()));
@@ -270,6 +306,8 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Map<String, serde_json::V
     );
     out.insert("cwnd".into(), stats.path.cwnd.into());
     out.insert("mtu".into(), stats.path.current_mtu.into());
+    out.insert("sndbuf_bytes".into(), sndbuf.into());
+    out.insert("rcvbuf_bytes".into(), rcvbuf.into());
     Ok(out)
 }
 
