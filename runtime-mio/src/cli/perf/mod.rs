@@ -35,7 +35,7 @@ const MAX_STREAMS: usize = 128;
 
 /// Per-stream send buffer of the perf nodes: the host holds at most this much unsent
 /// data per stream; the driver refills it as QUIC credit returns.
-const PERF_STREAM_BUFFER: usize = 4 << 20;
+const PERF_STREAM_BUFFER: usize = 1 << 20;
 
 /// Which way bulk data flows (client's view).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
