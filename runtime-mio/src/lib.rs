@@ -31,6 +31,11 @@
 //! `SO_SNDBUF`/`SO_RCVBUF` are raised ([`ReactorConfig`]) and what the kernel granted is in
 //! [`IoStats`]. GSO batches only happen when the node's `quic::Config::max_gso_segments`
 //! is above 1: set it from [`probe_gso_segments`].
+//!
+//! ## Perf
+//! [`perf_protocol`] is the libp2p perf protocol (`/perf/1.0.0`) as sans-IO client and
+//! server machines over any stream API; `leanp2p perf` drives them over the host's
+//! application streams (and benchmarks gossip), printing one JSON object.
 
 pub mod perf_protocol;
 mod reactor;
