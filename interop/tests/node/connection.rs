@@ -34,7 +34,21 @@ async fn gossip_round(pair: &mut Pair, seed: u64) {
     assert_eq!(pair.seen.our_messages[our_count].1, theirs);
 }
 
-async fn idle_connection_stays_up(role: Role, our_secret: u8, their_secret: u8) {
+/// What keeps our side of an idle connection talking.
+#[derive(Clone, Copy, Debug)]
+enum KeepAlive {
+    /// QUIC PING frames every 500 ms; no gossip keep-alive.
+    Quic,
+    /// An empty gossipsub RPC every second on the idle gossip stream; no QUIC keep-alive.
+    Gossip,
+}
+
+async fn idle_connection_stays_up(
+    role: Role,
+    keep_alive: KeepAlive,
+    our_secret: u8,
+    their_secret: u8,
+) {
     // rust-libp2p: short idle timeouts, no QUIC keep-alive of its own, no pings; the
     // connection lives only as long as our traffic keeps it alive.
     let mut theirs = TheirConfig::new(their_secret);
@@ -42,12 +56,19 @@ async fn idle_connection_stays_up(role: Role, our_secret: u8, their_secret: u8) 
     theirs.idle_connection_timeout = THEIR_IDLE;
     theirs.quic_keep_alive = Duration::from_secs(600);
     theirs.ping_interval = Duration::from_secs(600);
-    // Ours: QUIC keep-alive and the gossip keep-alive well inside their idle timeout, no
-    // pings either.
+    // Ours: one keep-alive well inside their idle timeout, no pings.
     let mut ours = our_config();
-    ours.quic
-        .keep_alive_interval(Some(Duration::from_millis(500)));
-    ours.gossip_keepalive(Some(Duration::from_secs(1)));
+    match keep_alive {
+        KeepAlive::Quic => {
+            ours.quic
+                .keep_alive_interval(Some(Duration::from_millis(500)));
+            ours.gossip_keepalive(None);
+        }
+        KeepAlive::Gossip => {
+            ours.quic.keep_alive_interval(None);
+            ours.gossip_keepalive(Some(Duration::from_secs(1)));
+        }
+    }
     ours.ping.enabled = false;
     let mut pair = Pair::connect(role, theirs, ours, our_secret).await;
     pair.wait_mesh(Duration::from_secs(20)).await;
@@ -58,7 +79,7 @@ async fn idle_connection_stays_up(role: Role, our_secret: u8, their_secret: u8) 
     let seen = &pair.seen;
     assert!(
         seen.our_disconnected.is_empty() && seen.their_closed.is_empty(),
-        "the idle connection was closed\n{}",
+        "the idle connection was closed ({keep_alive:?} keep-alive)\n{}",
         seen.summary()
     );
     assert_eq!(seen.our_connected.len(), 1);
@@ -69,13 +90,47 @@ async fn idle_connection_stays_up(role: Role, our_secret: u8, their_secret: u8) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn we_dial_idle_connection_outlives_their_idle_timeout() {
-    bounded(idle_connection_stays_up(Role::WeDial, 131, 132)).await;
+async fn we_dial_idle_connection_outlives_their_idle_timeout_with_quic_keepalive() {
+    bounded(idle_connection_stays_up(
+        Role::WeDial,
+        KeepAlive::Quic,
+        131,
+        132,
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn they_dial_idle_connection_outlives_their_idle_timeout() {
-    bounded(idle_connection_stays_up(Role::TheyDial, 133, 134)).await;
+async fn they_dial_idle_connection_outlives_their_idle_timeout_with_quic_keepalive() {
+    bounded(idle_connection_stays_up(
+        Role::TheyDial,
+        KeepAlive::Quic,
+        133,
+        134,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_dial_idle_connection_outlives_their_idle_timeout_with_gossip_keepalive() {
+    bounded(idle_connection_stays_up(
+        Role::WeDial,
+        KeepAlive::Gossip,
+        135,
+        136,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn they_dial_idle_connection_outlives_their_idle_timeout_with_gossip_keepalive() {
+    bounded(idle_connection_stays_up(
+        Role::TheyDial,
+        KeepAlive::Gossip,
+        137,
+        138,
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! ([`Seen`]). Both sides serve the lean req/resp protocols with the same deterministic
 //! content ([`lean_response`]) and accept every gossip message.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use leanp2p_gossipsub::lean as gossip_lean;
 use leanp2p_host::{
-    lean, Config, Direction, DisconnectReason, Keypair, Node, NodeEvent, PeerId, PeerInfo,
-    RequestId, ResponseChunk, ResponseCode, TopicHash, Validation,
+    lean, ChannelId, Config, Direction, DisconnectReason, Keypair, Node, NodeEvent, PeerId,
+    PeerInfo, RequestId, RespondError, ResponseChunk, ResponseCode, TopicHash, Validation,
 };
 use leanp2p_mio::{Reactor, ReactorConfig, ReactorHandle};
 use leanp2p_reqresp::lean as rr_lean;
+use leanp2p_reqresp::FailureReason;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self as rr, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -319,6 +320,8 @@ pub struct Theirs {
     pub status: rr::Behaviour<SszSnappy>,
     pub by_root: rr::Behaviour<SszSnappy>,
     pub by_range: rr::Behaviour<SszSnappy>,
+    /// blocks_by_root under its legacy id only, as older clients speak it.
+    pub by_root_legacy: rr::Behaviour<SszSnappy>,
 }
 
 /// Which of their req/resp behaviours.
@@ -327,11 +330,13 @@ pub enum Lean {
     Status,
     ByRoot,
     ByRange,
+    ByRootLegacy,
 }
 
 static STATUS_ID: leanp2p_reqresp::ProtocolId = rr_lean::STATUS;
 static BLOCKS_BY_ROOT_ID: leanp2p_reqresp::ProtocolId = rr_lean::BLOCKS_BY_ROOT;
 static BLOCKS_BY_RANGE_ID: leanp2p_reqresp::ProtocolId = rr_lean::BLOCKS_BY_RANGE;
+static BLOCKS_BY_ROOT_LEGACY_ID: leanp2p_reqresp::ProtocolId = rr_lean::BLOCKS_BY_ROOT_LEGACY;
 
 impl Lean {
     pub fn protocol(self) -> &'static str {
@@ -339,6 +344,16 @@ impl Lean {
             Lean::Status => STATUS_ID.as_str(),
             Lean::ByRoot => BLOCKS_BY_ROOT_ID.as_str(),
             Lean::ByRange => BLOCKS_BY_RANGE_ID.as_str(),
+            Lean::ByRootLegacy => BLOCKS_BY_ROOT_LEGACY_ID.as_str(),
+        }
+    }
+
+    /// The id our node reports for requests on this protocol (aliases map to their
+    /// primary id).
+    pub fn primary(self) -> &'static str {
+        match self {
+            Lean::ByRootLegacy => Lean::ByRoot.protocol(),
+            other => other.protocol(),
         }
     }
 }
@@ -349,6 +364,7 @@ impl Theirs {
             Lean::Status => &mut self.status,
             Lean::ByRoot => &mut self.by_root,
             Lean::ByRange => &mut self.by_range,
+            Lean::ByRootLegacy => &mut self.by_root_legacy,
         }
     }
 }
@@ -448,6 +464,7 @@ pub fn build_theirs(config: &TheirConfig) -> Swarm<Theirs> {
             status: protocols(Lean::Status),
             by_root: protocols(Lean::ByRoot),
             by_range: protocols(Lean::ByRange),
+            by_root_legacy: protocols(Lean::ByRootLegacy),
         })
         .unwrap()
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
@@ -479,40 +496,71 @@ pub struct Ours {
     join: Option<std::thread::JoinHandle<()>>,
 }
 
-fn serve_ours(node: &mut Node, now: Instant, event: &NodeEvent) {
-    match event {
-        NodeEvent::Message {
-            id,
-            propagation_source,
-            ..
-        } => {
-            node.report_validation(now, id, *propagation_source, Validation::Accept)
-                .expect("report_validation");
-        }
-        NodeEvent::InboundRequest {
-            channel,
-            protocol,
-            body,
-            ..
-        } => {
-            match lean_response(protocol.as_str(), body, our_status()) {
-                Ok(chunks) => {
-                    for chunk in chunks {
-                        node.respond(now, *channel, ResponseChunk::success(chunk))
-                            .expect("respond");
-                    }
-                }
-                Err(reason) => node
-                    .respond(
-                        now,
-                        *channel,
-                        ResponseChunk::error(ResponseCode::InvalidRequest, reason.into_bytes()),
-                    )
-                    .expect("respond with an error"),
+/// Our application: accepts every gossip message and serves lean requests, pacing each
+/// response on `RespondError::QueueFull` / `NodeEvent::ResponseWritable` as a real
+/// server must.
+#[derive(Default)]
+struct Server {
+    /// Chunks not yet accepted by the node, per open response.
+    pending: BTreeMap<ChannelId, VecDeque<ResponseChunk>>,
+}
+
+impl Server {
+    fn on_event(&mut self, node: &mut Node, now: Instant, event: &NodeEvent) {
+        match event {
+            NodeEvent::Message {
+                id,
+                propagation_source,
+                ..
+            } => {
+                node.report_validation(now, id, *propagation_source, Validation::Accept)
+                    .expect("report_validation");
             }
-            node.end_response(now, *channel).expect("end_response");
+            NodeEvent::InboundRequest {
+                channel,
+                protocol,
+                body,
+                ..
+            } => {
+                let chunks = match lean_response(protocol.as_str(), body, our_status()) {
+                    Ok(chunks) => chunks.into_iter().map(ResponseChunk::success).collect(),
+                    Err(reason) => VecDeque::from([ResponseChunk::error(
+                        ResponseCode::InvalidRequest,
+                        reason.into_bytes(),
+                    )]),
+                };
+                self.pending.insert(*channel, chunks);
+                self.send(node, now, *channel);
+            }
+            NodeEvent::ResponseWritable { channel } => self.send(node, now, *channel),
+            NodeEvent::InboundAborted { channel, .. } => {
+                self.pending.remove(channel);
+            }
+            _ => {}
         }
-        _ => {}
+    }
+
+    /// Hands the node chunks until it refuses one; ends the response when all are in
+    /// (an error chunk ends it by itself).
+    fn send(&mut self, node: &mut Node, now: Instant, channel: ChannelId) {
+        let Some(chunks) = self.pending.get_mut(&channel) else {
+            return;
+        };
+        let mut ended = false;
+        while let Some(chunk) = chunks.front() {
+            match node.respond(now, channel, chunk.clone()) {
+                Ok(()) => {
+                    ended = chunk.code != ResponseCode::Success;
+                    chunks.pop_front();
+                }
+                Err(RespondError::QueueFull) => return,
+                Err(e) => panic!("respond on {channel:?}: {e}"),
+            }
+        }
+        self.pending.remove(&channel);
+        if !ended {
+            node.end_response(now, channel).expect("end_response");
+        }
     }
 }
 
@@ -533,9 +581,10 @@ impl Ours {
         let join = std::thread::Builder::new()
             .name(format!("leanp2p-{secret}"))
             .spawn(move || {
+                let mut server = Server::default();
                 reactor
                     .run(None, |node, now, event| {
-                        serve_ours(node, now, &event);
+                        server.on_event(node, now, &event);
                         match tx.send(event) {
                             Ok(()) => ControlFlow::Continue(()),
                             Err(_) => ControlFlow::Break(()),
@@ -581,6 +630,7 @@ pub struct Seen {
     pub our_requests: Vec<(String, Vec<u8>)>,
     pub our_responses: BTreeMap<RequestId, Vec<Vec<u8>>>,
     pub our_completed: BTreeMap<RequestId, u32>,
+    pub our_request_failures: BTreeMap<RequestId, FailureReason>,
     pub our_failures: Vec<String>,
 
     pub their_listen_addrs: Vec<Multiaddr>,
@@ -606,7 +656,7 @@ impl Seen {
         format!(
             "ours: connected {:?}, disconnected {:?}, dial failures {:?}, identified {}, \
              pings {} (failures {:?}), saw subscription {}, messages {}, requests served {}, \
-             responses {:?}, completed {:?}, failures {:?}\n\
+             responses {:?}, completed {:?}, request failures {:?}, failures {:?}\n\
              theirs: listen {:?}, established {:?}, closed {:?}, connection errors {:?}, \
              identified {}, pings {} (failures {:?}), saw subscription {}, messages {}, \
              requests served {}, responses {}, failures {:?}",
@@ -624,6 +674,7 @@ impl Seen {
                 .map(|(id, chunks)| (*id, chunks.len()))
                 .collect::<Vec<_>>(),
             self.our_completed,
+            self.our_request_failures,
             self.our_failures,
             self.their_listen_addrs,
             self.their_established,
@@ -922,9 +973,9 @@ impl Pair {
             }
             NodeEvent::RequestFailed {
                 request, reason, ..
-            } => seen
-                .our_failures
-                .push(format!("request {request:?}: {reason:?}")),
+            } => {
+                seen.our_request_failures.insert(request, reason);
+            }
             NodeEvent::InboundAborted { reason, .. } => seen
                 .our_failures
                 .push(format!("inbound aborted: {reason:?}")),
@@ -1010,6 +1061,9 @@ impl Pair {
             }
             SwarmEvent::Behaviour(TheirsEvent::ByRange(event)) => {
                 self.on_their_reqresp(Lean::ByRange, event)
+            }
+            SwarmEvent::Behaviour(TheirsEvent::ByRootLegacy(event)) => {
+                self.on_their_reqresp(Lean::ByRootLegacy, event)
             }
             _ => {}
         }
