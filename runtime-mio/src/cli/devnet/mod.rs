@@ -76,11 +76,14 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     let mut targets = Vec::with_capacity(total);
     let mut peer_ids = Vec::with_capacity(total);
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut config = lean::config(&agent);
+    // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
+    config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
     for _ in 0..total {
         let key = Keypair::generate(&mut rng);
         let mut node_seed = [0u8; 32];
         rng.fill_bytes(&mut node_seed);
-        let node = Node::new(Instant::now(), lean::config(&agent), &key, node_seed)
+        let node = Node::new(Instant::now(), config.clone(), &key, node_seed)
             .map_err(|e| CliError::Node(e.to_string()))?;
         let reactor = Reactor::bind(node, &[loopback], ReactorConfig::default())
             .map_err(|e| CliError::Node(e.to_string()))?;

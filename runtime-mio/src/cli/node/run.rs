@@ -54,6 +54,8 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     rand_core::OsRng.fill_bytes(&mut seed);
     let agent = format!("leanp2p/{}", env!("CARGO_PKG_VERSION"));
     let mut config = lean::config(&agent);
+    // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
+    config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
     if plan.msg_id == MsgIdKind::Sha256 {
         config.gossipsub.message_id_fn = sha256_message_id;
     }
