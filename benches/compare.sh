@@ -144,7 +144,7 @@ if [ "$BENCHES" = 1 ]; then
   if (cd "$ROOT" && CARGO_TARGET_DIR=$MAIN_TARGET cargo bench -p leanp2p-benches --bench pacing -- --quick) \
       >"$OUT_DIR/pacing.out" 2>"$OUT_DIR/pacing.err"; then
     # "pacing 100 Mbit/s, burst 64 KiB: achieved 99.998 Mbit/s (-0.002% vs configured), ..."
-    PACING=$(sed -n 's/^pacing \([0-9]*\) Mbit\/s.*(\([-+0-9.]*%\) vs configured).*/\1Mb:\2/p' "$OUT_DIR/pacing.out" | paste -sd' ' -)
+    PACING=$(sed -n 's/^pacing \([0-9]*\) Mbit\/s.*(\([-+0-9.]*%\) vs configured).*/\1 Mbit\/s \2/p' "$OUT_DIR/pacing.out" | paste -sd',' - | sed 's/,/, /g')
     [ -n "$PACING" ] || PACING="n/a"
   else
     log "  pacing bench failed ($OUT_DIR/pacing.err)"
