@@ -7,10 +7,14 @@
 //! frames (e.g. length-prefixed gossip RPCs) and feeds them to the stream as credit
 //! allows; call [`SendBuffer::flush_to`] after pushing and on every
 //! [`crate::Event::Writable`] for the stream.
+//!
+//! [`SendBuffer::flush_to`] hands the queued frames to QUIC as owned [`Bytes`] chunks
+//! ([`crate::Endpoint::write_chunks`]): QUIC keeps references to them until they are
+//! acknowledged instead of copying every byte once more.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::endpoint::Endpoint;
 use crate::error::WriteError;
@@ -32,9 +36,9 @@ pub struct SendBufferFull {
 /// Bounded FIFO of frames waiting for stream credit.
 #[derive(Debug, Clone)]
 pub struct SendBuffer {
+    /// Unsent frames in order; never an empty one. The front frame has already been cut
+    /// past the bytes the stream accepted from it.
     frames: VecDeque<Bytes>,
-    /// Bytes of `frames[0]` already accepted by the stream.
-    front_written: usize,
     /// Unsent bytes over all frames.
     buffered: usize,
     limit: usize,
@@ -45,7 +49,6 @@ impl SendBuffer {
     pub fn new(limit: usize) -> Self {
         Self {
             frames: VecDeque::new(),
-            front_written: 0,
             buffered: 0,
             limit,
         }
@@ -105,38 +108,75 @@ impl SendBuffer {
         F: FnMut(&[u8]) -> Result<usize, WriteError>,
     {
         let mut total = 0;
-        while let Some(front) = self.frames.front() {
-            let pending = front.get(self.front_written..).unwrap_or_default();
-            let offered = pending.len();
-            let accepted = write(pending)?.min(offered);
+        while let Some(front) = self.frames.front_mut() {
+            let offered = front.len();
+            let accepted = write(front)?.min(offered);
             total += accepted;
             self.buffered -= accepted;
             if accepted == offered {
                 self.frames.pop_front();
-                self.front_written = 0;
             } else {
-                self.front_written += accepted;
+                front.advance(accepted);
                 break;
             }
         }
         Ok(total)
     }
 
-    /// [`SendBuffer::flush`] into stream `stream` of connection `conn`.
+    /// Feeds the queued frames, in order, as owned chunks to `write` (at most two calls:
+    /// the queue's storage may wrap around) until it takes fewer bytes than offered or the
+    /// queue is empty. Returns the number of bytes written in this call.
+    ///
+    /// `write` must behave like quinn's `SendStream::write_chunks`: take bytes from the
+    /// front only, leave every chunk it took completely as an empty `Bytes`, advance a
+    /// partly taken chunk past the bytes it took, leave the rest untouched, and return
+    /// how many bytes it took. On error it must have taken nothing; the error is returned
+    /// and every unsent byte stays queued.
+    pub fn flush_chunks<F>(&mut self, mut write: F) -> Result<usize, WriteError>
+    where
+        F: FnMut(&mut [Bytes]) -> Result<usize, WriteError>,
+    {
+        let mut total = 0;
+        loop {
+            let buffered = self.buffered;
+            let (first, second) = self.frames.as_mut_slices();
+            if first.is_empty() {
+                break;
+            }
+            let whole_queue = second.is_empty();
+            let offered = if whole_queue {
+                buffered
+            } else {
+                first.iter().map(Bytes::len).sum()
+            };
+            let accepted = write(first)?.min(offered);
+            total += accepted;
+            self.buffered -= accepted;
+            while self.frames.front().is_some_and(Bytes::is_empty) {
+                self.frames.pop_front();
+            }
+            if whole_queue || accepted < offered {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Writes the queued frames into stream `stream` of connection `conn` without copying
+    /// them ([`SendBuffer::flush_chunks`] into [`Endpoint::write_chunks`]).
     pub fn flush_to(
         &mut self,
         endpoint: &mut Endpoint,
         conn: ConnId,
         stream: StreamId,
     ) -> Result<usize, WriteError> {
-        self.flush(|bytes| endpoint.write(conn, stream, bytes))
+        self.flush_chunks(|chunks| endpoint.write_chunks(conn, stream, chunks))
     }
 
     /// Drops everything queued (e.g. after the stream was reset). Returns the bytes dropped.
     pub fn clear(&mut self) -> usize {
         let dropped = self.buffered;
         self.frames.clear();
-        self.front_written = 0;
         self.buffered = 0;
         dropped
     }
@@ -206,6 +246,65 @@ mod tests {
         assert!(buffer.is_empty());
     }
 
+    /// Takes up to `credit` bytes from the front of `chunks` the way quinn's
+    /// `write_chunks` does, appending them to `out`.
+    fn take_chunks(chunks: &mut [Bytes], credit: &mut usize, out: &mut Vec<u8>) -> usize {
+        let mut taken = 0;
+        for chunk in chunks.iter_mut() {
+            if *credit == 0 {
+                break;
+            }
+            let n = chunk.len().min(*credit);
+            out.extend_from_slice(&chunk.split_to(n));
+            *credit -= n;
+            taken += n;
+        }
+        taken
+    }
+
+    #[test]
+    fn chunk_flush_errors_keep_the_data() {
+        let mut buffer = SendBuffer::new(100);
+        buffer.push(Bytes::from_static(b"abc")).unwrap();
+        assert_eq!(
+            buffer.flush_chunks(|_| Err(WriteError::Stopped(7))),
+            Err(WriteError::Stopped(7))
+        );
+        assert_eq!(buffer.buffered_bytes(), 3);
+        assert_eq!(buffer.queued_frames(), 1);
+    }
+
+    #[test]
+    fn chunk_flush_resumes_mid_frame_and_across_a_wrapped_queue() {
+        let mut buffer = SendBuffer::new(100);
+        // Make the deque's storage wrap: fill it, send two frames, push two more.
+        buffer.frames.reserve_exact(4);
+        for frame in [&b"ab"[..], b"cd", b"ef", b"gh"] {
+            buffer.push(Bytes::copy_from_slice(frame)).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut credit = 4;
+        let flushed = buffer.flush_chunks(|chunks| Ok(take_chunks(chunks, &mut credit, &mut out)));
+        assert_eq!(flushed, Ok(4));
+        for frame in [&b"ij"[..], b"kl"] {
+            buffer.push(Bytes::copy_from_slice(frame)).unwrap();
+        }
+        if buffer.frames.capacity() == 4 {
+            assert!(!buffer.frames.as_slices().1.is_empty(), "queue should wrap");
+        }
+        let mut credit = 3;
+        let flushed = buffer.flush_chunks(|chunks| Ok(take_chunks(chunks, &mut credit, &mut out)));
+        assert_eq!(flushed, Ok(3));
+        assert_eq!(buffer.buffered_bytes(), 5);
+        assert_eq!(buffer.queued_frames(), 3);
+        let mut credit = usize::MAX;
+        let flushed = buffer.flush_chunks(|chunks| Ok(take_chunks(chunks, &mut credit, &mut out)));
+        assert_eq!(flushed, Ok(5));
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.queued_frames(), 0);
+        assert_eq!(out, b"abcdefghijkl");
+    }
+
     proptest! {
         /// Random frame sizes against random credit grants: the bytes that come out are
         /// exactly the bytes that went in, in order, and accounting never drifts.
@@ -238,6 +337,38 @@ mod tests {
                 prop_assert!(buffer.is_empty());
                 prop_assert_eq!(out, expected);
             }
+        }
+
+        /// Pushes interleaved with chunk flushes under random credit (so the queue wraps
+        /// around): the bytes out are the bytes in, in order; the count never drifts.
+        #[test]
+        fn chunk_flushes_never_lose_or_reorder(
+            steps in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..300), 0usize..400),
+                1..80,
+            ),
+        ) {
+            let mut buffer = SendBuffer::new(usize::MAX);
+            let mut expected = Vec::new();
+            let mut out = Vec::new();
+            for (frame, credit) in &steps {
+                expected.extend_from_slice(frame);
+                buffer.push(Bytes::from(frame.clone())).unwrap();
+                let mut credit = *credit;
+                let before = buffer.buffered_bytes();
+                let flushed = buffer
+                    .flush_chunks(|chunks| Ok(take_chunks(chunks, &mut credit, &mut out)))
+                    .unwrap();
+                prop_assert_eq!(before - flushed, buffer.buffered_bytes());
+                prop_assert_eq!(buffer.buffered_bytes() + out.len(), expected.len());
+            }
+            let mut credit = usize::MAX;
+            buffer
+                .flush_chunks(|chunks| Ok(take_chunks(chunks, &mut credit, &mut out)))
+                .unwrap();
+            prop_assert!(buffer.is_empty());
+            prop_assert_eq!(buffer.queued_frames(), 0);
+            prop_assert_eq!(out, expected);
         }
     }
 }

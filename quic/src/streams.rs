@@ -119,6 +119,59 @@ impl Endpoint {
         Ok(written)
     }
 
+    /// [`Endpoint::write`] for owned chunks, without copying: QUIC keeps references to the
+    /// chunks' bytes until the peer acknowledges them. Takes bytes in order from the front
+    /// of `chunks` as flow control allows and returns how many it took (0 when blocked).
+    /// Every chunk taken completely is left empty, a partly taken one is advanced past the
+    /// bytes taken, and the rest are untouched; on error nothing was taken. Whenever fewer
+    /// bytes than offered were taken, [`Event::Writable`] for this stream follows once
+    /// credit returns: offer the rest again then ([`crate::SendBuffer::flush_to`] does).
+    pub fn write_chunks(
+        &mut self,
+        conn: ConnId,
+        stream: StreamId,
+        chunks: &mut [Bytes],
+    ) -> Result<usize, WriteError> {
+        let c = self.established(conn)?;
+        let mut written = 0;
+        // Chunks before `first` were taken completely (and are empty now).
+        let mut first = 0;
+        // As in `write`: offer the rest until quinn says Blocked, so that it reports
+        // Writable once credit returns.
+        loop {
+            while chunks.get(first).is_some_and(Bytes::is_empty) {
+                first += 1;
+            }
+            let Some(rest) = chunks.get_mut(first..).filter(|rest| !rest.is_empty()) else {
+                break;
+            };
+            match c.quinn.send_stream(stream.0).write_chunks(rest) {
+                Ok(taken) if taken.bytes == 0 => break,
+                Ok(taken) => {
+                    written += taken.bytes;
+                    first += taken.chunks;
+                }
+                Err(quinn_proto::WriteError::Blocked) => break,
+                Err(error) if written > 0 => {
+                    // Report the bytes taken; the error shows on the next write.
+                    tracing::trace!(%error, "write ended early");
+                    break;
+                }
+                Err(quinn_proto::WriteError::Stopped(code)) => {
+                    self.mark_for_transmit(conn);
+                    return Err(WriteError::Stopped(code.into_inner()));
+                }
+                Err(quinn_proto::WriteError::ClosedStream) => {
+                    return Err(WriteError::ClosedStream);
+                }
+            }
+        }
+        if written > 0 {
+            self.mark_for_transmit(conn);
+        }
+        Ok(written)
+    }
+
     /// Sends FIN after the data already written (libp2p `close_write`).
     pub fn finish(&mut self, conn: ConnId, stream: StreamId) -> Result<(), StreamError> {
         let c = self.established(conn)?;
