@@ -91,6 +91,9 @@ pub(crate) struct Stream {
     pub(crate) send_closed: bool,
     /// The peer's send side is over (FIN read or reset).
     pub(crate) recv_closed: bool,
+    /// The peer sent STOP_SENDING while we still read: our send side is reset when the
+    /// stream is forgotten.
+    pub(crate) peer_stopped: bool,
     /// Whether we opened it.
     pub(crate) outbound: bool,
     /// Negotiated inbound order (for replacing the oldest gossip stream).
@@ -115,6 +118,7 @@ impl Stream {
             finish_queued: false,
             send_closed: false,
             recv_closed: false,
+            peer_stopped: false,
             outbound,
             opened_at: now,
         }

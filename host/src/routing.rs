@@ -385,6 +385,16 @@ impl Node {
             self.on_outbound_confirmed(now, conn, stream, negotiated.protocol.as_str());
         } else {
             self.on_inbound_negotiated(now, conn, stream, negotiated.protocol.as_str());
+            let stopped = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.streams.get(&stream))
+                .is_some_and(|s| s.peer_stopped && !only_reads(&s.kind));
+            if stopped {
+                // The peer stopped our side before we could answer.
+                self.reset_stream(now, conn, stream, true);
+                return;
+            }
         }
         if !negotiated.leftover.is_empty() {
             self.on_app_data(now, conn, stream, negotiated.leftover);
@@ -654,14 +664,31 @@ impl Node {
     }
 
     fn on_stream_stopped(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
-        if let Some(s) = self
+        if !self.keep_reading_after_stop(conn, stream) {
+            self.reset_stream(now, conn, stream, true);
+        }
+    }
+
+    /// The peer stopped our send side (STOP_SENDING). A stream we only read from, or an
+    /// inbound stream still negotiating, keeps its receive side: what the peer sent before
+    /// stopping may still be unread (rust-libp2p writes its identify push, FINs and drops
+    /// the stream, stopping our side, in one go). Returns whether the stream is kept; once
+    /// its protocol is known, one we must answer on is reset (`check_outcome`).
+    fn keep_reading_after_stop(&mut self, conn: ConnId, stream: StreamId) -> bool {
+        let Some(s) = self
             .conns
             .get_mut(&conn)
             .and_then(|c| c.streams.get_mut(&stream))
-        {
-            s.send_closed = true;
+        else {
+            return false;
+        };
+        s.send_closed = true;
+        let negotiating_inbound = !s.outbound && s.negotiation.is_some();
+        if !s.recv_closed && (negotiating_inbound || only_reads(&s.kind)) {
+            s.peer_stopped = true;
+            return true;
         }
-        self.reset_stream(now, conn, stream, true);
+        false
     }
 
     /// Multistream-select failed (or timed out): reset and tell the stream's owner.
@@ -798,7 +825,10 @@ impl Node {
             Err(error) => {
                 tracing::debug!(%stream, %error, "stream write failed");
                 s.send_closed = true;
-                self.reset_stream(now, conn, stream, true);
+                let stopped = matches!(error, leanp2p_quic::WriteError::Stopped(_));
+                if !(stopped && self.keep_reading_after_stop(conn, stream)) {
+                    self.reset_stream(now, conn, stream, true);
+                }
             }
         }
     }
@@ -814,6 +844,10 @@ impl Node {
             .is_some_and(|s| s.send_closed && s.recv_closed);
         if done {
             if let Some(s) = c.streams.remove(&stream) {
+                if s.peer_stopped {
+                    // Release our stopped send side in QUIC too.
+                    let _ = self.endpoint.reset(conn, stream, 0);
+                }
                 if let StreamKind::ReqResp { key, .. } = s.kind {
                     self.rr_streams.remove(&key);
                     self.forget_response_stream(conn, stream);
@@ -879,4 +913,13 @@ impl Node {
             _ => {}
         }
     }
+}
+
+/// Streams on which we only read (after negotiation): a peer stopping our side of them
+/// loses nothing.
+fn only_reads(kind: &StreamKind) -> bool {
+    matches!(
+        kind,
+        StreamKind::IdentifyPushIn(_) | StreamKind::IdentifyQuery(_) | StreamKind::GossipIn(_)
+    )
 }

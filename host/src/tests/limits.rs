@@ -105,6 +105,51 @@ fn oversized_identify_answer_is_rejected() {
     assert!(net.nodes[0].node.is_connected(&net.peer(1)));
 }
 
+/// rust-libp2p writes its identify push, FINs and drops the stream, which stops our send
+/// side: STOP_SENDING arrives with the data. The push must still be read.
+#[test]
+fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
+    let mut net = Net::new(2, |_| no_ping());
+    net.connect(0, 1);
+    net.run_for(Duration::from_secs(1));
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    let before = net.nodes[0].node.stats().counters.identify_received;
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    let key = net.nodes[1].node.public_key.encode_protobuf();
+    let addr: std::net::SocketAddr = "127.0.0.1:4242".parse().unwrap();
+    let addr_bytes = leanp2p_identity::Multiaddr::quic_v1(addr, None).to_bytes();
+    // Identify { publicKey = 1, listenAddrs = 2 }, uvarint-prefixed.
+    let mut message = vec![0x0a, key.len() as u8];
+    message.extend_from_slice(&key);
+    message.extend_from_slice(&[0x12, addr_bytes.len() as u8]);
+    message.extend_from_slice(&addr_bytes);
+    let mut push = ms_frame("/multistream/1.0.0");
+    push.extend_from_slice(&ms_frame(crate::IDENTIFY_PUSH_PROTOCOL));
+    push.push(message.len() as u8);
+    push.extend_from_slice(&message);
+    let endpoint = &mut net.nodes[1].node.endpoint;
+    let stream = endpoint.open_bi(conn).unwrap();
+    assert_eq!(endpoint.write(conn, stream, &push).unwrap(), push.len());
+    endpoint.finish(conn, stream).unwrap();
+    endpoint.stop(conn, stream, 0).unwrap();
+    net.drain(1);
+    net.run_for(Duration::from_secs(1));
+    let node = &net.nodes[0].node;
+    assert_eq!(node.stats().counters.identify_received, before + 1);
+    let info = node.peer_info(&p1).unwrap();
+    assert!(
+        info.listen_addrs
+            .contains(&leanp2p_identity::Multiaddr::quic_v1(addr, None)),
+        "{info:?}"
+    );
+    // The push stream is forgotten once read (its stopped send side reset).
+    let conn0 = node.connections_to(&p1)[0];
+    assert!(!node.conns[&conn0]
+        .streams
+        .values()
+        .any(|s| matches!(s.kind, StreamKind::IdentifyPushIn(_))));
+}
+
 #[test]
 fn reset_gossip_stream_is_recreated_and_gossip_continues() {
     let mut net = Net::new(2, |_| no_ping());
