@@ -1,5 +1,7 @@
-//! Handshake (right PeerIds on both sides), identify both ways, ping both ways.
+//! Handshake (right PeerIds on both sides), identify both ways (query and push), ping
+//! both ways.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use leanp2p_host::{lean, Direction, IDENTIFY_PROTOCOL, PING_PROTOCOL};
@@ -125,6 +127,84 @@ async fn handshake_identify_ping(role: Role, our_secret: u8, their_secret: u8) {
     assert!(seen.their_failures.is_empty(), "{:?}", seen.their_failures);
 }
 
+/// Our node starts listening on one more address: rust-libp2p learns it from our
+/// identify push.
+async fn our_identify_push(role: Role, our_secret: u8, their_secret: u8) {
+    let mut pair = Pair::connect(
+        role,
+        TheirConfig::new(their_secret),
+        our_config(),
+        our_secret,
+    )
+    .await;
+    pair.wait(Duration::from_secs(20), "their first identify of us", |s| {
+        s.their_identified.is_some()
+    })
+    .await;
+    let extra = SocketAddr::from(([127, 0, 0, 1], 9));
+    pair.with_ours(move |node, now| node.listen(now, extra))
+        .await
+        .unwrap();
+    let extra = quic_addr(9);
+    pair.wait(Duration::from_secs(10), "our identify push", |s| {
+        s.their_identified
+            .as_ref()
+            .is_some_and(|i| i.listen_addrs.contains(&extra))
+    })
+    .await;
+    let info = pair.seen.their_identified.as_ref().unwrap();
+    let listen: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        listen,
+        vec![
+            quic_addr(pair.ours.addr.port()).to_string(),
+            extra.to_string()
+        ]
+    );
+    assert_eq!(info.public_key.to_peer_id(), pair.our_peer_theirs());
+    assert!(
+        pair.seen.their_failures.is_empty(),
+        "{:?}",
+        pair.seen.their_failures
+    );
+}
+
+/// rust-libp2p starts listening on one more address and pushes identify to us (it writes
+/// the push, FINs and drops the stream at once, so STOP_SENDING for our side travels
+/// with the data); we must take the push.
+async fn their_identify_push(role: Role, our_secret: u8, their_secret: u8) {
+    let mut pair = Pair::connect(
+        role,
+        TheirConfig::new(their_secret),
+        our_config(),
+        our_secret,
+    )
+    .await;
+    pair.wait(Duration::from_secs(20), "their first identify", |s| {
+        s.our_identified.is_some()
+    })
+    .await;
+    let events = pair.seen.our_identify_events;
+    pair.swarm.listen_on(quic_addr(0)).unwrap();
+    pair.wait(Duration::from_secs(10), "their identify push", |s| {
+        s.their_pushes > 0 && s.our_identify_events > events
+    })
+    .await;
+    let info = pair.seen.our_identified.as_ref().unwrap();
+    let listen: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
+    let mut expected: Vec<String> = pair
+        .seen
+        .their_listen_addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let mut sorted = listen.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected, "their listen addresses after the push");
+    assert_eq!(info.agent_version.as_deref(), Some(THEIR_AGENT));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn we_dial_handshake_identify_ping() {
     bounded(handshake_identify_ping(Role::WeDial, 101, 102)).await;
@@ -133,4 +213,24 @@ async fn we_dial_handshake_identify_ping() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn they_dial_handshake_identify_ping() {
     bounded(handshake_identify_ping(Role::TheyDial, 103, 104)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_push_identify_to_rust_libp2p() {
+    bounded(our_identify_push(Role::WeDial, 105, 106)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn they_dial_we_push_identify_to_rust_libp2p() {
+    bounded(our_identify_push(Role::TheyDial, 107, 108)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_dial_rust_libp2p_identify_push_reaches_us() {
+    bounded(their_identify_push(Role::WeDial, 109, 110)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn they_dial_rust_libp2p_identify_push_reaches_us() {
+    bounded(their_identify_push(Role::TheyDial, 151, 152)).await;
 }

@@ -53,6 +53,11 @@ pub enum Role {
 
 /// Runs `f`, failing the test if it takes longer than [`TEST_LIMIT`].
 pub async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    // RUST_LOG=leanp2p_host=debug shows our node's logs (captured per test).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     tokio::time::timeout(TEST_LIMIT, f)
         .await
         .expect("test exceeded its overall time limit")
@@ -458,7 +463,8 @@ pub fn build_theirs(config: &TheirConfig) -> Swarm<Theirs> {
             .unwrap(),
             identify: identify::Behaviour::new(
                 identify::Config::new(lean::PROTOCOL_VERSION.to_string(), key.public())
-                    .with_agent_version(THEIR_AGENT.to_string()),
+                    .with_agent_version(THEIR_AGENT.to_string())
+                    .with_push_listen_addr_updates(true),
             ),
             ping: ping::Behaviour::new(ping::Config::new().with_interval(config.ping_interval)),
             status: protocols(Lean::Status),
@@ -621,6 +627,8 @@ pub struct Seen {
     pub our_disconnected: Vec<(PeerId, DisconnectReason)>,
     pub our_dial_failures: Vec<String>,
     pub our_identified: Option<PeerInfo>,
+    /// Identify answers and pushes we got.
+    pub our_identify_events: usize,
     pub our_pings: usize,
     pub our_ping_failures: Vec<String>,
     pub our_saw_subscription: bool,
@@ -638,6 +646,8 @@ pub struct Seen {
     pub their_closed: Vec<String>,
     pub their_connection_errors: Vec<String>,
     pub their_identified: Option<identify::Info>,
+    /// Identify pushes they sent.
+    pub their_pushes: usize,
     pub their_pings: usize,
     pub their_ping_failures: Vec<String>,
     pub their_saw_subscription: bool,
@@ -654,16 +664,17 @@ impl Seen {
     /// A short description for failure messages (no payloads).
     pub fn summary(&self) -> String {
         format!(
-            "ours: connected {:?}, disconnected {:?}, dial failures {:?}, identified {}, \
+            "ours: connected {:?}, disconnected {:?}, dial failures {:?}, identified {} ({} times), \
              pings {} (failures {:?}), saw subscription {}, messages {}, requests served {}, \
              responses {:?}, completed {:?}, request failures {:?}, failures {:?}\n\
              theirs: listen {:?}, established {:?}, closed {:?}, connection errors {:?}, \
-             identified {}, pings {} (failures {:?}), saw subscription {}, messages {}, \
+             identified {}, pushes sent {}, pings {} (failures {:?}), saw subscription {}, messages {}, \
              requests served {}, responses {}, failures {:?}",
             self.our_connected,
             self.our_disconnected,
             self.our_dial_failures,
             self.our_identified.is_some(),
+            self.our_identify_events,
             self.our_pings,
             self.our_ping_failures,
             self.our_saw_subscription,
@@ -681,6 +692,7 @@ impl Seen {
             self.their_closed,
             self.their_connection_errors,
             self.their_identified.is_some(),
+            self.their_pushes,
             self.their_pings,
             self.their_ping_failures,
             self.their_saw_subscription,
@@ -931,6 +943,7 @@ impl Pair {
             NodeEvent::Identified { peer, info, .. } => {
                 assert_eq!(peer, to_ours(&self.their_peer));
                 seen.our_identified = Some(info);
+                seen.our_identify_events += 1;
             }
             NodeEvent::PingSuccess { peer, rtt, .. } => {
                 assert_eq!(peer, to_ours(&self.their_peer));
@@ -1039,6 +1052,9 @@ impl Pair {
             })) => {
                 assert_eq!(peer_id, our_peer);
                 seen.their_identified = Some(info);
+            }
+            SwarmEvent::Behaviour(TheirsEvent::Identify(identify::Event::Pushed { .. })) => {
+                seen.their_pushes += 1
             }
             SwarmEvent::Behaviour(TheirsEvent::Identify(identify::Event::Error {
                 error, ..
