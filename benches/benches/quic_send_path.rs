@@ -2,6 +2,10 @@
 //! `leanp2p_quic::Endpoint`s (datagrams moved through queues, simulated time jumped to
 //! `poll_timeout`), every datagram pulled through `poll_transmit` into one reused buffer.
 //! The measured time covers both endpoints (sender, receiver, ACKs) — the whole transfer.
+//! Two write APIs: `Endpoint::write(&[u8])` (QUIC copies the data in) and
+//! `Endpoint::write_chunks(&mut [Bytes])` (QUIC keeps references to the caller's `Bytes`,
+//! as the host's send buffers hand them over): benchmark ids `bulk_1MiB_one_stream` and
+//! `bulk_1MiB_one_stream_owned`.
 //!
 //! A counting `#[global_allocator]` reports allocations per packet: those made inside the
 //! sender's `poll_transmit` calls, and those of the whole transfer loop.
@@ -14,6 +18,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leanp2p_benches::{ssz_like_payload, QuicPair};
 use leanp2p_quic::Config;
@@ -63,22 +68,56 @@ const LATENCY: Duration = Duration::from_millis(1);
 /// as quinn asks), 32 = up to 32 datagrams per endpoint between drains (like `recvmmsg`).
 const RECV_BATCHES: [usize; 2] = [1, 32];
 
+/// Which `Endpoint` write API a benchmark uses.
+#[derive(Clone, Copy)]
+enum WriteApi {
+    /// `write(&[u8])`: the data is copied into QUIC.
+    Copy,
+    /// `write_chunks(&mut [Bytes])`: QUIC keeps references to the data.
+    Owned,
+}
+
+impl WriteApi {
+    fn transfer(
+        self,
+        pair: &mut QuicPair,
+        stream: leanp2p_quic::StreamId,
+        data: &Bytes,
+    ) -> Duration {
+        match self {
+            Self::Copy => pair.transfer(stream, data).unwrap(),
+            Self::Owned => pair.transfer_bytes(stream, data).unwrap(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Copy => "bulk_1MiB_one_stream",
+            Self::Owned => "bulk_1MiB_one_stream_owned",
+        }
+    }
+}
+
 /// A connected pair with a stream open, warmed up (congestion window, MTU discovery,
 /// buffer pools). Prints datagram and allocation counts over 16 MiB.
-fn warmed_pair(recv_batch: usize, data: &[u8]) -> (QuicPair, leanp2p_quic::StreamId) {
+fn warmed_pair(
+    api: WriteApi,
+    recv_batch: usize,
+    data: &Bytes,
+) -> (QuicPair, leanp2p_quic::StreamId) {
     let t0 = Instant::now();
     let mut pair = QuicPair::connect(t0, Config::default(), LATENCY).unwrap();
     pair.recv_batch = recv_batch;
     pair.set_alloc_counter(allocations);
     let stream = pair.open_client_stream().unwrap();
     for _ in 0..8 {
-        pair.transfer(stream, data).unwrap();
+        api.transfer(&mut pair, stream, data);
     }
     let stats_before = pair.stats;
     let allocs_before = allocations();
     let mut simulated = Duration::ZERO;
     for _ in 0..16 {
-        simulated += pair.transfer(stream, data).unwrap();
+        simulated += api.transfer(&mut pair, stream, data);
     }
     let total_allocs = allocations() - allocs_before;
     let packets = pair.stats.client_packets - stats_before.client_packets;
@@ -89,10 +128,11 @@ fn warmed_pair(recv_batch: usize, data: &[u8]) -> (QuicPair, leanp2p_quic::Strea
     let transmit_allocs = pair.stats.client_transmit_allocs - stats_before.client_transmit_allocs;
     let per_packet = |n: u64| n as f64 / packets.max(1) as f64;
     println!(
-        "quic_send_path (recv_batch {recv_batch}): 16 MiB in {packets} datagrams ({:.0} B avg), \
+        "quic_send_path {} (recv_batch {recv_batch}): 16 MiB in {packets} datagrams ({:.0} B avg), \
          {acks} return datagrams, {:.1} ms simulated; allocations per sent datagram: {:.3} \
          inside the sender's poll_transmit, {:.3} for the whole loop (both endpoints and \
          driver); sender timer wakeups per MiB: {:.1} ({:.1} for pacing)",
+        api.name(),
         bytes as f64 / packets.max(1) as f64,
         simulated.as_secs_f64() * 1e3,
         per_packet(transmit_allocs),
@@ -104,15 +144,17 @@ fn warmed_pair(recv_batch: usize, data: &[u8]) -> (QuicPair, leanp2p_quic::Strea
 }
 
 fn send_path(c: &mut Criterion) {
-    let data = ssz_like_payload(CHUNK, 6);
+    let data = Bytes::from(ssz_like_payload(CHUNK, 6));
     let mut group = c.benchmark_group("quic_send_path");
     group.throughput(Throughput::Bytes(CHUNK as u64));
-    for recv_batch in RECV_BATCHES {
-        let (mut pair, stream) = warmed_pair(recv_batch, &data);
-        group.bench_function(
-            BenchmarkId::new("bulk_1MiB_one_stream/recv_batch", recv_batch),
-            |b| b.iter(|| black_box(pair.transfer(stream, black_box(&data)).unwrap())),
-        );
+    for api in [WriteApi::Copy, WriteApi::Owned] {
+        for recv_batch in RECV_BATCHES {
+            let (mut pair, stream) = warmed_pair(api, recv_batch, &data);
+            group.bench_function(
+                BenchmarkId::new(format!("{}/recv_batch", api.name()), recv_batch),
+                |b| b.iter(|| black_box(api.transfer(&mut pair, stream, black_box(&data)))),
+            );
+        }
     }
     group.finish();
 }

@@ -385,22 +385,48 @@ impl QuicPair {
 
     /// Writes all of `data` on the client's `stream` (as flow control allows) and drives
     /// both endpoints until the server has read every byte of it. Returns the simulated
-    /// time it took.
+    /// time it took. The data goes through `Endpoint::write`, which copies it into QUIC.
     pub fn transfer(&mut self, stream: StreamId, data: &[u8]) -> Result<Duration, FixtureError> {
+        self.transfer_with(stream, data.len(), |endpoint, conn, offset| {
+            let rest = data.get(offset..).unwrap_or_default();
+            endpoint.write(conn, stream, rest)
+        })
+    }
+
+    /// [`QuicPair::transfer`] through `Endpoint::write_chunks`: QUIC takes references to
+    /// `data` instead of copying it (as the host's send buffers do).
+    pub fn transfer_bytes(
+        &mut self,
+        stream: StreamId,
+        data: &Bytes,
+    ) -> Result<Duration, FixtureError> {
+        let mut chunk = [data.clone()];
+        self.transfer_with(stream, data.len(), |endpoint, conn, _offset| {
+            endpoint.write_chunks(conn, stream, &mut chunk)
+        })
+    }
+
+    /// Drives a transfer of `len` bytes on `stream`; `write(endpoint, conn, offset)` offers
+    /// the bytes from `offset` on and returns how many the endpoint took.
+    fn transfer_with<W>(
+        &mut self,
+        stream: StreamId,
+        len: usize,
+        mut write: W,
+    ) -> Result<Duration, FixtureError>
+    where
+        W: FnMut(&mut Endpoint, ConnId, usize) -> Result<usize, leanp2p_quic::WriteError>,
+    {
         let start = self.now;
-        let target = self.stats.server_read_bytes + data.len() as u64;
+        let target = self.stats.server_read_bytes + len as u64;
         let mut offset = 0;
         let mut writable = true;
         for _ in 0..MAX_STEPS {
-            if writable && offset < data.len() {
-                let rest = data.get(offset..).unwrap_or_default();
-                let taken = self
-                    .client
-                    .endpoint
-                    .write(self.client_conn, stream, rest)
+            if writable && offset < len {
+                let taken = write(&mut self.client.endpoint, self.client_conn, offset)
                     .map_err(|e| fail(format!("write: {e}")))?;
+                writable = offset + taken == len;
                 offset += taken;
-                writable = taken == rest.len();
             }
             for (side, event) in self.step()? {
                 match (side, event) {
