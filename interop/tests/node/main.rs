@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
 
 mod basics;
+mod codec;
 mod connection;
 mod gossip;
 mod reqresp;
