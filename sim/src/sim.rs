@@ -159,6 +159,14 @@ pub struct Sim {
     last_delivered: BTreeMap<(usize, usize), u64>,
     blocked: BTreeSet<(usize, usize)>,
     in_flight: BinaryHeap<InFlight>,
+    /// Nodes whose deadline is at or before `now`, by index (all tie at `now`).
+    due: BTreeSet<usize>,
+    /// Deadlines after `now`, as `(deadline, node)`. Together with `due` this holds every
+    /// `SimNode::deadline` exactly once; [`Sim::advance_clock`] moves entries over.
+    timers: BTreeSet<(Instant, usize)>,
+    /// Nodes marked dirty by [`Sim::node_mut`] (may repeat or be stale; the per-node
+    /// flag decides).
+    dirty: Vec<usize>,
     seq: u64,
     key_rng: ChaCha20Rng,
     link_rng: ChaCha20Rng,
@@ -203,6 +211,9 @@ impl Sim {
             last_delivered: BTreeMap::new(),
             blocked: BTreeSet::new(),
             in_flight: BinaryHeap::new(),
+            due: BTreeSet::new(),
+            timers: BTreeSet::new(),
+            dirty: Vec::new(),
             seq: 0,
             key_rng,
             link_rng,
@@ -234,7 +245,7 @@ impl Sim {
             events: Vec::new(),
             deadline: None,
             auto_validate: true,
-            dirty: true,
+            dirty: false,
         });
         self.by_addr.insert(addr, idx);
         self.drain(idx);
@@ -302,7 +313,7 @@ impl Sim {
         if entry.node.take().is_none() {
             return Err(SimError::Crashed(idx));
         }
-        entry.deadline = None;
+        self.set_deadline(idx.0, None);
         self.record(idx.0, "crash");
         Ok(())
     }
@@ -402,7 +413,10 @@ impl Sim {
     /// node at the start of the next step; [`Sim::with_node`] drains at once.
     pub fn node_mut(&mut self, idx: NodeIdx) -> Option<&mut Node> {
         let entry = self.nodes.get_mut(idx.0)?;
-        entry.dirty = true;
+        if !entry.dirty {
+            entry.dirty = true;
+            self.dirty.push(idx.0);
+        }
         entry.node.as_mut()
     }
 
@@ -490,7 +504,7 @@ impl Sim {
         self.nodes[i].dirty = false;
         // Taken out for the duration, so routing can borrow the rest of the sim.
         let Some(mut node) = self.nodes[i].node.take() else {
-            self.nodes[i].deadline = None;
+            self.set_deadline(i, None);
             return;
         };
         let now = self.now;
@@ -521,8 +535,65 @@ impl Sim {
             break;
         }
         self.buf = buf;
-        self.nodes[i].deadline = node.poll_timeout();
+        let deadline = node.poll_timeout();
         self.nodes[i].node = Some(node);
+        self.set_deadline(i, deadline);
+    }
+
+    /// Drains the nodes marked dirty by [`Sim::node_mut`], in index order.
+    fn drain_dirty(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut list = std::mem::take(&mut self.dirty);
+        list.sort_unstable();
+        for &i in &list {
+            if self.nodes[i].dirty {
+                self.drain(i);
+            }
+        }
+        // Draining marks nothing dirty; keep the allocation (and anything added anyway).
+        list.clear();
+        list.append(&mut self.dirty);
+        self.dirty = list;
+    }
+
+    /// Sets node `i`'s deadline and moves its schedule entry (`due` or `timers`).
+    fn set_deadline(&mut self, i: usize, deadline: Option<Instant>) {
+        let old = std::mem::replace(&mut self.nodes[i].deadline, deadline);
+        if old == deadline {
+            return;
+        }
+        if let Some(at) = old {
+            if at <= self.now {
+                self.due.remove(&i);
+            } else {
+                self.timers.remove(&(at, i));
+            }
+        }
+        if let Some(at) = deadline {
+            if at <= self.now {
+                self.due.insert(i);
+            } else {
+                self.timers.insert((at, i));
+            }
+        }
+    }
+
+    /// Moves the clock forward to `to` (never back) and every deadline it reached from
+    /// `timers` to `due`.
+    fn advance_clock(&mut self, to: Instant) {
+        if to <= self.now {
+            return;
+        }
+        self.now = to;
+        while let Some(&(at, i)) = self.timers.first() {
+            if at > to {
+                break;
+            }
+            self.timers.pop_first();
+            self.due.insert(i);
+        }
     }
 
     /// Puts one transmit (possibly a GSO batch) from node `from` onto the network.
@@ -588,15 +659,14 @@ impl Sim {
     }
 
     /// The earliest pending work: a datagram arrival or a node deadline (ties go to
-    /// the datagram, then to the lower node index).
+    /// the datagram, then to the lower node index). Deadlines at or before `now` count as `now`, so among those the lowest index
+    /// goes first.
     fn next_work(&self) -> Option<(Instant, Option<usize>)> {
         let arrival = self.in_flight.peek().map(|d| (d.at, None));
-        let deadline = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.deadline.map(|at| (at.max(self.now), Some(i))))
-            .min_by_key(|&(at, i)| (at, i));
+        let deadline = match self.due.first() {
+            Some(&i) => Some((self.now, Some(i))),
+            None => self.timers.first().map(|&(at, i)| (at, Some(i))),
+        };
         match (arrival, deadline) {
             (Some(a), Some(d)) => Some(if d.0 < a.0 { d } else { a }),
             (a, d) => a.or(d),
@@ -612,15 +682,17 @@ impl Sim {
     /// earliest datagram arrival or node deadline and handles exactly that one (then
     /// drains the node). Returns `false` if nothing is pending.
     pub fn step(&mut self) -> bool {
-        for i in 0..self.nodes.len() {
-            if self.nodes[i].dirty {
-                self.drain(i);
-            }
+        self.drain_dirty();
+        match self.next_work() {
+            Some(work) => self.handle_work(work),
+            None => false,
         }
-        let Some((at, who)) = self.next_work() else {
-            return false;
-        };
-        self.now = self.now.max(at);
+    }
+
+    /// Advances the clock to `at` and handles the arrival (`who == None`) or the
+    /// node's timeout, as chosen by [`Sim::next_work`].
+    fn handle_work(&mut self, (at, who): (Instant, Option<usize>)) -> bool {
+        self.advance_clock(at);
         self.stats.steps += 1;
         let now = self.now;
         match who {
@@ -670,7 +742,7 @@ impl Sim {
     pub fn run_until(&mut self, at: Duration) -> Result<(), Livelock> {
         let end = self.epoch + at;
         self.run_while(end, u64::MAX, |_| true).map(|_| ())?;
-        self.now = self.now.max(end);
+        self.advance_clock(end);
         Ok(())
     }
 
@@ -700,16 +772,8 @@ impl Sim {
     pub fn run_until_idle(&mut self, max_steps: u64) -> Result<(), Livelock> {
         let mut steps = 0;
         loop {
-            for i in 0..self.nodes.len() {
-                if self.nodes[i].dirty {
-                    self.drain(i);
-                }
-            }
-            let idle = self.in_flight.is_empty()
-                && self
-                    .nodes
-                    .iter()
-                    .all(|n| n.deadline.is_none_or(|d| d > self.now));
+            self.drain_dirty();
+            let idle = self.in_flight.is_empty() && self.due.is_empty();
             if idle {
                 return Ok(());
             }
@@ -739,17 +803,13 @@ impl Sim {
             if !keep_going(self) {
                 return Ok(false);
             }
-            for i in 0..self.nodes.len() {
-                if self.nodes[i].dirty {
-                    self.drain(i);
-                }
-            }
-            match self.next_wakeup() {
-                Some(at) if at <= end => {}
+            self.drain_dirty();
+            let work = match self.next_work() {
+                Some(work) if work.0.max(self.now) <= end => work,
                 _ => return Ok(true),
-            }
+            };
             let before = self.now;
-            self.step();
+            self.handle_work(work);
             steps += 1;
             same_instant = if self.now == before {
                 same_instant + 1
