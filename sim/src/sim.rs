@@ -659,8 +659,8 @@ impl Sim {
     }
 
     /// The earliest pending work: a datagram arrival or a node deadline (ties go to
-    /// the datagram, then to the lower node index). Deadlines at or before `now` count as `now`, so among those the lowest index
-    /// goes first.
+    /// the datagram, then to the lower node index). Deadlines at or before `now` count
+    /// as `now`, so among those the lowest index goes first.
     fn next_work(&self) -> Option<(Instant, Option<usize>)> {
         let arrival = self.in_flight.peek().map(|d| (d.at, None));
         let deadline = match self.due.first() {
