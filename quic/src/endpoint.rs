@@ -3,7 +3,7 @@
 //! Inputs, timers and output live here; the connection-event translation is in
 //! [`crate::translate`] and the stream commands in [`crate::streams`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,6 +16,7 @@ use quinn_proto::{
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use tracing::{debug, trace};
 
@@ -43,8 +44,8 @@ pub struct Endpoint {
     transport: Arc<TransportConfig>,
     tls: Tls,
     initial_dcid: Arc<dyn Fn() -> ConnectionId + Send + Sync>,
-    pub(crate) conns: HashMap<ConnId, Conn>,
-    by_handle: HashMap<ConnectionHandle, ConnId>,
+    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    by_handle: FxHashMap<ConnectionHandle, ConnId>,
     next_conn: u64,
     timers: TimerTable,
     /// Connections that may have packets to send, in round-robin order.
@@ -160,8 +161,8 @@ impl Endpoint {
             transport,
             tls,
             initial_dcid,
-            conns: HashMap::new(),
-            by_handle: HashMap::new(),
+            conns: FxHashMap::default(),
+            by_handle: FxHashMap::default(),
             next_conn: 0,
             timers: TimerTable::default(),
             transmit_queue: VecDeque::new(),

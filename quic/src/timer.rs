@@ -5,8 +5,10 @@
 //! and keep every connection's deadline in an ordered set, so
 //! [`crate::Endpoint::poll_timeout`] is a pure minimum.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Instant;
+
+use rustc_hash::FxHashMap;
 
 use crate::event::ConnId;
 
@@ -36,12 +38,17 @@ pub enum TimeoutReason {
 #[derive(Debug, Default)]
 pub(crate) struct TimerTable {
     by_time: BTreeSet<(Instant, ConnId)>,
-    by_conn: HashMap<ConnId, (Instant, TimeoutReason)>,
+    by_conn: FxHashMap<ConnId, (Instant, TimeoutReason)>,
 }
 
 impl TimerTable {
     /// Sets (or clears with `None`) the deadline of `conn`.
     pub(crate) fn set(&mut self, conn: ConnId, deadline: Option<(Instant, TimeoutReason)>) {
+        // Most calls (one per datagram in or out) re-arm the same deadline: skip the
+        // ordered set's remove + insert then.
+        if self.by_conn.get(&conn).copied() == deadline {
+            return;
+        }
         if let Some((old, _)) = self.by_conn.remove(&conn) {
             self.by_time.remove(&(old, conn));
         }
@@ -150,6 +157,24 @@ mod tests {
         table.set(b, None);
         assert_eq!(table.earliest(), None);
         assert!(table.expired(t0 + Duration::from_secs(60)).is_empty());
+    }
+
+    #[test]
+    fn re_arming_keeps_one_entry_and_takes_a_new_reason() {
+        let t0 = Instant::now();
+        let at = t0 + Duration::from_secs(1);
+        let mut table = TimerTable::default();
+        let a = ConnId(1);
+        table.set(a, Some((at, TimeoutReason::Recovery)));
+        table.set(a, Some((at, TimeoutReason::Recovery)));
+        assert_eq!(table.expired(at), vec![a]);
+        table.set(a, Some((at, TimeoutReason::Pacing)));
+        assert_eq!(table.earliest(), Some((at, TimeoutReason::Pacing)));
+        assert_eq!(table.expired(at), vec![a]);
+        table.set(a, None);
+        table.set(a, None);
+        assert_eq!(table.earliest(), None);
+        assert!(table.expired(at).is_empty());
     }
 
     #[test]
