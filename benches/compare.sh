@@ -84,7 +84,7 @@ if [ -z "${LEANP2P_BIN:-}" ]; then
   LEANP2P_BIN=$MAIN_TARGET/release/leanp2p
   if [ "$BUILD" = 1 ]; then
     log "building leanp2p (release) into $MAIN_TARGET"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$MAIN_TARGET cargo build --release -p leanp2p-mio) >&2
+    (cd "$ROOT" && CARGO_TARGET_DIR=$MAIN_TARGET cargo build --release -p leanp2p-cli) >&2
   fi
 fi
 if [ -z "${BASELINE_BIN_DIR:-}" ]; then

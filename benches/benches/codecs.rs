@@ -8,13 +8,13 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use leanp2p_benches::{block_topic, lean_gossip_payload, ssz_like_payload};
 use leanp2p_gossipsub::lean;
 use leanp2p_gossipsub::wire::proto::Message;
 use leanp2p_gossipsub::wire::{decode_frame, decode_rpc, encode_message_frame};
 use leanp2p_gossipsub::Limits as GossipLimits;
 use leanp2p_multistream::{Config as MsConfig, Negotiation, ProtocolId, ProtocolSet, Version};
 use leanp2p_reqresp::{Codec, ProtocolLimits, ResponseChunk, SszSnappyCodec};
+use leanp2p_testkit::{block_topic, lean_gossip_payload, ssz_like_payload};
 
 const KIB: usize = 1024;
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use leanp2p_benches::{ssz_like_payload, MeshedRouter};
 use leanp2p_gossipsub::lean;
+use leanp2p_testkit::{ssz_like_payload, MeshedRouter};
 
 const BLOCK_SSZ_LEN: usize = 3 * 1024 * 1024;
 const MESH_PEERS: u8 = 8;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use leanp2p_benches::{message_rpc_body, ssz_like_payload, MeshedRouter};
 use leanp2p_gossipsub::{lean, Event, Validation};
+use leanp2p_testkit::{message_rpc_body, ssz_like_payload, MeshedRouter};
 
 const MESH_PEERS: u8 = 8;
 /// Simulated time between two received messages (heartbeats run in between, unmeasured).

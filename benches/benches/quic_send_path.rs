@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use leanp2p_benches::{ssz_like_payload, QuicPair};
 use leanp2p_quic::Config;
+use leanp2p_testkit::{ssz_like_payload, QuicPair};
 
 /// Allocations (alloc, alloc_zeroed, realloc) since the process started.
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);

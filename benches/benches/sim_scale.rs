@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use leanp2p_benches::{block_topic, lean_gossip_payload};
 use leanp2p_host::{NodeEvent, TopicHash};
 use leanp2p_sim::{NodeIdx, Sim};
+use leanp2p_testkit::{block_topic, lean_gossip_payload};
 
 /// Seed of the simulation (keys, node seeds) and of the random graph.
 const SEED: u64 = 0x5eed_1ea0;

@@ -79,6 +79,10 @@ pub const TARGETS: &[Target] = &[
             leanp2p_sim::fuzzing::node_pair(data);
         },
     },
+    Target {
+        name: "perf_machine",
+        run: |data| leanp2p_perf::fuzzing::perf_machine(data, std::time::Instant::now()),
+    },
 ];
 
 /// Runs the target called `name` on `data`. Unknown names panic: that is a bug in the

@@ -17,8 +17,9 @@ use crate::wire::proto::Message;
 pub const MESSAGE_DOMAIN_VALID_SNAPPY: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
 /// First 4 bytes hashed into the id of a message whose data does not decompress.
 pub const MESSAGE_DOMAIN_INVALID_SNAPPY: [u8; 4] = [0x00, 0x00, 0x00, 0x00];
-/// Largest decompressed gossip payload (10 MiB).
-pub const MAX_PAYLOAD_SIZE: usize = 10 * 1024 * 1024;
+/// Largest decompressed gossip payload: the spec's `MAX_PAYLOAD_SIZE` (10 MiB), defined
+/// once in [`leanp2p_identity::spec`] and shared with req/resp.
+pub use leanp2p_identity::spec::MAX_PAYLOAD_SIZE;
 /// Length of a lean message id.
 pub const MESSAGE_ID_LEN: usize = 20;
 /// The leanSpec lstar network name (`GOSSIP_DIGEST`).

@@ -133,7 +133,6 @@ mod connection;
 mod error;
 mod event;
 mod gossip_queue;
-mod gossip_streams;
 mod identify;
 pub mod lean;
 mod limits;
@@ -141,8 +140,6 @@ mod node;
 mod pacer;
 mod peer_target;
 mod ping;
-mod reqresp_streams;
-mod routing;
 mod stats;
 mod timer;
 

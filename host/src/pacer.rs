@@ -116,11 +116,11 @@ pub enum PacerConfig {
 
 impl PacerConfig {
     /// Checks the parameters.
-    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+    pub fn validate(&self) -> Result<(), crate::error::ConfigError> {
         match self {
             Self::Null => Ok(()),
             Self::TokenBucket { rate, burst } if *rate > 0 && *burst > 0 => Ok(()),
-            Self::TokenBucket { .. } => Err(crate::ConfigError::InvalidSetting(
+            Self::TokenBucket { .. } => Err(crate::error::ConfigError::InvalidSetting(
                 "token bucket rate and burst must be > 0",
             )),
         }

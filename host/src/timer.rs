@@ -1,11 +1,20 @@
-//! The node's own deadlines and [`TimeoutReason`].
+//! The node's timer table and [`TimeoutReason`].
+//!
+//! Every node-level deadline lives in one ordered table ([`TimerTable`]): one entry per
+//! connection (its earliest negotiation timeout, ping, identify query or idle timeout,
+//! computed by the connection itself) and one each for the connection manager's
+//! redials, the peer-target dials and the slow-peer disconnects. Entries are refreshed
+//! only for what changed: the connections marked in the connection table during a pump,
+//! and the node-wide entries when the address book, known peers, connected peers or a
+//! gossip overflow episode changed. So `poll_timeout` is a pure minimum, and
+//! `handle_datagram`, `handle_timeout` and `poll_timeout` cost O(what changed + log n)
+//! rather than O(connections x streams). Debug builds check the table against a full
+//! recomputation after every pump.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use leanp2p_quic::{ConnId, StreamId};
-
-use crate::event::DisconnectReason;
-use crate::node::Node;
+use leanp2p_quic::ConnId;
 
 /// Why [`crate::Node::poll_timeout`] asks to be woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,125 +44,64 @@ pub enum TimeoutReason {
     SlowPeer,
 }
 
-impl Node {
-    /// Every node-level deadline with its reason (unordered).
-    pub(crate) fn node_deadlines(&self) -> Vec<(Instant, TimeoutReason)> {
-        let mut out = Vec::new();
-        if let Some(at) = self.next_redial() {
-            out.push((at, TimeoutReason::Redial));
-        }
-        if let Some(at) = self.next_target_dial() {
-            out.push((at, TimeoutReason::Redial));
-        }
-        if let Some(at) = self.next_slow_peer_deadline() {
-            out.push((at, TimeoutReason::SlowPeer));
-        }
-        let ping = &self.config.ping;
-        for c in self.conns.values() {
-            if c.local_close.is_some() {
-                continue;
-            }
-            for s in c.streams.values() {
-                if let Some(at) = s.negotiation_deadline {
-                    out.push((at, TimeoutReason::Negotiation));
-                }
-            }
-            if let Some(at) = c.ping.deadline(ping.timeout, ping.enabled) {
-                out.push((at, TimeoutReason::Ping));
-            }
-            if let Some(at) = c.identify_at {
-                out.push((at, TimeoutReason::Identify));
-            }
-            if let Some(since) = c.idle_since {
-                out.push((
-                    crate::conn_manager::later(since, self.config.idle_connection_timeout),
-                    TimeoutReason::IdleConnection,
-                ));
-            }
-        }
-        out
-    }
+/// What a node-level timer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKey {
+    /// A connection's earliest deadline ([`crate::connection::Connection::next_deadline`]).
+    Conn(ConnId),
+    /// The next known-peer redial.
+    Redial,
+    /// The next dial towards the peer target.
+    TargetDial,
+    /// The longest gossip overflow episode reaching the slow-peer limit.
+    SlowPeer,
+}
 
-    /// Runs the node-level timers that are due.
-    pub(crate) fn run_node_timers(&mut self, now: Instant) {
-        self.redial_due(now);
-        self.fill_to_target(now);
-        self.disconnect_graylisted(now);
-        self.disconnect_slow_peers(now);
-        let conn_ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for conn in conn_ids {
-            let Some(c) = self.conns.get(&conn) else {
-                continue;
-            };
-            if c.local_close.is_some() {
-                continue;
-            }
-            let expired: Vec<StreamId> = c
-                .streams
-                .iter()
-                .filter(|(_, s)| s.negotiation_deadline.is_some_and(|at| at <= now))
-                .map(|(id, _)| *id)
-                .collect();
-            for stream in expired {
-                self.counters.negotiation_timeouts += 1;
-                let _span = self.conns.get(&conn).map(|c| c.span.clone().entered());
-                tracing::debug!(%stream, "negotiation timed out");
-                self.negotiation_failed(now, conn, stream, true);
-            }
-            self.ping_tick(now, conn);
-            if self
-                .conns
-                .get(&conn)
-                .and_then(|c| c.identify_at)
-                .is_some_and(|at| at <= now)
-            {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.identify_at = None;
-                }
-                self.open_identify_query(now, conn);
-            }
-            let idle_due = self
-                .conns
-                .get(&conn)
-                .and_then(|c| c.idle_since)
-                .is_some_and(|since| {
-                    crate::conn_manager::later(since, self.config.idle_connection_timeout) <= now
-                });
-            if idle_due {
-                self.close_with(now, conn, DisconnectReason::Idle);
-            }
+/// Ordered deadlines, at most one per key.
+#[derive(Debug, Default)]
+pub(crate) struct TimerTable {
+    by_time: BTreeSet<(Instant, TimerKey)>,
+    by_key: BTreeMap<TimerKey, (Instant, TimeoutReason)>,
+}
+
+impl TimerTable {
+    /// Sets (or clears with `None`) the deadline of `key`.
+    pub(crate) fn set(&mut self, key: TimerKey, deadline: Option<(Instant, TimeoutReason)>) {
+        if self.by_key.get(&key).copied() == deadline {
+            return;
+        }
+        if let Some((old, _)) = self.by_key.remove(&key) {
+            self.by_time.remove(&(old, key));
+        }
+        if let Some((at, reason)) = deadline {
+            self.by_time.insert((at, key));
+            self.by_key.insert(key, (at, reason));
         }
     }
 
-    /// Whether a connection is needed: the gossip connection of a gossip peer, or any
-    /// stream in use other than gossip, identify and ping.
-    pub(crate) fn update_idle(&mut self, now: Instant) {
-        for (id, c) in self.conns.iter_mut() {
-            let gossip_needed = c.gossip_active
-                && self
-                    .peers
-                    .get(&c.peer)
-                    .is_some_and(|p| p.gossip_conn == Some(*id) && p.gossip_registered);
-            // The peer gossips to us on this connection.
-            let peer_gossip = c
-                .streams
-                .values()
-                .any(|s| matches!(s.kind, crate::connection::StreamKind::GossipIn(_)));
-            // Our outbound leg to a known peer is kept (closing it would only make the
-            // connection manager redial).
-            let known_leg = c.direction == leanp2p_quic::Direction::Outbound
-                && self.known.contains_key(&c.peer);
-            let only_conn = self.peers.get(&c.peer).is_some_and(|p| p.conns.len() == 1);
-            let needed = gossip_needed
-                || peer_gossip
-                || known_leg
-                || c.has_active_streams()
-                || (only_conn && self.reqresp.has_work_for(&c.peer));
-            if needed {
-                c.idle_since = None;
-            } else if c.idle_since.is_none() {
-                c.idle_since = Some(now);
-            }
-        }
+    /// The deadline of `key`.
+    pub(crate) fn get(&self, key: TimerKey) -> Option<(Instant, TimeoutReason)> {
+        self.by_key.get(&key).copied()
+    }
+
+    /// Every key with a deadline (debug checks).
+    #[cfg(debug_assertions)]
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &TimerKey> {
+        self.by_key.keys()
+    }
+
+    /// The earliest deadline and its reason.
+    pub(crate) fn earliest(&self) -> Option<(Instant, TimeoutReason)> {
+        let (_, key) = self.by_time.first()?;
+        self.by_key.get(key).copied()
+    }
+
+    /// Keys whose deadline is at or before `now`, earliest first.
+    pub(crate) fn expired(&self, now: Instant) -> Vec<TimerKey> {
+        self.by_time
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, key)| *key)
+            .collect()
     }
 }

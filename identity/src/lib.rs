@@ -12,10 +12,14 @@
 //! * [`Enr`] — EIP-778 node records ("v4" scheme): decode, verify, build, and map to
 //!   the QUIC multiaddr to dial (lean-quickstart `nodes.yaml` bootnodes).
 //! * [`tls`] — libp2p TLS certificates (build and verify) and rustls configurations.
+//! * [`varint`] — the one incremental uvarint length-prefix / frame reader every leanp2p
+//!   codec uses.
+//! * [`spec`] — spec constants shared by several crates ([`spec::MAX_PAYLOAD_SIZE`]).
 //!
 //! ## Drain rule
 //! This crate has no state machines, so there is nothing to drain: every function is a pure
-//! computation on its arguments. (Every stateful leanp2p crate documents the rule: after any
+//! computation on its arguments, and the [`varint`] readers are plain incremental decoders
+//! with nothing to poll. (Every stateful leanp2p crate documents the rule: after any
 //! `handle_*` or command, drain `poll_transmit`/`poll_outbound`, then `poll_event`, then
 //! read `poll_timeout`.)
 //!
@@ -30,7 +34,9 @@ pub mod keyfile;
 mod keys;
 pub mod multiaddr;
 mod peer_id;
+pub mod spec;
 pub mod tls;
+pub mod varint;
 
 pub use enr::{Enr, EnrBuilder};
 pub use error::{

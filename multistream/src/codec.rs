@@ -5,6 +5,8 @@
 //! is decoded as a length like any other. Nothing here sniffs for un-prefixed lines.
 #![warn(clippy::indexing_slicing)]
 
+use leanp2p_identity::varint::{self, LengthPrefixError};
+
 use crate::error::NegotiationError;
 
 /// Largest frame payload in bytes: what a 2-byte uvarint can express, and the most
@@ -25,12 +27,7 @@ const LS_PAYLOAD: &[u8] = b"ls\n";
 /// Appends `uvarint(len)`; `len` must be at most [`MAX_FRAME_LEN`] (2 bytes).
 pub(crate) fn put_len_prefix(len: usize, dst: &mut Vec<u8>) {
     debug_assert!(len <= MAX_FRAME_LEN);
-    if len < 0x80 {
-        dst.push(len as u8);
-    } else {
-        dst.push((len & 0x7f) as u8 | 0x80);
-        dst.push(((len >> 7) & 0x7f) as u8);
-    }
+    varint::write(len as u64, dst);
 }
 
 /// Number of bytes [`put_len_prefix`] writes for `len`.
@@ -109,51 +106,39 @@ fn parse_list_response(payload: &[u8], max_entries: usize) -> Result<usize, Nego
     }
 }
 
-/// Where the reader is inside the current frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadState {
-    /// Reading the length prefix: accumulated value and bytes read so far (0 or 1).
-    Length { value: usize, bytes: u8 },
-    /// Reading a payload of `len` bytes; `buf` holds the part received so far.
-    Payload { len: usize },
-}
-
-/// Incremental frame decoder. Complete frames found inside one input slice are handed
-/// out without copying; only a frame split across inputs is buffered (at most
-/// `max_len` bytes).
+/// Incremental frame decoder: the shared [`varint::FrameReader`] with multistream's
+/// rules (prefix of at most 2 bytes, minimal, payload `1..=max_len`), its errors mapped to
+/// [`NegotiationError`]. Complete frames found inside one input slice are handed out
+/// without copying; only a frame split across inputs is buffered (at most `max_len`
+/// bytes).
 #[derive(Debug)]
 pub(crate) struct FrameReader {
-    state: ReadState,
-    buf: Vec<u8>,
-    max_len: usize,
+    inner: varint::FrameReader,
 }
 
 impl FrameReader {
     pub(crate) fn new(max_len: usize) -> Self {
+        let prefix = varint::LengthPrefixReader::new(max_len)
+            .with_min(1)
+            .with_max_prefix_len(len_prefix_size(MAX_FRAME_LEN));
         Self {
-            state: ReadState::Length { value: 0, bytes: 0 },
-            buf: Vec::new(),
-            max_len,
+            inner: varint::FrameReader::new(prefix),
         }
     }
 
     /// Bytes of the current, incomplete frame held by the reader (prefix and payload).
     pub(crate) fn buffered(&self) -> usize {
-        match self.state {
-            ReadState::Length { bytes, .. } => usize::from(bytes),
-            ReadState::Payload { len, .. } => len_prefix_size(len) + self.buf.len(),
-        }
+        self.inner.buffered()
     }
 
     /// `true` if some bytes of an unfinished frame have been read.
     pub(crate) fn is_mid_frame(&self) -> bool {
-        self.buffered() > 0
+        self.inner.is_mid_frame()
     }
 
     /// Drops any partial frame and releases the buffer.
     pub(crate) fn clear(&mut self) {
-        self.state = ReadState::Length { value: 0, bytes: 0 };
-        self.buf = Vec::new();
+        self.inner.clear();
     }
 
     /// Reads the next complete frame from the buffered state and `input` (advancing it),
@@ -164,60 +149,15 @@ impl FrameReader {
         input: &mut &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, NegotiationError> {
-        loop {
-            match self.state {
-                ReadState::Length { value, bytes } => {
-                    let Some((&b, rest)) = input.split_first() else {
-                        return Ok(None);
-                    };
-                    *input = rest;
-                    let value = value | (usize::from(b & 0x7f) << (7 * u32::from(bytes)));
-                    let bytes = bytes + 1;
-                    if b & 0x80 != 0 {
-                        if bytes >= 2 {
-                            return Err(NegotiationError::LengthPrefixTooLong);
-                        }
-                        self.state = ReadState::Length { value, bytes };
-                        continue;
-                    }
-                    if bytes == 2 && b == 0 {
-                        return Err(NegotiationError::NonMinimalLengthPrefix);
-                    }
-                    if value == 0 {
-                        return Err(NegotiationError::EmptyMessage);
-                    }
-                    if value > self.max_len {
-                        return Err(NegotiationError::LineTooLong {
-                            len: value,
-                            max: self.max_len,
-                        });
-                    }
-                    self.state = ReadState::Payload { len: value };
-                }
-                ReadState::Payload { len } => {
-                    if self.buf.is_empty() {
-                        if let (Some(payload), Some(rest)) = (input.get(..len), input.get(len..)) {
-                            // Fast path: the whole payload is in this input.
-                            *input = rest;
-                            self.state = ReadState::Length { value: 0, bytes: 0 };
-                            return Ok(Some(f(payload)));
-                        }
-                    }
-                    let want = len.saturating_sub(self.buf.len());
-                    let take = want.min(input.len());
-                    let (now, rest) = input.split_at(take);
-                    self.buf.extend_from_slice(now);
-                    *input = rest;
-                    debug_assert!(self.buf.len() <= self.max_len);
-                    if self.buf.len() < len {
-                        return Ok(None);
-                    }
-                    self.state = ReadState::Length { value: 0, bytes: 0 };
-                    let out = f(&self.buf);
-                    self.buf.clear();
-                    return Ok(Some(out));
-                }
-            }
+        match self.inner.next_frame(input) {
+            Ok(frame) => Ok(frame.map(|payload| f(payload.as_slice()))),
+            Err(LengthPrefixError::NotMinimal) => Err(NegotiationError::NonMinimalLengthPrefix),
+            Err(LengthPrefixError::TooSmall { .. }) => Err(NegotiationError::EmptyMessage),
+            Err(LengthPrefixError::TooLarge { len, max }) => Err(NegotiationError::LineTooLong {
+                len: usize::try_from(len).unwrap_or(usize::MAX),
+                max,
+            }),
+            Err(_) => Err(NegotiationError::LengthPrefixTooLong),
         }
     }
 }

@@ -78,7 +78,6 @@ pub mod phase0;
 mod protocol;
 mod rate_limit;
 pub mod snappy;
-mod varint;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -95,8 +94,8 @@ pub use error::{
 pub use event::{
     AbortReason, Event, FailureReason, OpenFailure, RejectReason, Stats, StreamOp, TimeoutReason,
 };
+pub use leanp2p_identity::varint::MAX_VARINT_LEN;
 pub use limits::{Limits, MAX_ERROR_MESSAGE_SIZE, MAX_PAYLOAD_SIZE, MAX_REQUEST_BLOCKS};
 pub use machine::ReqResp;
 pub use message::{ChannelId, RequestId, ResponseChunk, ResponseCode, StreamKey};
 pub use protocol::{ProtocolConfig, ProtocolId, ProtocolLimits, Quota, RequestFn};
-pub use varint::MAX_VARINT_LEN;

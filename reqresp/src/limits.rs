@@ -4,8 +4,9 @@
 //! per-protocol [`ProtocolLimits`](crate::ProtocolLimits) value that
 //! [`Config::validate`](crate::Config::validate) checks against them).
 
-/// `MAX_PAYLOAD_SIZE` of the consensus specs and leanSpec: 10 MiB.
-pub const MAX_PAYLOAD_SIZE: usize = 10 * 1024 * 1024;
+/// `MAX_PAYLOAD_SIZE` of the consensus specs and leanSpec (10 MiB), defined once in
+/// [`leanp2p_identity::spec`] and shared with gossipsub.
+pub use leanp2p_identity::spec::MAX_PAYLOAD_SIZE;
 /// `MAX_ERROR_MESSAGE_SIZE`: an `ErrorMessage` is a `List[byte, 256]`.
 pub const MAX_ERROR_MESSAGE_SIZE: usize = 256;
 /// `MAX_REQUEST_BLOCKS` of the lean protocols (and phase0 before Deneb).

@@ -1,8 +1,8 @@
 //! # leanp2p-mio
 //!
 //! The runtime of leanp2p: a thin [`mio`] reactor over UDP sockets that drives one
-//! [`leanp2p_host::Node`], and (in `src/main.rs`) the `leanp2p` command-line node. This is
-//! the only crate that reads the clock, opens sockets or spawns threads; every protocol
+//! [`leanp2p_host::Node`]. With the `leanp2p` command line (package `leanp2p-cli`) this
+//! is the only code that reads the clock, opens sockets or spawns threads; every protocol
 //! layer below it is a sans-IO state machine.
 //!
 //! Two ways to embed it:
@@ -31,13 +31,7 @@
 //! `SO_SNDBUF`/`SO_RCVBUF` are raised ([`ReactorConfig`]) and what the kernel granted is in
 //! [`IoStats`]. GSO batches only happen when the node's `quic::Config::max_gso_segments`
 //! is above 1: set it from [`probe_gso_segments`].
-//!
-//! ## Perf
-//! [`perf_protocol`] is the libp2p perf protocol (`/perf/1.0.0`) as sans-IO client and
-//! server machines over any stream API; `leanp2p perf` drives them over the host's
-//! application streams (and benchmarks gossip), printing one JSON object.
 
-pub mod perf_protocol;
 mod reactor;
 mod udp;
 

@@ -66,17 +66,14 @@ impl<'a> FieldWalker<'a> {
         Self { buf, pos: 0 }
     }
 
+    /// A protobuf varint: prost's reader, which (unlike a uvarint length prefix, see
+    /// `leanp2p_identity::varint`) accepts non-minimal encodings, as protobuf requires.
     fn varint(&mut self) -> Option<u64> {
-        let rest = self.buf.get(self.pos..)?;
-        let mut value: u64 = 0;
-        for (i, byte) in rest.iter().take(10).enumerate() {
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                self.pos += i + 1;
-                return Some(value);
-            }
-        }
-        None
+        let mut rest = self.buf.get(self.pos..)?;
+        let before = rest.len();
+        let value = prost::encoding::decode_varint(&mut rest).ok()?;
+        self.pos += before - rest.len();
+        Some(value)
     }
 
     /// The next field, `Ok(None)` at the end, `Err(())` if the structure is broken.

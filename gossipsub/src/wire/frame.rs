@@ -1,15 +1,13 @@
 //! Length-prefixed framing: `uvarint(len) ‖ RPC protobuf`, repeated on a stream.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use leanp2p_identity::varint::{self, Frame, LengthPrefixError, MAX_VARINT_LEN};
 
 use crate::error::FrameError;
 
-/// Longest uvarint length prefix (u64).
-const MAX_PREFIX_LEN: usize = 10;
-
 /// Prefixes `body` with its uvarint length.
 pub fn prefix_frame(body: &[u8]) -> Bytes {
-    let mut buf = BytesMut::with_capacity(body.len() + MAX_PREFIX_LEN);
+    let mut buf = BytesMut::with_capacity(body.len() + MAX_VARINT_LEN);
     put_uvarint(&mut buf, body.len() as u64);
     buf.put_slice(body);
     buf.freeze()
@@ -23,16 +21,13 @@ pub(crate) fn put_uvarint(buf: &mut BytesMut, value: u64) {
 
 /// Splits exactly one complete frame `uvarint(len) ‖ body` and returns the body.
 pub fn decode_frame(frame: &Bytes, max_len: usize) -> Result<Bytes, FrameError> {
-    let (len, rest) = match unsigned_varint::decode::u64(frame) {
-        Ok(v) => v,
-        Err(unsigned_varint::decode::Error::Insufficient) => return Err(FrameError::Truncated),
-        Err(_) => return Err(FrameError::BadLengthPrefix),
+    let mut rest: &[u8] = frame;
+    let len = match varint::LengthPrefixReader::new(max_len).read(&mut rest) {
+        Ok(Some(len)) => len,
+        Ok(None) => return Err(FrameError::Truncated),
+        Err(e) => return Err(frame_error(e)),
     };
-    if len > max_len as u64 {
-        return Err(FrameError::TooLarge { len, max: max_len });
-    }
     let prefix_len = frame.len() - rest.len();
-    let len = len as usize;
     match rest.len().cmp(&len) {
         std::cmp::Ordering::Less => Err(FrameError::Truncated),
         std::cmp::Ordering::Greater => Err(FrameError::TrailingBytes),
@@ -40,7 +35,8 @@ pub fn decode_frame(frame: &Bytes, max_len: usize) -> Result<Bytes, FrameError> 
     }
 }
 
-/// Incremental decoder for the bytes of an inbound `/meshsub` stream.
+/// Incremental decoder for the bytes of an inbound `/meshsub` stream: the shared
+/// [`varint::FrameReader`], its errors mapped to [`FrameError`].
 ///
 /// It buffers at most one frame (plus a ≤ 10-byte prefix): the length is checked against
 /// `max_frame` as soon as the prefix is complete, before any body byte is buffered, so a
@@ -48,29 +44,21 @@ pub fn decode_frame(frame: &Bytes, max_len: usize) -> Result<Bytes, FrameError> 
 /// returned without copying.
 #[derive(Debug)]
 pub struct FrameDecoder {
-    max_frame: usize,
-    prefix: [u8; MAX_PREFIX_LEN],
-    prefix_len: usize,
-    /// Body length once the prefix is complete.
-    body_len: Option<usize>,
-    body: BytesMut,
+    reader: varint::FrameReader,
 }
 
 impl FrameDecoder {
     /// A decoder accepting frames of at most `max_frame` bytes (without the prefix).
     pub fn new(max_frame: usize) -> Self {
         Self {
-            max_frame,
-            prefix: [0; MAX_PREFIX_LEN],
-            prefix_len: 0,
-            body_len: None,
-            body: BytesMut::new(),
+            reader: varint::FrameReader::new(varint::LengthPrefixReader::new(max_frame)),
         }
     }
 
-    /// Bytes currently buffered (partial prefix + partial body).
+    /// Bytes of the current, incomplete frame buffered (its prefix and the body bytes
+    /// received so far).
     pub fn buffered(&self) -> usize {
-        self.prefix_len + self.body.len()
+        self.reader.buffered()
     }
 
     /// Consumes bytes from `input` until one frame is complete, and returns its body.
@@ -79,63 +67,27 @@ impl FrameDecoder {
     /// in a loop while `input` is not empty. After an error the stream is unusable (the
     /// host should reset it).
     pub fn decode(&mut self, input: &mut Bytes) -> Result<Option<Bytes>, FrameError> {
-        loop {
-            let Some(body_len) = self.body_len else {
-                if input.is_empty() {
-                    return Ok(None);
-                }
-                // Fast path: nothing buffered and the prefix is complete in `input`.
-                if self.prefix_len == 0 {
-                    if let Ok((len, rest)) = unsigned_varint::decode::u64(input) {
-                        let used = input.len() - rest.len();
-                        input.advance(used);
-                        self.start_body(len)?;
-                        continue;
-                    }
-                }
-                let byte = input.get_u8();
-                if self.prefix_len >= MAX_PREFIX_LEN {
-                    return Err(FrameError::BadLengthPrefix);
-                }
-                self.prefix[self.prefix_len] = byte;
-                self.prefix_len += 1;
-                if byte & 0x80 == 0 {
-                    let len = match unsigned_varint::decode::u64(&self.prefix[..self.prefix_len]) {
-                        Ok((len, _)) => len,
-                        Err(_) => return Err(FrameError::BadLengthPrefix),
-                    };
-                    self.prefix_len = 0;
-                    self.start_body(len)?;
-                }
-                continue;
-            };
-            if self.body.is_empty() && input.len() >= body_len {
-                self.body_len = None;
-                return Ok(Some(input.split_to(body_len)));
-            }
-            let need = body_len - self.body.len();
-            let take = need.min(input.len());
-            self.body.extend_from_slice(&input[..take]);
-            input.advance(take);
-            if self.body.len() == body_len {
-                self.body_len = None;
-                return Ok(Some(std::mem::take(&mut self.body).freeze()));
-            }
-            return Ok(None);
-        }
+        let mut rest: &[u8] = input;
+        let frame = match self.reader.next_frame(&mut rest) {
+            // A borrowed body ends where `rest` starts: slice it out of `input`, no copy.
+            Ok(Some(Frame::Borrowed(body))) => Some(Err(body.len())),
+            Ok(Some(Frame::Owned(body))) => Some(Ok(Bytes::from(body))),
+            Ok(None) => None,
+            Err(e) => return Err(frame_error(e)),
+        };
+        let used = input.len() - rest.len();
+        let mut consumed = input.split_to(used);
+        Ok(frame.map(|body| match body {
+            Ok(owned) => owned,
+            Err(len) => consumed.split_off(used - len),
+        }))
     }
+}
 
-    fn start_body(&mut self, len: u64) -> Result<(), FrameError> {
-        if len > self.max_frame as u64 {
-            return Err(FrameError::TooLarge {
-                len,
-                max: self.max_frame,
-            });
-        }
-        let len = len as usize;
-        self.body_len = Some(len);
-        // Reserve lazily: never more than what actually arrives.
-        self.body = BytesMut::new();
-        Ok(())
+/// Maps a length-prefix error of the shared reader to this crate's [`FrameError`].
+fn frame_error(e: LengthPrefixError) -> FrameError {
+    match e {
+        LengthPrefixError::TooLarge { len, max } => FrameError::TooLarge { len, max },
+        _ => FrameError::BadLengthPrefix,
     }
 }

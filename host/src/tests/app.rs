@@ -131,7 +131,12 @@ fn single_protocol_dials_are_lazy_and_gossip_dials_wait_for_agreement() {
     net.connect(0, 1);
     let (p1, now) = (net.peer(1), net.time);
     let ours = net.nodes[0].node.open_app_stream(now, p1, ECHO).unwrap();
-    let s = &net.nodes[0].node.conns[&ours.conn].streams[&ours.stream];
+    let s = net.nodes[0]
+        .node
+        .test_conns()
+        .get(&ours.conn)
+        .and_then(|c| c.stream(ours.stream))
+        .unwrap();
     // V1Lazy: writable before any answer, negotiation still unconfirmed.
     assert!(s.writable && s.is_negotiating());
     // The gossip stream offers three versions: not writable until the listener agrees.
@@ -140,11 +145,11 @@ fn single_protocol_dials_are_lazy_and_gossip_dials_wait_for_agreement() {
     fresh.run_until(Duration::from_secs(5), |net| {
         net.nodes[0]
             .node
-            .conns
+            .test_conns()
             .values()
             .any(|c| c.gossip_out.is_some())
     });
-    let c = fresh.nodes[0].node.conns.values().next().unwrap();
-    let g = &c.streams[&c.gossip_out.unwrap()];
+    let c = fresh.nodes[0].node.test_conns().values().next().unwrap();
+    let g = c.stream(c.gossip_out.unwrap()).unwrap();
     assert!(!g.writable && g.is_negotiating());
 }

@@ -30,7 +30,7 @@ fn no_ping() -> Config {
 
 /// Opens a stream from node `i` on `conn` behind the host's back and writes `bytes`.
 fn raw_stream(net: &mut Net, i: usize, conn: ConnId, bytes: &[u8]) -> StreamId {
-    let endpoint = &mut net.nodes[i].node.endpoint;
+    let endpoint = net.nodes[i].node.test_endpoint_mut();
     let stream = endpoint.open_bi(conn).unwrap();
     assert_eq!(endpoint.write(conn, stream, bytes).unwrap(), bytes.len());
     net.drain(i);
@@ -115,7 +115,7 @@ fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
     let (p0, p1) = (net.peer(0), net.peer(1));
     let before = net.nodes[0].node.stats().counters.identify_received;
     let conn = net.nodes[1].node.connections_to(&p0)[0];
-    let key = net.nodes[1].node.public_key.encode_protobuf();
+    let key = net.nodes[1].node.test_public_key().encode_protobuf();
     let addr: std::net::SocketAddr = "127.0.0.1:4242".parse().unwrap();
     let addr_bytes = leanp2p_identity::Multiaddr::quic_v1(addr, None).to_bytes();
     // Identify { publicKey = 1, listenAddrs = 2 }, uvarint-prefixed.
@@ -127,7 +127,7 @@ fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
     push.extend_from_slice(&ms_frame(crate::IDENTIFY_PUSH_PROTOCOL));
     push.push(message.len() as u8);
     push.extend_from_slice(&message);
-    let endpoint = &mut net.nodes[1].node.endpoint;
+    let endpoint = net.nodes[1].node.test_endpoint_mut();
     let stream = endpoint.open_bi(conn).unwrap();
     assert_eq!(endpoint.write(conn, stream, &push).unwrap(), push.len());
     endpoint.finish(conn, stream).unwrap();
@@ -144,10 +144,12 @@ fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
     );
     // The push stream is forgotten once read (its stopped send side reset).
     let conn0 = node.connections_to(&p1)[0];
-    assert!(!node.conns[&conn0]
-        .streams
-        .values()
-        .any(|s| matches!(s.kind, StreamKind::IdentifyPushIn(_))));
+    assert!(!node
+        .test_conns()
+        .get(&conn0)
+        .unwrap()
+        .streams()
+        .any(|(_, s)| matches!(s.kind, StreamKind::IdentifyPushIn(_))));
 }
 
 #[test]
@@ -163,11 +165,14 @@ fn reset_gossip_stream_is_recreated_and_gossip_continues() {
     let p0 = net.peer(0);
     // Node 1 resets the gossip stream node 0 opened to it.
     let conn = net.nodes[1].node.connections_to(&p0)[0];
-    let inbound = net.nodes[1].node.conns[&conn]
-        .streams
-        .iter()
+    let inbound = net.nodes[1]
+        .node
+        .test_conns()
+        .get(&conn)
+        .unwrap()
+        .streams()
         .find(|(_, s)| matches!(s.kind, StreamKind::GossipIn(_)))
-        .map(|(id, _)| *id)
+        .map(|(id, _)| id)
         .unwrap();
     let now = net.time;
     net.nodes[1].node.reset_stream(now, conn, inbound, false);
@@ -313,7 +318,7 @@ proptest::proptest! {
         }
         bytes.extend_from_slice(&junk);
         let stream = raw_stream(&mut net, 1, conn, &bytes);
-        let _ = net.nodes[1].node.endpoint.finish(conn, stream);
+        let _ = net.nodes[1].node.test_endpoint_mut().finish(conn, stream);
         net.drain(1);
         net.run_for(Duration::from_secs(12));
         proptest::prop_assert!(net.nodes[0].node.is_connected(&p1));
@@ -346,7 +351,11 @@ fn finished_inbound_streams_are_forgotten() {
         let mut bytes = ms_frame("/multistream/1.0.0");
         bytes.extend_from_slice(&ms_frame(id));
         let stream = raw_stream(&mut net, 1, conn, &bytes);
-        net.nodes[1].node.endpoint.finish(conn, stream).unwrap();
+        net.nodes[1]
+            .node
+            .test_endpoint_mut()
+            .finish(conn, stream)
+            .unwrap();
         net.drain(1);
     }
     net.run_for(Duration::from_secs(2));

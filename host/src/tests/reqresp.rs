@@ -308,7 +308,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
             );
         }
     }
-    assert!(!net.nodes[0].node.blocked_opens.is_empty());
+    assert!(net.nodes[0].node.test_blocked_opens() > 0);
     let done = |net: &Net| {
         net.nodes[0]
             .events
@@ -341,7 +341,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
         }
     }
     assert_eq!(done(&net), ids.len());
-    assert!(net.nodes[0].node.blocked_opens.is_empty());
+    assert!(net.nodes[0].node.test_blocked_opens() == 0);
     assert!(!net.nodes[0]
         .events
         .iter()

@@ -5,12 +5,12 @@
 //! responder that cannot answer just finishes or resets the stream).
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
-use super::{check_declared_len, check_encode_len, Codec, Decode};
+use super::{check_encode_len, prefix_error, Codec, Decode};
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{ResponseChunk, ResponseCode};
 use crate::protocol::ProtocolLimits;
-use crate::varint::{self, VarintReader};
 use bytes::Bytes;
+use leanp2p_identity::varint::{self, Frame, FrameReader, LengthPrefixReader};
 
 /// The length-delimited codec.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,65 +62,30 @@ impl Codec for LengthDelimitedCodec {
     }
 }
 
-#[derive(Debug)]
-enum MessageState {
-    Length(VarintReader),
-    Body { len: usize, buf: Vec<u8> },
-}
-
-/// One `uvarint ‖ bytes` message, reusable.
+/// One `uvarint ‖ bytes` message, reusable: the shared [`FrameReader`] with the
+/// protocol's `[min, max]` bounds.
 #[derive(Debug)]
 struct Message {
-    min: usize,
-    max: usize,
-    state: MessageState,
+    reader: FrameReader,
 }
 
 impl Message {
     fn new(min: usize, max: usize) -> Self {
         Self {
-            min,
-            max,
-            state: MessageState::Length(VarintReader::default()),
+            reader: FrameReader::new(LengthPrefixReader::new(max).with_min(min)),
         }
     }
 
     fn is_idle(&self) -> bool {
-        matches!(&self.state, MessageState::Length(r) if r.is_empty())
+        !self.reader.is_mid_frame()
     }
 
     fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Bytes>, DecodeError> {
-        loop {
-            match &mut self.state {
-                MessageState::Length(reader) => {
-                    let Some(declared) = reader.read(input)? else {
-                        return Ok(None);
-                    };
-                    let len = check_declared_len(declared, self.min, self.max)?;
-                    if len == 0 {
-                        return Ok(Some(Bytes::new()));
-                    }
-                    // Grown as bytes arrive, never ahead of them.
-                    self.state = MessageState::Body {
-                        len,
-                        buf: Vec::new(),
-                    };
-                }
-                MessageState::Body { len, buf } => {
-                    let cur: &[u8] = std::mem::take(input);
-                    let take = (*len - buf.len()).min(cur.len());
-                    let (head, rest) = cur.split_at(take);
-                    buf.extend_from_slice(head);
-                    *input = rest;
-                    if buf.len() < *len {
-                        return Ok(None);
-                    }
-                    let body = std::mem::take(buf);
-                    self.state = MessageState::Length(VarintReader::default());
-                    return Ok(Some(Bytes::from(body)));
-                }
-            }
-        }
+        Ok(match self.reader.next_frame(input).map_err(prefix_error)? {
+            Some(Frame::Borrowed(body)) => Some(Bytes::copy_from_slice(body)),
+            Some(Frame::Owned(body)) => Some(Bytes::from(body)),
+            None => None,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::message::ResponseChunk;
 use crate::protocol::ProtocolLimits;
 use bytes::Bytes;
+use leanp2p_identity::varint::LengthPrefixError;
 use std::fmt;
 
 /// An incremental decoder for one direction of one stream.
@@ -73,21 +74,19 @@ pub(crate) fn check_encode_len(len: usize, min: usize, max: usize) -> Result<(),
     Ok(())
 }
 
-/// Checks a declared length against `[min, max]` for a decoder, before allocation.
-pub(crate) fn check_declared_len(
-    declared: u64,
-    min: usize,
-    max: usize,
-) -> Result<usize, DecodeError> {
-    let len =
-        usize::try_from(declared).map_err(|_| DecodeError::LengthTooLarge { declared, max })?;
-    if len > max {
-        return Err(DecodeError::LengthTooLarge { declared, max });
+/// Maps an error of the shared length-prefix reader (which checks the declared length
+/// against `[min, max]` before any allocation) to a [`DecodeError`].
+pub(crate) fn prefix_error(e: LengthPrefixError) -> DecodeError {
+    match e {
+        LengthPrefixError::NotMinimal => DecodeError::VarintNotMinimal,
+        LengthPrefixError::TooLarge { len, max } => {
+            DecodeError::LengthTooLarge { declared: len, max }
+        }
+        LengthPrefixError::TooSmall { len, min } => {
+            DecodeError::LengthTooSmall { declared: len, min }
+        }
+        _ => DecodeError::VarintOverflow,
     }
-    if len < min {
-        return Err(DecodeError::LengthTooSmall { declared, min });
-    }
-    Ok(len)
 }
 
 /// The `[min, max]` payload bounds of a response chunk with `code`.
@@ -99,5 +98,62 @@ pub(crate) fn response_bounds(
         (limits.min_response_size, limits.max_response_size)
     } else {
         (0, limits.max_error_message_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leanp2p_identity::varint;
+
+    /// Both codecs read their length prefix with the shared reader: split prefixes are
+    /// reassembled, and malformed ones keep this crate's error variants.
+    #[test]
+    fn length_prefix_across_splits_and_bad_forms() {
+        let limits = ProtocolLimits {
+            max_request_size: 1000,
+            ..ProtocolLimits::default()
+        };
+        let codecs: [&dyn Codec; 2] = [&SszSnappyCodec, &LengthDelimitedCodec];
+        for codec in codecs {
+            let mut out = Vec::new();
+            varint::write(300, &mut out);
+            assert_eq!(out, [0xac, 0x02]);
+            let mut dec = codec.request_decoder(&limits);
+            let mut a: &[u8] = &out[..1];
+            assert_eq!(dec.decode(&mut a), Ok(None));
+            assert_eq!(dec.finish(), Err(DecodeError::Truncated));
+
+            let mut dec = codec.request_decoder(&limits);
+            let mut non_minimal: &[u8] = &[0x80, 0x00];
+            assert_eq!(
+                dec.decode(&mut non_minimal),
+                Err(DecodeError::VarintNotMinimal)
+            );
+
+            let mut dec = codec.request_decoder(&limits);
+            let mut long: &[u8] = &[0xff; 11];
+            assert_eq!(dec.decode(&mut long), Err(DecodeError::VarintOverflow));
+
+            let mut dec = codec.request_decoder(&limits);
+            let mut big: &[u8] = &[0xe9, 0x07];
+            assert_eq!(
+                dec.decode(&mut big),
+                Err(DecodeError::LengthTooLarge {
+                    declared: 1001,
+                    max: 1000
+                })
+            );
+        }
+        // The split prefix completes: 300 bytes of body follow.
+        let mut wire = vec![0xac];
+        let mut dec = LengthDelimitedCodec.request_decoder(&limits);
+        let mut a: &[u8] = &wire;
+        assert_eq!(dec.decode(&mut a), Ok(None));
+        wire = vec![0x02];
+        wire.extend_from_slice(&[7; 300]);
+        let mut b: &[u8] = &wire;
+        assert_eq!(dec.decode(&mut b), Ok(Some(Bytes::from(vec![7; 300]))));
+        dec.finish().unwrap();
     }
 }

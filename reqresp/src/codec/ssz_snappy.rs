@@ -2,13 +2,13 @@
 //! `result ‖ uvarint(ssz_len) ‖ snappy_framed(ssz)` response chunks.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
-use super::{check_declared_len, check_encode_len, response_bounds, Codec, Decode};
+use super::{check_encode_len, prefix_error, response_bounds, Codec, Decode};
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{ResponseChunk, ResponseCode};
 use crate::protocol::ProtocolLimits;
 use crate::snappy::{self, FrameDecoder, STREAM_IDENTIFIER};
-use crate::varint::{self, VarintReader};
 use bytes::Bytes;
+use leanp2p_identity::varint::{self, LengthPrefixReader};
 
 /// The Ethereum `ssz_snappy` codec. Payloads are opaque SSZ bytes; typed
 /// messages for the lean protocols are in [`lean`](crate::lean).
@@ -61,54 +61,45 @@ impl Codec for SszSnappyCodec {
     }
 }
 
-/// Decoder state for one `uvarint ‖ frames` payload.
+/// Decoder state for one `uvarint ‖ frames` payload: the shared length-prefix reader
+/// (bounds checked before any allocation), then the snappy frames.
 #[derive(Debug)]
-enum Payload {
-    Length(VarintReader),
-    Frames(FrameDecoder),
+struct Payload {
+    prefix: LengthPrefixReader,
+    frames: Option<FrameDecoder>,
 }
 
 impl Payload {
-    fn new() -> Self {
-        Self::Length(VarintReader::default())
+    /// A payload whose declared length must lie in `[min, max]`.
+    fn new(min: usize, max: usize) -> Self {
+        Self {
+            prefix: LengthPrefixReader::new(max).with_min(min),
+            frames: None,
+        }
     }
 
-    /// Advances; `Ok(Some(payload))` when complete.
-    fn decode(
-        &mut self,
-        input: &mut &[u8],
-        min: usize,
-        max: usize,
-    ) -> Result<Option<Vec<u8>>, DecodeError> {
+    /// Advances; `Ok(Some(payload))` when complete (then ready for the next payload).
+    fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, DecodeError> {
         loop {
-            match self {
-                Self::Length(reader) => {
-                    let Some(declared) = reader.read(input)? else {
-                        return Ok(None);
-                    };
-                    let len = check_declared_len(declared, min, max)?;
-                    if len == 0 {
-                        *self = Self::new();
-                        return Ok(Some(Vec::new()));
-                    }
-                    *self = Self::Frames(FrameDecoder::new(len));
+            let Some(frames) = &mut self.frames else {
+                let Some(len) = self.prefix.read(input).map_err(prefix_error)? else {
+                    return Ok(None);
+                };
+                if len == 0 {
+                    return Ok(Some(Vec::new()));
                 }
-                Self::Frames(frames) => {
-                    if !frames.decode(input)? {
-                        return Ok(None);
-                    }
-                    let done = std::mem::replace(self, Self::new());
-                    return Ok(match done {
-                        Self::Frames(frames) => Some(frames.into_output()),
-                        Self::Length(_) => None,
-                    });
-                }
+                self.frames = Some(FrameDecoder::new(len));
+                continue;
+            };
+            if !frames.decode(input)? {
+                return Ok(None);
             }
+            return Ok(self.frames.take().map(FrameDecoder::into_output));
         }
     }
 
     fn is_idle(&self) -> bool {
-        matches!(self, Self::Length(r) if r.is_empty())
+        self.frames.is_none() && self.prefix.is_empty()
     }
 }
 
@@ -146,17 +137,13 @@ enum RequestState {
 /// Incremental `ssz_snappy` request decoder.
 #[derive(Debug)]
 pub(crate) struct RequestDecoder {
-    min: usize,
-    max: usize,
     state: RequestState,
 }
 
 impl RequestDecoder {
     pub(crate) fn new(min: usize, max: usize) -> Self {
         Self {
-            min,
-            max,
-            state: RequestState::Payload(Payload::new()),
+            state: RequestState::Payload(Payload::new(min, max)),
         }
     }
 }
@@ -165,7 +152,7 @@ impl Decode<Bytes> for RequestDecoder {
     fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Bytes>, DecodeError> {
         match &mut self.state {
             RequestState::Payload(p) => {
-                let Some(body) = p.decode(input, self.min, self.max)? else {
+                let Some(body) = p.decode(input)? else {
                     return Ok(None);
                 };
                 self.state = if body.is_empty() {
@@ -240,17 +227,18 @@ impl ResponseDecoder {
                 let cur: &[u8] = std::mem::take(input);
                 if let Some((&b, rest)) = cur.split_first() {
                     *input = rest;
+                    let code = ResponseCode::from_u8(b);
+                    let (min, max) = response_bounds(code, &self.limits);
                     self.state = ResponseState::Payload {
-                        code: ResponseCode::from_u8(b),
-                        payload: Payload::new(),
+                        code,
+                        payload: Payload::new(min, max),
                     };
                 }
                 Ok(None)
             }
             ResponseState::Payload { code, payload } => {
                 let code = *code;
-                let (min, max) = response_bounds(code, &self.limits);
-                let Some(body) = payload.decode(input, min, max)? else {
+                let Some(body) = payload.decode(input)? else {
                     return Ok(None);
                 };
                 self.state = if body.is_empty() {

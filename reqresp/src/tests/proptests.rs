@@ -2,12 +2,12 @@
 //! panics, over-limit lengths rejected on the header.
 
 use crate::snappy::{self, FrameDecoder};
-use crate::varint;
 use crate::{
     Codec, DecodeError, LengthDelimitedCodec, ProtocolLimits, ResponseChunk, ResponseCode,
     SszSnappyCodec,
 };
 use bytes::Bytes;
+use leanp2p_identity::varint;
 use proptest::prelude::*;
 use std::io::{Read, Write};
 

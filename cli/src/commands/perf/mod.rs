@@ -1,0 +1,217 @@
+//! `leanp2p perf`: throughput benchmarks over the full stack (QUIC, multistream-select,
+//! the host, gossipsub) on real UDP sockets, each node on its own reactor thread.
+//!
+//! Workloads (CLI.md `perf`):
+//! * `--workload bulk --streams K --total-mib M [--direction upload|download|both]`: one
+//!   connection between a perf server and a perf client in this process; K concurrent
+//!   `/perf/1.0.0` streams share M MiB. `upload` (default): each client stream sends
+//!   M/K MiB and asks for nothing back; `download`: each asks the server for M/K MiB;
+//!   `both`: each uploads and downloads M/(2K) MiB. `bytes` is the payload moved.
+//! * `--workload gossip --size BYTES --count N`: two nodes subscribed to the lean block
+//!   topic; one publishes N messages back to back (at most a bounded window of messages
+//!   in flight, so the router's queues never overflow), the other counts all N.
+//! * `--server [--listen MULTIADDR]`: serve `/perf/1.0.0` until `--run-secs` or
+//!   SIGINT/SIGTERM (first line: `{"event":"listening","addr":…}`).
+//! * `--peer MULTIADDR`: the bulk client against any libp2p perf server.
+//!
+//! Output: one JSON object on stdout (`workload`, `bytes`, `elapsed_s`, `mb_per_s`,
+//! `msgs_per_s`, `cpu_s`, `max_rss_kib`, path and socket stats). Exit 0 when the workload
+//! completed, 3 when it did not (failure or `--run-secs`), 2 for bad flags.
+
+mod bulk;
+mod gossip;
+mod report;
+mod sink;
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+use leanp2p_host::{lean, Config, Multiaddr};
+
+use crate::commands::CliError;
+
+/// Largest `--streams` (QUIC allows 256 concurrent streams; the node uses a few itself).
+const MAX_STREAMS: usize = 128;
+
+/// Per-stream send buffer of the perf nodes: the host holds at most this much unsent
+/// data per stream; the driver refills it as QUIC credit returns.
+const PERF_STREAM_BUFFER: usize = 1 << 20;
+
+/// Which way bulk data flows (client's view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Direction {
+    /// Client → server.
+    Upload,
+    /// Server → client.
+    Download,
+    /// Half each way.
+    Both,
+}
+
+impl Direction {
+    fn label(self) -> &'static str {
+        match self {
+            Direction::Upload => "upload",
+            Direction::Download => "download",
+            Direction::Both => "both",
+        }
+    }
+}
+
+/// Workload kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Workload {
+    /// `/perf/1.0.0` streams on one connection.
+    Bulk,
+    /// Gossipsub publishes between two nodes.
+    Gossip,
+}
+
+/// `leanp2p perf` flags.
+#[derive(Debug, Args)]
+pub(crate) struct PerfArgs {
+    /// bulk: /perf/1.0.0 streams; gossip: gossipsub publishes.
+    #[arg(long, value_enum, default_value = "bulk")]
+    workload: Workload,
+    /// bulk: concurrent perf streams on the one connection.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// bulk: MiB moved in total, split over the streams.
+    #[arg(long, default_value_t = 64)]
+    total_mib: u64,
+    /// bulk: which way the data flows (client's view).
+    #[arg(long, value_enum, default_value = "upload")]
+    direction: Direction,
+    /// gossip: message size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// gossip: messages to publish.
+    #[arg(long, default_value_t = 1000)]
+    count: u64,
+    /// Hard limit in seconds (the workload is reported as not completed past it).
+    #[arg(long, default_value_t = 120)]
+    run_secs: u64,
+    /// Serve /perf/1.0.0 (for clients of any libp2p implementation).
+    #[arg(long)]
+    server: bool,
+    /// --server: address to listen on.
+    #[arg(long, default_value = "/ip4/0.0.0.0/udp/4001/quic-v1")]
+    listen: String,
+    /// Run the bulk client against this perf server (`/ip4/…/udp/…/quic-v1[/p2p/…]`).
+    #[arg(long)]
+    peer: Option<String>,
+    /// Datagrams per QUIC GSO batch (1 = GSO off; default: what the kernel supports,
+    /// at most 64).
+    #[arg(long)]
+    gso_segments: Option<usize>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) streams: usize,
+    pub(crate) total_bytes: u64,
+    pub(crate) direction: Direction,
+    pub(crate) size: usize,
+    pub(crate) count: u64,
+    pub(crate) run_secs: u64,
+    pub(crate) gso_segments: usize,
+}
+
+impl PerfArgs {
+    fn plan(&self) -> Result<Plan, CliError> {
+        let bad = |m: String| Err(CliError::BadFlag(m));
+        if self.streams == 0 || self.streams > MAX_STREAMS {
+            return bad(format!("--streams must be in 1..={MAX_STREAMS}"));
+        }
+        if self.total_mib == 0 || self.total_mib > 1 << 20 {
+            return bad("--total-mib must be in 1..=1048576".into());
+        }
+        if self.size < 16 || self.size > lean::MAX_PAYLOAD_SIZE {
+            return bad(format!(
+                "--size must be in 16..={} (the lean payload limit)",
+                lean::MAX_PAYLOAD_SIZE
+            ));
+        }
+        if self.count == 0 || self.count > 10_000_000 {
+            return bad("--count must be in 1..=10000000".into());
+        }
+        if self.run_secs == 0 {
+            return bad("--run-secs must be at least 1".into());
+        }
+        let gso_segments = match self.gso_segments {
+            Some(n @ 1..=64) => n,
+            Some(_) => return bad("--gso-segments must be in 1..=64".into()),
+            None => leanp2p_mio::probe_gso_segments().clamp(1, 64),
+        };
+        if self.server && self.peer.is_some() {
+            return bad("--server and --peer exclude each other".into());
+        }
+        Ok(Plan {
+            streams: self.streams,
+            total_bytes: self.total_mib << 20,
+            direction: self.direction,
+            size: self.size,
+            count: self.count,
+            run_secs: self.run_secs,
+            gso_segments,
+        })
+    }
+}
+
+/// Runs `perf`; the exit code (0 or 3), or a setup error (exit 2).
+pub(crate) fn run(args: &PerfArgs) -> Result<u8, CliError> {
+    let plan = args.plan()?;
+    init_logging();
+    if args.server {
+        let listen = parse_addr(&args.listen, "--listen")?;
+        if listen.1.is_some() {
+            return Err(CliError::BadFlag(format!(
+                "--listen {}: no /p2p part allowed",
+                args.listen
+            )));
+        }
+        return bulk::serve(&plan, listen.0);
+    }
+    if let Some(peer) = &args.peer {
+        let target = parse_addr(peer, "--peer")?;
+        return bulk::run_remote(&plan, target);
+    }
+    match args.workload {
+        Workload::Bulk => bulk::run_local(&plan),
+        Workload::Gossip => gossip::run(&plan),
+    }
+}
+
+fn parse_addr(
+    text: &str,
+    flag: &str,
+) -> Result<(SocketAddr, Option<leanp2p_host::PeerId>), CliError> {
+    let addr: Multiaddr = text
+        .trim()
+        .parse()
+        .map_err(|e| CliError::BadFlag(format!("{flag} {text}: {e}")))?;
+    addr.to_quic_v1_target()
+        .map_err(|e| CliError::BadFlag(format!("{flag} {text}: {e}")))
+}
+
+/// The node configuration of every perf node: the lean profile, GSO batches of
+/// `plan.gso_segments`, a bounded per-stream send buffer, and room for the streams.
+pub(crate) fn node_config(plan: &Plan) -> Config {
+    let mut config = lean::config(concat!("leanp2p-perf/", env!("CARGO_PKG_VERSION")));
+    config.quic.max_gso_segments = plan.gso_segments;
+    config.limits.max_stream_send_buffer = PERF_STREAM_BUFFER;
+    config.limits.max_inbound_app_streams = MAX_STREAMS + 8;
+    config
+}
+
+/// Logs go to stderr, off unless `RUST_LOG` asks (stdout carries the one JSON object).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,494 @@
+//! The gossipsub stream model: exactly one outbound `/meshsub` stream per peer, on its
+//! gossip connection (our outbound leg when we have one), fed from the peer's
+//! [`crate::gossip_queue::GossipQueue`] lanes; inbound `/meshsub` streams are read on
+//! every connection.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use leanp2p_gossipsub::{Event as GossipEvent, Lane, Outbound, PeerConnection, ProtocolVersion};
+use leanp2p_identity::PeerId;
+use leanp2p_multistream::ProtocolId;
+use leanp2p_quic::{ConnId, Direction, StreamId};
+
+use super::Node;
+use crate::connection::StreamKind;
+use crate::event::{DisconnectReason, NodeEvent};
+use crate::gossip_queue::Offered;
+
+impl Node {
+    /// Opens our outbound `/meshsub` stream on `conn` (offering 1.2, 1.1, 1.0).
+    pub(crate) fn start_gossip_on(&mut self, now: Instant, conn: ConnId) {
+        let max_attempts = self.config.limits.max_gossip_stream_attempts;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.gossip_out.is_some() || c.local_close.is_some() {
+            return;
+        }
+        if c.gossip_attempts >= max_attempts {
+            tracing::debug!(parent: &c.span, "giving up on the gossip stream");
+            c.gossip_active = false;
+            let peer = c.peer;
+            self.unregister_gossip(now, peer);
+            return;
+        }
+        c.gossip_attempts += 1;
+        c.gossip_active = true;
+        let protocols = leanp2p_gossipsub::PROTOCOL_IDS
+            .iter()
+            .map(|id| ProtocolId::from_static(id))
+            .collect();
+        match self.open_stream(now, conn, StreamKind::GossipOut, protocols) {
+            Ok(stream) => {
+                self.counters.gossip_streams_opened += 1;
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.gossip_out = Some(stream);
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not open the gossip stream");
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.gossip_active = false;
+                }
+            }
+        }
+    }
+
+    /// `conn` accepts more streams: if it is its peer's gossip connection and opening
+    /// our `/meshsub` stream failed for the stream limit, try again (gossip goes first:
+    /// frames are waiting in the peer's lanes).
+    pub(crate) fn retry_gossip_stream(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let waiting = c.gossip_out.is_none()
+            && c.local_close.is_none()
+            && self.peers.get(&c.peer).and_then(|p| p.gossip_conn) == Some(conn);
+        if waiting {
+            self.start_gossip_on(now, conn);
+        }
+    }
+
+    /// Our `/meshsub` stream on `conn` is agreed: the router may send to the peer.
+    pub(crate) fn on_gossip_stream_ready(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        version: ProtocolVersion,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (peer, outbound, ip) = (c.peer, c.direction == Direction::Outbound, c.remote.ip());
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.gossip_conn != Some(conn) {
+            return;
+        }
+        let connection = PeerConnection {
+            version,
+            outbound,
+            ip: Some(ip),
+        };
+        if let Err(error) = self.gossip.handle_peer_connected(now, peer, connection) {
+            tracing::debug!(%peer, %error, "gossipsub refused the peer");
+            return;
+        }
+        p.gossip_registered = true;
+        self.mark_peer(&peer);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let early: Vec<Bytes> = p.early_frames.drain(..).collect();
+        p.early_bytes = 0;
+        for frame in early {
+            if let Err(error) = self.gossip.handle_rpc(now, peer, frame) {
+                tracing::debug!(%peer, %error, "bad gossip frame");
+            }
+        }
+        self.feed_gossip(now, peer);
+    }
+
+    /// Our outbound `/meshsub` stream on `conn` died: recreate it (bounded). Frames
+    /// wait in the peer's lanes meanwhile.
+    pub(crate) fn gossip_stream_failed(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.local_close.is_some() {
+            return;
+        }
+        let peer = c.peer;
+        if self.peers.get(&peer).and_then(|p| p.gossip_conn) != Some(conn) {
+            return;
+        }
+        self.start_gossip_on(now, conn);
+    }
+
+    /// The connection our gossip stream to `peer` should use: an established outbound
+    /// leg (ours) if there is one, else an inbound leg; the lowest [`ConnId`] of the
+    /// chosen direction; connections we are closing are skipped. Both ends apply the
+    /// same rule, so with a double connection each side writes its one `/meshsub` stream
+    /// on the leg it dialled and reads the peer's on the other.
+    pub(crate) fn preferred_gossip_conn(&self, peer: &PeerId) -> Option<ConnId> {
+        let p = self.peers.get(peer)?;
+        let live = p
+            .conns
+            .iter()
+            .copied()
+            .filter(|id| self.conns.get(id).is_some_and(|c| c.local_close.is_none()));
+        let mut fallback = None;
+        for id in live {
+            if self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.direction == Direction::Outbound)
+            {
+                return Some(id);
+            }
+            fallback = fallback.or(Some(id));
+        }
+        fallback
+    }
+
+    /// `conn` to `peer` is established: gossip starts on it if the peer has no gossip
+    /// connection yet; if it is our outbound leg and gossip runs on an inbound one, our
+    /// `/meshsub` stream moves over.
+    pub(crate) fn choose_gossip_leg(&mut self, now: Instant, peer: PeerId, conn: ConnId) {
+        self.mark_peer(&peer);
+        let Some(current) = self.peers.get(&peer).and_then(|p| p.gossip_conn) else {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gossip_conn = Some(conn);
+            }
+            self.start_gossip_on(now, conn);
+            return;
+        };
+        if current == conn || self.preferred_gossip_conn(&peer) != Some(conn) {
+            return;
+        }
+        let current_outbound = self
+            .conns
+            .get(&current)
+            .is_some_and(|c| c.direction == Direction::Outbound && c.local_close.is_none());
+        if current_outbound {
+            return;
+        }
+        tracing::debug!(%peer, from = %current, to = %conn, "moving gossip to our outbound leg");
+        self.retire_gossip_stream(now, current);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.gossip_conn = Some(conn);
+        }
+        self.start_gossip_on(now, conn);
+    }
+
+    /// Stops using `conn` for our gossip: a negotiated stream is finished after its
+    /// buffered frames are written (the peer replaces it with the new inbound stream),
+    /// one still negotiating is reset.
+    fn retire_gossip_stream(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.gossip_active = false;
+        let Some(stream) = c.gossip_out.take() else {
+            return;
+        };
+        let negotiated = c
+            .stream(stream)
+            .is_some_and(|s| s.writable && !s.is_negotiating());
+        if negotiated {
+            self.finish_stream(now, conn, stream);
+        } else {
+            self.reset_stream(now, conn, stream, false);
+        }
+    }
+
+    /// The gossip connection of `peer` closed while others remain: move gossip to the
+    /// preferred remaining leg. Queued frames stay in the peer's lanes.
+    pub(crate) fn move_gossip(&mut self, now: Instant, peer: PeerId) {
+        self.mark_peer(&peer);
+        let next = self.preferred_gossip_conn(&peer);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.gossip_conn = next;
+        if let Some(conn) = next {
+            self.start_gossip_on(now, conn);
+        }
+    }
+
+    fn unregister_gossip(&mut self, now: Instant, peer: PeerId) {
+        self.node_timers_changed = true;
+        self.mark_peer(&peer);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if p.gossip_registered {
+                p.gossip_registered = false;
+                self.gossip.handle_peer_disconnected(now, peer);
+            }
+            p.early_frames.clear();
+            p.early_bytes = 0;
+            let dropped = p.gossip_queue.clear();
+            p.gossip_queue.overflow_since = None;
+            self.counters.gossip_frames_dropped += dropped as u64;
+        }
+    }
+
+    /// Bytes from an inbound `/meshsub` stream: frames go to the router.
+    pub(crate) fn on_gossip_bytes(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: StreamId,
+        peer: PeerId,
+        bytes: Bytes,
+    ) {
+        let mut input = bytes;
+        loop {
+            let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+                return;
+            };
+            let StreamKind::GossipIn(decoder) = &mut s.kind else {
+                return;
+            };
+            match decoder.decode(&mut input) {
+                Ok(Some(frame)) => {
+                    self.counters.gossip_frames_received += 1;
+                    self.counters.gossip_bytes_received += frame.len() as u64;
+                    self.deliver_gossip_frame(now, peer, frame);
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    self.counters.malformed_streams += 1;
+                    tracing::debug!(%peer, %error, "bad gossip framing; resetting stream");
+                    self.reset_stream(now, conn, stream, false);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver_gossip_frame(&mut self, now: Instant, peer: PeerId, frame: Bytes) {
+        let limits = &self.config.limits;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.gossip_registered {
+            if let Err(error) = self.gossip.handle_rpc(now, peer, frame) {
+                tracing::debug!(%peer, %error, "gossip frame refused");
+            }
+        } else if p.early_frames.len() < limits.max_early_gossip_frames
+            && p.early_bytes.saturating_add(frame.len()) <= limits.max_early_gossip_bytes
+        {
+            p.early_bytes += frame.len();
+            p.early_frames.push_back(frame);
+        } else {
+            self.counters.early_gossip_dropped += 1;
+        }
+    }
+
+    /// A frame from the router: queue it in the peer's lanes (or drop it by the
+    /// overflow policy of [`crate::Limits::gossip_peer_buffer`]) and feed the stream.
+    pub(crate) fn on_gossip_outbound(&mut self, now: Instant, out: Outbound) {
+        self.node_timers_changed = true;
+        let budget = self.config.limits.gossip_peer_buffer;
+        let reserve = self.config.limits.gossip_priority_reserve;
+        let stream_bytes = self.gossip_stream_bytes(&out.to);
+        let Some(p) = self.peers.get_mut(&out.to) else {
+            self.counters.gossip_frames_dropped += 1;
+            return;
+        };
+        match p
+            .gossip_queue
+            .offer(out.frame, out.lane, stream_bytes, budget, reserve)
+        {
+            Offered::Queued => self.feed_gossip(now, out.to),
+            Offered::Dropped => {
+                match out.lane {
+                    Lane::Normal => self.counters.gossip_forwards_dropped += 1,
+                    _ => self.counters.gossip_priority_dropped += 1,
+                }
+                if p.gossip_queue.overflow_since.is_none() {
+                    p.gossip_queue.overflow_since = Some(now);
+                    let dropped = p.gossip_queue.dropped;
+                    tracing::debug!(peer = %out.to, dropped, "slow gossip peer: over its buffer budget");
+                    self.emit(NodeEvent::SlowPeer {
+                        peer: out.to,
+                        dropped,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Unsent bytes in our outbound `/meshsub` streams to `peer` (the current one and
+    /// any retired one still flushing).
+    fn gossip_stream_bytes(&mut self, peer: &PeerId) -> usize {
+        let Self { peers, conns, .. } = self;
+        let Some(p) = peers.get(peer) else {
+            return 0;
+        };
+        let mut total = 0;
+        for id in &p.conns {
+            if let Some(c) = conns.get_mut_unmarked(id) {
+                total += c.gossip_out_bytes();
+            }
+        }
+        total
+    }
+
+    /// Moves frames from `peer`'s lanes (priority first) into its gossip stream while
+    /// the stream buffer is at most [`crate::Limits::gossip_send_high_water`], writing
+    /// as QUIC credit allows. Ends the peer's overflow episode once it holds less than
+    /// half its budget.
+    pub(crate) fn feed_gossip(&mut self, now: Instant, peer: PeerId) {
+        self.node_timers_changed = true;
+        let high_water = self.config.limits.gossip_send_high_water;
+        while let Some((conn, stream)) = self.writable_gossip_stream(&peer) {
+            let Self {
+                peers,
+                conns,
+                counters,
+                ..
+            } = self;
+            let (Some(p), Some(s)) = (
+                peers.get_mut(&peer),
+                conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)),
+            ) else {
+                break;
+            };
+            let mut moved = false;
+            while s.send.buffered_bytes() <= high_water {
+                let Some(frame) = p.gossip_queue.pop() else {
+                    break;
+                };
+                moved = true;
+                // Cannot fail: the stream's limit is the high-water mark plus one
+                // maximum-size frame.
+                if s.push(frame).is_err() {
+                    counters.gossip_frames_dropped += 1;
+                } else {
+                    counters.gossip_frames_sent += 1;
+                }
+            }
+            let more = !p.gossip_queue.is_empty();
+            if !moved {
+                break;
+            }
+            self.flush_stream(now, conn, stream);
+            if !more {
+                break;
+            }
+        }
+        let budget = self.config.limits.gossip_peer_buffer;
+        let total = self.gossip_stream_bytes(&peer)
+            + self.peers.get(&peer).map_or(0, |p| p.gossip_queue.bytes());
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if p.gossip_queue.overflow_since.is_some() && total < budget / 2 {
+                tracing::debug!(%peer, "slow gossip peer caught up");
+                p.gossip_queue.overflow_since = None;
+            }
+        }
+    }
+
+    /// The negotiated, open outbound `/meshsub` stream of `peer`'s gossip connection.
+    fn writable_gossip_stream(&self, peer: &PeerId) -> Option<(ConnId, StreamId)> {
+        let conn = self.peers.get(peer)?.gossip_conn?;
+        let c = self.conns.get(&conn)?;
+        let stream = c.gossip_out?;
+        let s = c.stream(stream)?;
+        (s.writable && !s.send_closed && c.local_close.is_none()).then_some((conn, stream))
+    }
+
+    /// After QUIC credit returned on `stream`: if it is a peer's gossip stream, refill it
+    /// from the peer's lanes.
+    pub(crate) fn after_gossip_flush(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.gossip_out != Some(stream) {
+            return;
+        }
+        let peer = c.peer;
+        self.feed_gossip(now, peer);
+    }
+
+    /// When the longest gossip overflow episode reaches
+    /// [`crate::Limits::slow_peer_disconnect`].
+    pub(crate) fn next_slow_peer_deadline(&self) -> Option<Instant> {
+        let after = self.config.limits.slow_peer_disconnect?;
+        self.peers
+            .values()
+            .filter_map(|p| p.gossip_queue.overflow_since)
+            .min()
+            .map(|since| crate::conn_manager::later(since, after))
+    }
+
+    /// Disconnects peers whose overflow episode lasted
+    /// [`crate::Limits::slow_peer_disconnect`].
+    pub(crate) fn disconnect_slow_peers(&mut self, now: Instant) {
+        self.node_timers_changed = true;
+        let Some(after) = self.config.limits.slow_peer_disconnect else {
+            return;
+        };
+        let slow: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.gossip_queue
+                    .overflow_since
+                    .is_some_and(|t| crate::conn_manager::later(t, after) <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in slow {
+            tracing::debug!(%peer, "disconnecting slow gossip peer");
+            self.counters.slow_peer_disconnects += 1;
+            self.penalize_candidate(&peer);
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gossip_queue.overflow_since = None;
+            }
+            for conn in self.connections_to(&peer) {
+                self.close_with(now, conn, DisconnectReason::SlowPeer);
+            }
+        }
+    }
+
+    /// Translates a router event.
+    pub(crate) fn on_gossip_event(&mut self, now: Instant, event: GossipEvent) {
+        let event = match event {
+            GossipEvent::Message {
+                id,
+                propagation_source,
+                topic,
+                data,
+                ..
+            } => NodeEvent::Message {
+                id,
+                propagation_source,
+                topic,
+                data,
+            },
+            GossipEvent::Subscribed { peer, topic } => NodeEvent::Subscribed { peer, topic },
+            GossipEvent::Unsubscribed { peer, topic } => NodeEvent::Unsubscribed { peer, topic },
+            GossipEvent::PeerExchange { from, topic, peers } => {
+                let ids: Vec<PeerId> = peers.iter().map(|p| p.peer_id).collect();
+                self.on_px_peers(now, &ids);
+                NodeEvent::PeerExchange { from, topic, peers }
+            }
+            GossipEvent::SlowPeer { peer, dropped } => NodeEvent::SlowPeer { peer, dropped },
+            GossipEvent::DialDirectPeer { peer } => {
+                self.node_timers_changed = true;
+                // Dial it now if we know where it is; otherwise the embedder must.
+                if let Some(k) = self.known.get_mut(&peer) {
+                    if k.dialing.is_none() {
+                        k.next_dial = Some(now);
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
+        self.emit(event);
+    }
+}

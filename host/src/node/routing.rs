@@ -1,0 +1,871 @@
+//! Stream routing: QUIC events in, multistream-select on every stream, bytes to the
+//! protocol that owns the stream, queued bytes out as QUIC credit allows.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use leanp2p_multistream::{Negotiation, NegotiationError, ProtocolId, ProtocolSet};
+use leanp2p_quic::{ConnId, Direction, Event, StreamId};
+use leanp2p_reqresp::{OpenFailure, StreamKey};
+
+use super::{Node, Proto, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
+use crate::app_streams::AppStream;
+use crate::connection::{Connection, InboundClass, Stream, StreamKind};
+use crate::event::{DisconnectReason, NodeEvent};
+
+impl Node {
+    // ----- QUIC events -------------------------------------------------------------------
+
+    pub(crate) fn on_endpoint_event(&mut self, now: Instant, event: Event) {
+        self.node_timers_changed = true;
+        match event {
+            Event::Connected {
+                conn,
+                peer,
+                remote,
+                direction,
+            } => self.on_connected(now, conn, peer, remote, direction),
+            Event::DialFailed {
+                conn,
+                remote,
+                expected,
+                error,
+            } => {
+                self.dials.remove(&conn);
+                self.counters.dials_failed += 1;
+                tracing::debug!(%conn, %remote, %error, "dial failed");
+                self.on_dial_failed(now, conn, expected);
+                if let Some(peer) = expected {
+                    self.on_target_dial_failed(now, conn, peer);
+                }
+                self.emit(NodeEvent::DialFailed {
+                    addr: remote,
+                    peer: expected,
+                    error,
+                });
+            }
+            Event::Closed { conn, reason, .. } => self.on_closed(now, conn, reason),
+            Event::StreamOpened { conn, stream } => self.on_inbound_stream(now, conn, stream),
+            Event::Readable { conn, stream } => {
+                self.readable.insert((conn, stream));
+            }
+            Event::Writable { conn, stream } => {
+                self.flush_stream(now, conn, stream);
+                self.after_gossip_flush(now, conn, stream);
+                self.after_response_flush(conn, stream);
+            }
+            Event::Finished { conn, stream } => self.on_stream_finished(now, conn, stream),
+            Event::Reset { conn, stream, .. } => self.on_stream_reset(now, conn, stream),
+            Event::Stopped { conn, stream, .. } => self.on_stream_stopped(now, conn, stream),
+            Event::StreamsAvailable { conn } => {
+                self.retry_gossip_stream(now, conn);
+                self.retry_blocked_opens(now, conn);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connected(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        peer: leanp2p_identity::PeerId,
+        remote: std::net::SocketAddr,
+        direction: Direction,
+    ) {
+        self.dials.remove(&conn);
+        let connection = Connection::new(conn, peer, direction, remote, now);
+        let _span = connection.span.clone().entered();
+        self.conns.insert(conn, connection);
+        match direction {
+            Direction::Inbound => self.counters.connections_inbound += 1,
+            Direction::Outbound => self.counters.connections_outbound += 1,
+        }
+        tracing::debug!(%remote, "connected");
+        if peer == self.local_peer {
+            self.close_with(now, conn, DisconnectReason::SelfConnection);
+            return;
+        }
+        if !self.on_connection_admitted(now, conn, peer, direction) {
+            return;
+        }
+        self.emit(NodeEvent::Connected {
+            peer,
+            conn,
+            direction,
+            remote,
+        });
+        self.peers.entry(peer).or_default().conns.insert(conn);
+        self.mark_peer(&peer);
+        self.choose_gossip_leg(now, peer, conn);
+        self.open_identify_query(now, conn);
+    }
+
+    fn on_closed(&mut self, now: Instant, conn: ConnId, reason: leanp2p_quic::CloseReason) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let _span = c.span.clone().entered();
+        let peer = c.peer;
+        // A target dial refused right after its handshake never reached the peer table.
+        self.on_target_dial_failed(now, conn, peer);
+        let reason = c
+            .local_close
+            .take()
+            .unwrap_or(DisconnectReason::Transport(reason));
+        tracing::debug!(%reason, "connection closed");
+        let direction_label = match c.direction {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        };
+        *self
+            .counters
+            .disconnections
+            .entry((direction_label, reason.label()))
+            .or_default() += 1;
+        self.readable.retain(|(id, _)| *id != conn);
+        self.drop_blocked_opens(now, conn);
+        let announced = self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.conns.contains(&conn));
+        let others_remain = self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.conns.iter().any(|id| *id != conn));
+        for (id, s) in c.take_streams() {
+            if let StreamKind::ReqResp { key, request } = s.kind {
+                self.rr_streams.remove(&key);
+                self.forget_response_stream(conn, id);
+                if others_remain {
+                    match request {
+                        Some(request) if !s.writable => {
+                            self.reqresp.handle_open_failed(
+                                now,
+                                request,
+                                OpenFailure::NotConnected,
+                            );
+                        }
+                        _ => {
+                            let _ = self.reqresp.handle_stream_reset(now, key);
+                        }
+                    }
+                }
+            }
+        }
+        if announced {
+            if others_remain {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.conns.remove(&conn);
+                }
+                self.mark_peer(&peer);
+                let was_gossip = self.peers.get(&peer).and_then(|p| p.gossip_conn) == Some(conn);
+                if was_gossip {
+                    self.move_gossip(now, peer);
+                }
+            } else {
+                self.peers.remove(&peer);
+                self.gossip.handle_peer_disconnected(now, peer);
+                self.reqresp.handle_peer_disconnected(now, peer);
+            }
+            self.emit(NodeEvent::Disconnected {
+                peer,
+                conn,
+                direction: c.direction,
+                reason,
+            });
+            self.on_connection_lost(now, peer, c.direction);
+        }
+    }
+
+    // ----- opening streams -----------------------------------------------------------------
+
+    /// Opens an outbound stream offering `protocols` (V1Lazy for a single protocol).
+    /// Fails if QUIC refused (no connection, stream limit).
+    pub(crate) fn open_stream(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        kind: StreamKind,
+        protocols: Vec<ProtocolId>,
+    ) -> Result<StreamId, leanp2p_quic::OpenStreamError> {
+        let set = match ProtocolSet::new(protocols) {
+            Ok(set) => set,
+            Err(_) => return Err(leanp2p_quic::OpenStreamError::NotConnected),
+        };
+        let config = if set.len() == 1 {
+            &self.ms_lazy
+        } else {
+            &self.ms_v1
+        };
+        let negotiation = match Negotiation::dialer(set, config) {
+            Ok(n) => n,
+            Err(_) => return Err(leanp2p_quic::OpenStreamError::NotConnected),
+        };
+        let stream = self.endpoint.open_bi(conn)?;
+        let mut kind = kind;
+        let mut rr_key = None;
+        if let StreamKind::ReqResp { key, .. } = &mut kind {
+            *key = StreamKey::new(conn.as_u64(), stream.as_u64());
+            rr_key = Some(*key);
+        }
+        let limit = self.send_limit_for(&kind);
+        let deadline = now + self.config.limits.negotiation_timeout;
+        let mut s = Stream::new(kind, negotiation, deadline, limit, true, now);
+        if s.take_negotiation_output().is_err() {
+            let _ = self.endpoint.reset(conn, stream, 0);
+            return Err(leanp2p_quic::OpenStreamError::NotConnected);
+        }
+        let lazy_ready = s
+            .negotiation
+            .as_ref()
+            .is_some_and(|n| n.ready_to_send().is_some());
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.insert_stream(stream, s);
+        }
+        if let Some(key) = rr_key {
+            self.rr_streams.insert(key, (conn, stream));
+        }
+        if lazy_ready {
+            self.set_writable(now, conn, stream);
+        }
+        self.flush_stream(now, conn, stream);
+        Ok(stream)
+    }
+
+    pub(crate) fn send_limit_for(&self, kind: &StreamKind) -> usize {
+        match kind {
+            StreamKind::GossipOut => self
+                .config
+                .limits
+                .gossip_send_high_water
+                .saturating_add(self.config.gossipsub.limits.max_transmit_size)
+                .saturating_add(16),
+            _ => self.config.limits.max_stream_send_buffer,
+        }
+    }
+
+    /// The peer opened a stream: we are its multistream listener.
+    fn on_inbound_stream(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let limit = self.config.limits.max_stream_send_buffer;
+        let deadline = now + self.config.limits.negotiation_timeout;
+        let max_negotiating = self.config.limits.max_negotiating_streams;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            let _ = self.endpoint.reset(conn, stream, 0);
+            return;
+        };
+        if c.local_close.is_some() || c.negotiating_count() >= max_negotiating {
+            self.counters.inbound_streams_refused += 1;
+            let _ = self.endpoint.reset(conn, stream, 0);
+            return;
+        }
+        let negotiation = match Negotiation::listener(self.listener_protocols.clone(), &self.ms_v1)
+        {
+            Ok(n) => n,
+            Err(_) => {
+                let _ = self.endpoint.reset(conn, stream, 0);
+                return;
+            }
+        };
+        let mut s = Stream::new(
+            StreamKind::Listening,
+            negotiation,
+            deadline,
+            limit,
+            false,
+            now,
+        );
+        if s.take_negotiation_output().is_err() {
+            let _ = self.endpoint.reset(conn, stream, 0);
+            return;
+        }
+        c.insert_stream(stream, s);
+        self.flush_stream(now, conn, stream);
+    }
+
+    // ----- reading -------------------------------------------------------------------------
+
+    /// Reads every stream with pending data, up to `read_budget` bytes each. Returns
+    /// whether anything was read.
+    pub(crate) fn read_pending(&mut self, now: Instant) -> bool {
+        if self.readable.is_empty() {
+            return false;
+        }
+        let budget = self.config.limits.read_budget;
+        let ready: Vec<(ConnId, StreamId)> = self.readable.iter().copied().collect();
+        let mut any = false;
+        for (conn, stream) in ready {
+            let mut left = budget;
+            let mut exhausted = false;
+            while left > 0 {
+                if !self.conns.get(&conn).is_some_and(|c| c.has_stream(stream)) {
+                    // Unknown or forgotten stream: drain and discard.
+                    match self.endpoint.read(conn, stream, left) {
+                        Ok(Some(bytes)) => {
+                            left = left.saturating_sub(bytes.len());
+                            continue;
+                        }
+                        _ => {
+                            exhausted = true;
+                            break;
+                        }
+                    }
+                }
+                match self.endpoint.read(conn, stream, left) {
+                    Ok(Some(bytes)) => {
+                        any = true;
+                        left = left.saturating_sub(bytes.len());
+                        self.on_stream_data(now, conn, stream, bytes);
+                    }
+                    Ok(None) | Err(_) => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+            if exhausted {
+                self.readable.remove(&(conn, stream));
+            }
+        }
+        any
+    }
+
+    fn on_stream_data(&mut self, now: Instant, conn: ConnId, stream: StreamId, bytes: Bytes) {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        if s.recv_closed {
+            return;
+        }
+        let Some(negotiation) = s.negotiation.as_mut() else {
+            self.on_app_data(now, conn, stream, bytes);
+            return;
+        };
+        let input = negotiation.handle_input_bytes(bytes);
+        let output_ok = s.take_negotiation_output().is_ok();
+        if input.is_err() || !output_ok {
+            self.negotiation_failed(now, conn, stream, false);
+            return;
+        }
+        self.flush_stream(now, conn, stream);
+        self.check_outcome(now, conn, stream);
+    }
+
+    /// Takes a finished negotiation's outcome and hands the stream to its protocol.
+    fn check_outcome(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        let Some(outcome) = s.negotiation.as_mut().and_then(|n| n.outcome()) else {
+            return;
+        };
+        let negotiated = match outcome {
+            Ok(n) => n,
+            Err(_) => {
+                self.negotiation_failed(now, conn, stream, false);
+                return;
+            }
+        };
+        s.negotiation = None;
+        s.negotiation_deadline = None;
+        if s.outbound {
+            let was_writable = s.writable;
+            if !was_writable {
+                self.set_writable(now, conn, stream);
+            }
+            self.on_outbound_confirmed(now, conn, stream, negotiated.protocol.as_str());
+        } else {
+            self.on_inbound_negotiated(now, conn, stream, negotiated.protocol.as_str());
+            let stopped = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.stream(stream))
+                .is_some_and(|s| s.peer_stopped && !only_reads(&s.kind));
+            if stopped {
+                // The peer stopped our side before we could answer.
+                self.reset_stream(now, conn, stream, true);
+                return;
+            }
+        }
+        if !negotiated.leftover.is_empty() {
+            self.on_app_data(now, conn, stream, negotiated.leftover);
+        }
+    }
+
+    /// The stream may carry application bytes now: runs the protocol's open hook.
+    fn set_writable(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        s.writable = true;
+        match &s.kind {
+            StreamKind::ReqResp {
+                key,
+                request: Some(request),
+            } => {
+                let (key, request) = (*key, *request);
+                if let Err(error) = self
+                    .reqresp
+                    .handle_outbound_stream_opened(now, request, key)
+                {
+                    tracing::debug!(%error, "req/resp refused its stream");
+                    self.reset_stream(now, conn, stream, false);
+                }
+            }
+            StreamKind::IdentifyQuery(_) => self.finish_stream(now, conn, stream),
+            StreamKind::IdentifyPushOut => self.write_identify(now, conn, stream),
+            StreamKind::PingOut(_) => self.send_ping(now, conn, stream),
+            _ => {}
+        }
+    }
+
+    /// Our outbound stream's protocol was confirmed by the listener.
+    fn on_outbound_confirmed(&mut self, now: Instant, conn: ConnId, stream: StreamId, id: &str) {
+        let is_gossip = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.gossip_out == Some(stream));
+        if is_gossip {
+            if let Some(Proto::Gossip(version)) = self.classify(id) {
+                self.on_gossip_stream_ready(now, conn, version);
+            }
+        }
+    }
+
+    /// Maps a negotiated protocol id to its owner.
+    pub(crate) fn classify(&self, id: &str) -> Option<Proto> {
+        if let Some(version) = leanp2p_gossipsub::ProtocolVersion::from_protocol_id(id) {
+            return Some(Proto::Gossip(version));
+        }
+        match id {
+            IDENTIFY_PROTOCOL => Some(Proto::Identify),
+            IDENTIFY_PUSH_PROTOCOL => Some(Proto::IdentifyPush),
+            PING_PROTOCOL => Some(Proto::Ping),
+            _ if self
+                .reqresp
+                .config()
+                .protocols()
+                .iter()
+                .any(|p| p.matches(id)) =>
+            {
+                Some(Proto::ReqResp)
+            }
+            _ if self.is_app_protocol(id) => Some(Proto::App),
+            _ => None,
+        }
+    }
+
+    fn on_inbound_negotiated(&mut self, now: Instant, conn: ConnId, stream: StreamId, id: &str) {
+        let Some(proto) = self.classify(id) else {
+            self.reset_stream(now, conn, stream, false);
+            return;
+        };
+        let limits = &self.config.limits;
+        let (class, cap) = match proto {
+            Proto::Gossip(_) => (InboundClass::Gossip, limits.max_inbound_gossip_streams),
+            Proto::ReqResp => (InboundClass::ReqResp, limits.max_inbound_reqresp_streams),
+            Proto::Identify | Proto::IdentifyPush => {
+                (InboundClass::Identify, limits.max_inbound_identify_streams)
+            }
+            Proto::Ping => (InboundClass::Ping, limits.max_inbound_ping_streams),
+            Proto::App => (InboundClass::App, limits.max_inbound_app_streams),
+        };
+        let max_frame = self.config.gossipsub.limits.max_transmit_size;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let peer = c.peer;
+        if c.inbound_count(class) >= cap {
+            if class == InboundClass::Gossip {
+                // The peer recreated its gossip stream: the newest replaces the oldest.
+                let oldest = c
+                    .streams()
+                    .filter(|(_, s)| !s.outbound && s.kind.inbound_class() == Some(class))
+                    .min_by_key(|(id, s)| (s.opened_at, *id))
+                    .map(|(id, _)| id);
+                if let Some(old) = oldest {
+                    self.reset_stream(now, conn, old, true);
+                }
+            } else {
+                self.counters.inbound_streams_refused += 1;
+                tracing::debug!(%stream, protocol = id, "inbound stream cap reached");
+                self.reset_stream(now, conn, stream, false);
+                return;
+            }
+        }
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        s.writable = true;
+        match proto {
+            Proto::Gossip(_) => {
+                s.kind = StreamKind::GossipIn(Box::new(
+                    leanp2p_gossipsub::wire::FrameDecoder::new(max_frame),
+                ));
+            }
+            Proto::ReqResp => {
+                let key = StreamKey::new(conn.as_u64(), stream.as_u64());
+                s.kind = StreamKind::ReqResp { key, request: None };
+                self.rr_streams.insert(key, (conn, stream));
+                if let Err(error) = self.reqresp.handle_stream_opened(now, peer, key, id) {
+                    tracing::debug!(%error, "req/resp refused inbound stream");
+                    // The machine queued a Reset for TooManyStreams; otherwise reset here.
+                    if !matches!(error, leanp2p_reqresp::StreamError::TooManyStreams) {
+                        self.reset_stream(now, conn, stream, false);
+                    }
+                }
+            }
+            Proto::Identify => {
+                s.kind = StreamKind::IdentifyServe;
+                self.write_identify(now, conn, stream);
+            }
+            Proto::IdentifyPush => s.kind = StreamKind::IdentifyPushIn(Vec::new()),
+            Proto::Ping => s.kind = StreamKind::PingIn(Vec::new()),
+            Proto::App => {
+                s.kind = StreamKind::App {
+                    protocol: id.to_string(),
+                };
+                self.emit(NodeEvent::AppStreamOpened {
+                    stream: AppStream { conn, stream },
+                    peer,
+                    protocol: id.to_string(),
+                });
+            }
+        }
+    }
+
+    fn on_app_data(&mut self, now: Instant, conn: ConnId, stream: StreamId, bytes: Bytes) {
+        let max_identify = self.config.limits.max_identify_message;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let peer = c.peer;
+        let Some(s) = c.stream_mut(stream) else {
+            return;
+        };
+        match &mut s.kind {
+            StreamKind::Listening | StreamKind::GossipOut | StreamKind::IdentifyServe => {}
+            StreamKind::IdentifyPushOut => {}
+            StreamKind::GossipIn(_) => self.on_gossip_bytes(now, conn, stream, peer, bytes),
+            StreamKind::ReqResp { key, .. } => {
+                let key = *key;
+                self.counters.reqresp_bytes_received += bytes.len() as u64;
+                if let Err(leanp2p_reqresp::StreamError::UnknownStream(_)) =
+                    self.reqresp.handle_stream_data(now, key, &bytes)
+                {
+                    self.reset_stream(now, conn, stream, false);
+                }
+            }
+            StreamKind::IdentifyQuery(buf) | StreamKind::IdentifyPushIn(buf) => {
+                buf.extend_from_slice(&bytes);
+                if buf.len() > max_identify + 3 {
+                    self.counters.malformed_streams += 1;
+                    tracing::debug!(%stream, "identify message too large");
+                    self.reset_stream(now, conn, stream, false);
+                }
+            }
+            StreamKind::PingOut(buf) => {
+                buf.extend_from_slice(&bytes);
+                self.on_ping_echo(now, conn, stream);
+            }
+            StreamKind::PingIn(buf) => {
+                buf.extend_from_slice(&bytes);
+                self.on_ping_request(now, conn, stream);
+            }
+            StreamKind::App { .. } => self.emit(NodeEvent::AppStreamData {
+                stream: AppStream { conn, stream },
+                data: bytes,
+            }),
+        }
+    }
+
+    // ----- stream ends -----------------------------------------------------------------------
+
+    fn on_stream_finished(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        self.readable.remove(&(conn, stream));
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        s.recv_closed = true;
+        if let Some(negotiation) = s.negotiation.as_mut() {
+            if negotiation.handle_eof().is_err() {
+                self.negotiation_failed(now, conn, stream, false);
+                return;
+            }
+            self.check_outcome(now, conn, stream);
+        }
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        let push = matches!(s.kind, StreamKind::IdentifyPushIn(_));
+        match &mut s.kind {
+            StreamKind::ReqResp { key, .. } => {
+                let key = *key;
+                let _ = self.reqresp.handle_stream_finished(now, key);
+            }
+            StreamKind::IdentifyQuery(buf) | StreamKind::IdentifyPushIn(buf) => {
+                let bytes = std::mem::take(buf);
+                self.on_identify_message(now, conn, &bytes, push);
+                self.finish_stream(now, conn, stream);
+            }
+            // The peer is done with its stream: close ours too so it can be forgotten.
+            StreamKind::PingIn(_) | StreamKind::IdentifyServe | StreamKind::GossipIn(_) => {
+                self.finish_stream(now, conn, stream)
+            }
+            StreamKind::App { .. } => self.emit(NodeEvent::AppStreamFinished {
+                stream: AppStream { conn, stream },
+            }),
+            StreamKind::PingOut(_) => {
+                // The peer closed its side of our ping stream: ping is over here.
+                self.reset_stream(now, conn, stream, true);
+                return;
+            }
+            _ => {}
+        }
+        self.maybe_forget(conn, stream);
+    }
+
+    fn on_stream_reset(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        self.readable.remove(&(conn, stream));
+        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+            s.recv_closed = true;
+        }
+        self.reset_stream(now, conn, stream, true);
+    }
+
+    fn on_stream_stopped(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        if !self.keep_reading_after_stop(conn, stream) {
+            self.reset_stream(now, conn, stream, true);
+        }
+    }
+
+    /// The peer stopped our send side (STOP_SENDING). A stream we only read from, or an
+    /// inbound stream still negotiating, keeps its receive side: what the peer sent before
+    /// stopping may still be unread (rust-libp2p writes its identify push, FINs and drops
+    /// the stream, stopping our side, in one go). Returns whether the stream is kept; once
+    /// its protocol is known, one we must answer on is reset (`check_outcome`).
+    fn keep_reading_after_stop(&mut self, conn: ConnId, stream: StreamId) -> bool {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return false;
+        };
+        s.send_closed = true;
+        let negotiating_inbound = !s.outbound && s.negotiation.is_some();
+        if !s.recv_closed && (negotiating_inbound || only_reads(&s.kind)) {
+            s.peer_stopped = true;
+            return true;
+        }
+        false
+    }
+
+    /// Multistream-select failed (or timed out): reset and tell the stream's owner.
+    pub(crate) fn negotiation_failed(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: StreamId,
+        timed_out: bool,
+    ) {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        if !timed_out {
+            self.counters.negotiation_failures += 1;
+        }
+        let refused = s
+            .negotiation
+            .as_mut()
+            .and_then(|n| n.outcome())
+            .is_some_and(|o| {
+                matches!(
+                    o,
+                    Err(NegotiationError::NoProtocolInCommon
+                        | NegotiationError::LazyRejected { .. })
+                )
+            });
+        if let StreamKind::ReqResp {
+            request: Some(request),
+            key,
+        } = s.kind
+        {
+            if !s.writable {
+                let failure = if timed_out {
+                    OpenFailure::NegotiationFailed
+                } else if refused {
+                    OpenFailure::UnsupportedProtocol
+                } else {
+                    OpenFailure::NegotiationFailed
+                };
+                // Not known to the machine yet: fail the open, then forget the stream.
+                s.kind = StreamKind::Listening;
+                self.reqresp.handle_open_failed(now, request, failure);
+                self.rr_streams.remove(&key);
+            }
+        }
+        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+            if matches!(s.kind, StreamKind::PingOut(_)) && refused {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.ping.unsupported = true;
+                }
+            }
+        }
+        self.reset_stream(now, conn, stream, true);
+    }
+
+    // ----- writing ---------------------------------------------------------------------------
+
+    /// Queues application bytes on a stream. Over the stream's limit the stream is reset.
+    pub(crate) fn write_stream(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: StreamId,
+        bytes: Bytes,
+    ) {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        if s.send_closed {
+            return;
+        }
+        if s.push(bytes).is_err() {
+            self.counters.send_buffer_overflows += 1;
+            tracing::debug!(%stream, "stream send buffer limit exceeded; resetting");
+            self.reset_stream(now, conn, stream, true);
+            return;
+        }
+        self.flush_stream(now, conn, stream);
+    }
+
+    /// FIN once everything queued is written.
+    pub(crate) fn finish_stream(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+            s.finish_queued = true;
+        }
+        self.flush_stream(now, conn, stream);
+    }
+
+    /// Writes queued bytes as credit allows; sends a queued FIN once empty.
+    pub(crate) fn flush_stream(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let Self {
+            conns, endpoint, ..
+        } = self;
+        let Some(s) = conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            return;
+        };
+        if s.send_closed {
+            return;
+        }
+        let result = s.send.flush_to(endpoint, conn, stream);
+        match result {
+            Ok(written) => {
+                if matches!(s.kind, StreamKind::GossipOut) {
+                    self.counters.gossip_bytes_sent += written as u64;
+                } else if matches!(s.kind, StreamKind::ReqResp { .. }) {
+                    self.counters.reqresp_bytes_sent += written as u64;
+                }
+                if s.send.is_empty() && s.finish_queued {
+                    s.send_closed = true;
+                    let _ = endpoint.finish(conn, stream);
+                    self.maybe_forget(conn, stream);
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%stream, %error, "stream write failed");
+                s.send_closed = true;
+                let stopped = matches!(error, leanp2p_quic::WriteError::Stopped(_));
+                if !(stopped && self.keep_reading_after_stop(conn, stream)) {
+                    self.reset_stream(now, conn, stream, true);
+                }
+            }
+        }
+    }
+
+    /// Forgets a stream once both directions are over.
+    fn maybe_forget(&mut self, conn: ConnId, stream: StreamId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let done = c
+            .stream(stream)
+            .is_some_and(|s| s.send_closed && s.recv_closed);
+        if done {
+            if let Some(s) = c.remove_stream(stream) {
+                if s.peer_stopped {
+                    // Release our stopped send side in QUIC too.
+                    let _ = self.endpoint.reset(conn, stream, 0);
+                }
+                if let StreamKind::ReqResp { key, .. } = s.kind {
+                    self.rr_streams.remove(&key);
+                    self.forget_response_stream(conn, stream);
+                }
+            }
+        }
+    }
+
+    /// Resets a stream in both directions and forgets it. With `notify`, the owner is
+    /// told (req/resp machine, gossip stream recreation, ping).
+    pub(crate) fn reset_stream(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: StreamId,
+        notify: bool,
+    ) {
+        let _ = self.endpoint.reset(conn, stream, 0);
+        self.readable.remove(&(conn, stream));
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(s) = c.remove_stream(stream) else {
+            return;
+        };
+        match s.kind {
+            StreamKind::ReqResp { key, request } => {
+                self.rr_streams.remove(&key);
+                self.forget_response_stream(conn, stream);
+                if notify {
+                    if request.is_some() && !s.writable {
+                        if let Some(request) = request {
+                            self.reqresp.handle_open_failed(
+                                now,
+                                request,
+                                OpenFailure::NegotiationFailed,
+                            );
+                        }
+                    } else {
+                        let _ = self.reqresp.handle_stream_reset(now, key);
+                    }
+                }
+            }
+            StreamKind::GossipOut if c.gossip_out == Some(stream) => {
+                c.gossip_out = None;
+                if notify {
+                    self.gossip_stream_failed(now, conn);
+                }
+            }
+            StreamKind::App { .. } if notify => {
+                self.emit(NodeEvent::AppStreamReset {
+                    stream: AppStream { conn, stream },
+                });
+            }
+            StreamKind::PingOut(_) if c.ping.stream == Some(stream) => {
+                if notify {
+                    self.ping_stream_lost(now, conn, crate::event::PingFailure::Unsupported);
+                } else {
+                    c.ping.stream = None;
+                    c.ping.outstanding = None;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Streams on which we only read (after negotiation): a peer stopping our side of them
+/// loses nothing.
+fn only_reads(kind: &StreamKind) -> bool {
+    matches!(
+        kind,
+        StreamKind::IdentifyPushIn(_) | StreamKind::IdentifyQuery(_) | StreamKind::GossipIn(_)
+    )
+}
