@@ -163,6 +163,7 @@ pub use leanp2p_gossipsub::{
     MessageId, PublishError, SubscriptionError, TopicHash, Validation, ValidationError,
 };
 pub use leanp2p_identity::{Keypair, Multiaddr, PeerId};
+pub use leanp2p_multistream::ProtocolId;
 pub use leanp2p_quic::{ConnId, Datagram, Direction, Transmit};
 pub use leanp2p_reqresp::{
     CancelError, ChannelId, RequestError, RequestId, RespondError, ResponseChunk, ResponseCode,

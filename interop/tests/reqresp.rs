@@ -196,7 +196,7 @@ fn machine_speaks_to_a_reference_peer() {
         .request(
             t0,
             peer,
-            lean::BLOCKS_BY_RANGE.as_str(),
+            &lean::BLOCKS_BY_RANGE,
             req.to_ssz().unwrap().into(),
         )
         .unwrap();

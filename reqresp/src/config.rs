@@ -139,6 +139,11 @@ impl Config {
         self
     }
 
+    /// The node-wide limits ([`Limits`]).
+    pub fn node_limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The registered protocols.
     pub fn protocols(&self) -> &[ProtocolConfig] {
         &self.protocols
@@ -158,6 +163,9 @@ impl Config {
         let l = &self.limits;
         if self.request_timeout.is_zero() || self.inbound_timeout.is_zero() {
             return Err(ConfigError::Invalid("timeouts must be non-zero"));
+        }
+        if l.response_high_water == 0 {
+            return Err(ConfigError::Invalid("response_high_water must be non-zero"));
         }
         if self.quota_prune_interval.is_zero() {
             return Err(ConfigError::Invalid(
@@ -180,9 +188,6 @@ impl Config {
         let mut seen = BTreeSet::new();
         for p in &self.protocols {
             for id in std::iter::once(&p.id).chain(&p.aliases) {
-                if !id.as_str().starts_with('/') {
-                    return Err(ConfigError::BadProtocolId(id.to_string()));
-                }
                 if !seen.insert(id.as_str()) {
                     return Err(ConfigError::DuplicateProtocol(id.to_string()));
                 }
@@ -261,11 +266,7 @@ mod tests {
         });
         assert!(delay.validate().is_err());
 
-        let mut id = Config::default();
-        id.with_protocol(ProtocolConfig::ssz_snappy(
-            ProtocolId::from_static("nope"),
-            ProtocolLimits::default(),
-        ));
-        assert!(matches!(id.validate(), Err(ConfigError::BadProtocolId(_))));
+        // An id without the leading '/' cannot be built at all (multistream validates it).
+        assert!(ProtocolId::new("nope").is_err());
     }
 }

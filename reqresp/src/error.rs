@@ -133,9 +133,6 @@ pub enum ConfigError {
     /// Two protocols (or aliases) share an id.
     #[error("protocol id {0} registered twice")]
     DuplicateProtocol(String),
-    /// A protocol id that does not start with `/`.
-    #[error("protocol id {0:?} must start with '/'")]
-    BadProtocolId(String),
     /// A protocol limit is inconsistent or exceeds a node-wide limit.
     #[error("protocol {protocol}: {what}")]
     BadProtocolLimit {
@@ -201,7 +198,9 @@ pub enum RespondError {
     /// The chunk does not fit the protocol's limits.
     #[error("cannot encode response chunk: {0}")]
     Encode(#[from] EncodeError),
-    /// The host is not draining `poll_outbound`.
+    /// Not now: the response stream holds `Limits::response_high_water`
+    /// unsent bytes (wait for `Event::ResponseWritable` for this channel), or
+    /// the host is not draining `poll_outbound`.
     #[error("outbound queue is full")]
     QueueFull,
 }

@@ -198,6 +198,15 @@ pub enum Event {
         /// Why.
         reason: FailureReason,
     },
+    /// `respond` refused a chunk on `channel` with `RespondError::QueueFull`
+    /// because the host held [`Limits::response_high_water`](crate::Limits)
+    /// unsent bytes on its stream; the host has since reported less
+    /// ([`ReqResp::handle_stream_unsent`](crate::ReqResp::handle_stream_unsent)):
+    /// send the next chunk now. Emitted once per refusal episode.
+    ResponseWritable {
+        /// The channel that may send again.
+        channel: ChannelId,
+    },
 }
 
 /// Why `poll_timeout` returned its deadline.
@@ -252,4 +261,7 @@ pub struct Stats {
     pub inbound_aborted: u64,
     /// Streams the host opened for requests that were already over.
     pub late_streams_reset: u64,
+    /// `respond` calls refused because the response stream held
+    /// `Limits::response_high_water` unsent bytes.
+    pub responses_backpressured: u64,
 }

@@ -173,14 +173,15 @@ pub fn reqresp_ops(data: &[u8], t0: std::time::Instant) {
         let Some(&peer) = peers.get(usize::from(arg) % peers.len()) else {
             return;
         };
-        let protocol = protocols
-            .get(usize::from(arg >> 4) % protocols.len())
-            .map_or("", |p| p.as_str());
+        let protocol_id = protocols.get(usize::from(arg >> 4) % protocols.len());
+        let protocol = protocol_id.map_or("", |p| p.as_str());
         let key = StreamKey::new(0, u64::from(arg % 8));
         match op % 10 {
             0 => {
                 let len = usize::from(bytes.next().unwrap_or(0));
-                let _ = m.request(now, peer, protocol, Bytes::from(vec![arg; len]));
+                if let Some(id) = protocol_id {
+                    let _ = m.request(now, peer, id, Bytes::from(vec![arg; len]));
+                }
             }
             1 => {
                 let _ = m.handle_stream_opened(now, peer, key, protocol);

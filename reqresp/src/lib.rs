@@ -9,13 +9,21 @@
 //!
 //! # Inputs, commands, outputs
 //!
+//! * Protocol ids are the multistream crate's [`ProtocolId`] (validated on
+//!   construction), shared with the host.
 //! * Commands: [`ReqResp::request`], [`ReqResp::cancel`],
 //!   [`ReqResp::respond`], [`ReqResp::end_response`].
 //! * Host inputs: [`ReqResp::handle_stream_opened`] (inbound, negotiated),
 //!   [`ReqResp::handle_outbound_stream_opened`] / [`ReqResp::handle_open_failed`]
 //!   (answers to [`StreamOp::Open`]), [`ReqResp::handle_stream_data`],
 //!   [`ReqResp::handle_stream_finished`], [`ReqResp::handle_stream_reset`],
-//!   [`ReqResp::handle_peer_disconnected`], [`ReqResp::handle_timeout`].
+//!   [`ReqResp::handle_peer_disconnected`], [`ReqResp::handle_timeout`],
+//!   [`ReqResp::handle_stream_unsent`] (the unsent bytes the host holds on a
+//!   stream, after every write or flush: this drives response backpressure,
+//!   see [`Limits::response_high_water`]; [`Event::ResponseWritable`] says when
+//!   a refused channel may send again).
+//! * Getters: [`ReqResp::channel_stream`] (a response channel's stream),
+//!   [`ReqResp::has_work_for`], [`ReqResp::stats`].
 //! * Outputs: [`ReqResp::poll_outbound`] ([`StreamOp`]: open / write /
 //!   finish / reset), [`ReqResp::poll_event`] ([`Event`]: inbound request,
 //!   response chunk, completed, failed with a typed [`FailureReason`], ...),
@@ -42,7 +50,7 @@
 //! let peer = Keypair::from_secret_bytes(&[1; 32]).unwrap().peer_id();
 //! let mut rr = ReqResp::new(Config::lean()).unwrap();
 //! let status = lean::Status::default().to_ssz().unwrap();
-//! let id = rr.request(now, peer, lean::STATUS.as_str(), Bytes::from(status)).unwrap();
+//! let id = rr.request(now, peer, &lean::STATUS, Bytes::from(status)).unwrap();
 //! // Drain: the host opens a stream for the request.
 //! let Some(StreamOp::Open { request, .. }) = rr.poll_outbound() else { unreachable!() };
 //! assert_eq!(request, id);

@@ -41,6 +41,13 @@ pub struct Limits {
     /// request is rejected with `ResourceUnavailable` and a response chunk fails
     /// its request with `FailureReason::EventQueueFull`. Default 4096.
     pub max_queued_events: usize,
+    /// Response backpressure: once the host reports
+    /// ([`ReqResp::handle_stream_unsent`](crate::ReqResp::handle_stream_unsent))
+    /// this many unsent bytes on a response stream, `respond` refuses further
+    /// chunks with `RespondError::QueueFull` until the host reports less, when
+    /// `Event::ResponseWritable` says to go on. So a response holds at most the
+    /// mark plus one chunk in the host. Default 1 MiB.
+    pub response_high_water: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +60,7 @@ impl Default for Limits {
             max_outbound_requests: 1024,
             max_queued_ops: 4096,
             max_queued_events: 4096,
+            response_high_water: 1024 * 1024,
         }
     }
 }

@@ -2,109 +2,13 @@
 
 use crate::codec::{Codec, LengthDelimitedCodec, SszSnappyCodec};
 use crate::limits::{MAX_ERROR_MESSAGE_SIZE, MAX_PAYLOAD_SIZE, MAX_REQUEST_BLOCKS};
-use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A multistream protocol id such as `/leanconsensus/req/status/1/ssz_snappy`.
-/// Cheap to clone (static or shared string).
-#[derive(Clone)]
-pub struct ProtocolId(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Static(&'static str),
-    Shared(Arc<str>),
-}
-
-impl ProtocolId {
-    /// An id from a static string, no allocation.
-    pub const fn from_static(id: &'static str) -> Self {
-        Self(Repr::Static(id))
-    }
-
-    /// An id from an owned string.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(Repr::Shared(Arc::from(id.into())))
-    }
-
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Static(s) => s,
-            Repr::Shared(s) => s,
-        }
-    }
-}
-
-impl fmt::Debug for ProtocolId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for ProtocolId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq for ProtocolId {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for ProtocolId {}
-
-impl PartialOrd for ProtocolId {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ProtocolId {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl std::hash::Hash for ProtocolId {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
-    }
-}
-
-impl PartialEq<str> for ProtocolId {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for ProtocolId {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl AsRef<str> for ProtocolId {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Borrow<str> for ProtocolId {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl From<&'static str> for ProtocolId {
-    fn from(s: &'static str) -> Self {
-        Self::from_static(s)
-    }
-}
+/// A multistream protocol id such as `/leanconsensus/req/status/1/ssz_snappy`: the
+/// multistream crate's type, shared by multistream, req/resp and the host.
+pub use leanp2p_multistream::ProtocolId;
 
 /// Size, chunk and concurrency limits of one protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

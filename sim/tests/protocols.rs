@@ -32,7 +32,7 @@ fn request_round_trip(
     sim: &mut Sim,
     from: NodeIdx,
     to: NodeIdx,
-    protocol: &str,
+    protocol: &leanp2p_host::ProtocolId,
     body: Vec<u8>,
     chunks: Vec<Bytes>,
 ) {
@@ -54,7 +54,7 @@ fn request_round_trip(
                     protocol: p,
                     ..
                 } => {
-                    assert_eq!(p.as_str(), protocol);
+                    assert_eq!(p.as_str(), protocol.as_str());
                     assert_eq!(got.as_ref(), body.as_slice());
                     Some(*channel)
                 }
@@ -176,7 +176,7 @@ fn status_blocks_by_root_and_blocks_by_range_both_ways() {
             &mut sim,
             from,
             to,
-            lean::STATUS.as_str(),
+            &lean::STATUS,
             status_ssz.to_vec(),
             vec![status_ssz.clone()],
         );
@@ -189,7 +189,7 @@ fn status_blocks_by_root_and_blocks_by_range_both_ways() {
             &mut sim,
             from,
             to,
-            lean::BLOCKS_BY_ROOT.as_str(),
+            &lean::BLOCKS_BY_ROOT,
             by_root,
             blocks.clone(),
         );
@@ -203,7 +203,7 @@ fn status_blocks_by_root_and_blocks_by_range_both_ways() {
             &mut sim,
             from,
             to,
-            lean::BLOCKS_BY_RANGE.as_str(),
+            &lean::BLOCKS_BY_RANGE,
             by_range,
             blocks.clone(),
         );

@@ -125,12 +125,7 @@ fn sync_storm_against_one_server_completes_every_request() {
                 .unwrap();
                 let request = sim
                     .with_node(client.idx, |node, now| {
-                        node.request(
-                            now,
-                            server_peer,
-                            lean::BLOCKS_BY_ROOT.as_str(),
-                            Bytes::from(body),
-                        )
+                        node.request(now, server_peer, &lean::BLOCKS_BY_ROOT, Bytes::from(body))
                     })
                     .unwrap()
                     .unwrap();

@@ -63,12 +63,7 @@ fn streaming_server_paces_itself_for_a_slow_requester() {
     let client_peer = sim.peer_id(client);
     let request = sim
         .with_node(client, |node, now| {
-            node.request(
-                now,
-                server_peer,
-                lean::BLOCKS_BY_ROOT.as_str(),
-                Bytes::from(body),
-            )
+            node.request(now, server_peer, &lean::BLOCKS_BY_ROOT, Bytes::from(body))
         })
         .unwrap()
         .unwrap();

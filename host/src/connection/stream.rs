@@ -7,7 +7,7 @@ use bytes::Bytes;
 use leanp2p_gossipsub::wire::FrameDecoder;
 use leanp2p_multistream::Negotiation;
 use leanp2p_quic::SendBuffer;
-use leanp2p_reqresp::{RequestId, StreamKey};
+use leanp2p_reqresp::RequestId;
 
 use super::Accounted;
 
@@ -21,11 +21,9 @@ pub(crate) enum StreamKind {
     GossipOut,
     /// The peer's `/meshsub` stream (we only read it).
     GossipIn(Box<FrameDecoder>),
-    /// A req/resp stream known to the machine under `key`; `request` for ours.
-    ReqResp {
-        key: StreamKey,
-        request: Option<RequestId>,
-    },
+    /// A req/resp stream, known to the machine under the key the host names it by
+    /// (`node::reqresp::rr_key`); `request` for ours.
+    ReqResp { request: Option<RequestId> },
     /// Our identify query: read the peer's answer until FIN.
     IdentifyQuery(Vec<u8>),
     /// The peer's identify query: we answered and finished.

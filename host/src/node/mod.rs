@@ -110,13 +110,6 @@ pub struct Node {
     known: crate::conn_manager::KnownPeers,
     /// Dialable addresses for the peer target.
     book: crate::peer_target::AddressBook,
-    /// Inbound-request channels and their response stream (learned from the first
-    /// chunk), for [`Node::respond`] backpressure.
-    responses: BTreeMap<ChannelId, (ConnId, StreamId)>,
-    /// The reverse of `responses`.
-    response_streams: BTreeMap<(ConnId, StreamId), ChannelId>,
-    /// Channels refused with `QueueFull` that wait for `ResponseWritable`.
-    responses_waiting: BTreeSet<ChannelId>,
     /// Node-level deadlines (see [`crate::timer`]).
     timers: TimerTable,
     /// Known peers, the address book, connected peers or a gossip overflow episode
@@ -154,6 +147,10 @@ impl Node {
     ) -> Result<Self, ConfigError> {
         let mut config = config;
         config.gossipsub.idle_keepalive = config.gossip_keepalive;
+        // One response budget: the host's knob, enforced by the req/resp machine.
+        let mut reqresp_limits = config.reqresp.node_limits().clone();
+        reqresp_limits.response_high_water = config.limits.response_high_water;
+        config.reqresp.limits(reqresp_limits);
         config.validate()?;
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut draw = || {
@@ -215,9 +212,6 @@ impl Node {
             app_protocols: Vec::new(),
             blocked_opens: VecDeque::new(),
             book: BTreeMap::new(),
-            responses: BTreeMap::new(),
-            response_streams: BTreeMap::new(),
-            responses_waiting: BTreeSet::new(),
             timers: TimerTable::default(),
             node_timers_changed: true,
             graylist_check: false,
@@ -623,7 +617,7 @@ impl Node {
         &mut self,
         now: Instant,
         peer: PeerId,
-        protocol: &str,
+        protocol: &ProtocolId,
         body: Bytes,
     ) -> Result<RequestId, RequestError> {
         self.last_now = Some(now);
@@ -653,7 +647,8 @@ impl Node {
     /// node emits [`NodeEvent::ResponseWritable`] for the channel once the stream has
     /// drained below the mark, and the server sends the next chunk then. A server
     /// streaming many `blocks_by_range` chunks so paces itself and the node holds at
-    /// most the mark plus one chunk per response.
+    /// most the mark plus one chunk per response. The mark is enforced by the req/resp
+    /// machine, to which the host reports every response stream's unsent bytes.
     pub fn respond(
         &mut self,
         now: Instant,
@@ -661,13 +656,10 @@ impl Node {
         chunk: ResponseChunk,
     ) -> Result<(), RespondError> {
         self.last_now = Some(now);
-        if self.response_backpressured(channel) {
-            return Err(RespondError::QueueFull);
-        }
-        let ends = !chunk.is_success();
+        let before = self.reqresp.stats().responses_backpressured;
         let result = self.reqresp.respond(now, channel, chunk);
-        if result.is_ok() {
-            self.take_response_ops(now, channel, ends);
+        if self.reqresp.stats().responses_backpressured > before {
+            self.counters.responses_backpressured += 1;
         }
         self.pump(now);
         result
@@ -677,17 +669,16 @@ impl Node {
     pub fn end_response(&mut self, now: Instant, channel: ChannelId) -> Result<(), RespondError> {
         self.last_now = Some(now);
         let result = self.reqresp.end_response(now, channel);
-        if result.is_ok() {
-            self.forget_response(channel);
-        }
         self.pump(now);
         result
     }
 
-    /// Unsent bytes on the response stream of `channel`, once its first chunk was
-    /// sent (`None` before, and after the response ended).
+    /// Unsent bytes on the response stream of `channel` while the application may
+    /// respond on it (from [`NodeEvent::InboundRequest`] until the response ends or
+    /// fails; `None` otherwise).
     pub fn response_buffered_bytes(&self, channel: ChannelId) -> Option<usize> {
-        let (conn, stream) = self.responses.get(&channel)?;
+        let key = self.reqresp.channel_stream(channel)?;
+        let (conn, stream) = self.rr_streams.get(&key)?;
         self.conns
             .get(conn)
             .and_then(|c| c.stream(*stream))

@@ -1,12 +1,14 @@
 //! Req/resp routing: one stream per request, opened on the peer's gossip connection (or
-//! its first connection), named by a [`leanp2p_reqresp::StreamKey`] of (connection,
-//! stream).
+//! its first connection), named by the host with a [`leanp2p_reqresp::StreamKey`] of
+//! (connection, stream) when it opens or accepts the stream ([`rr_key`]). The machine
+//! carries the response backpressure: the host reports each response stream's unsent
+//! bytes after every flush.
 
 use std::time::Instant;
 
 use leanp2p_multistream::ProtocolId;
 use leanp2p_quic::{ConnId, StreamId};
-use leanp2p_reqresp::{ChannelId, Event as RrEvent, OpenFailure, StreamKey, StreamOp};
+use leanp2p_reqresp::{Event as RrEvent, OpenFailure, StreamKey, StreamOp};
 
 use super::Node;
 use crate::connection::StreamKind;
@@ -42,7 +44,6 @@ impl Node {
                     return;
                 };
                 let kind = StreamKind::ReqResp {
-                    key: StreamKey::new(0, 0),
                     request: Some(request),
                 };
                 match self.open_stream(now, conn, kind, ids.clone()) {
@@ -80,88 +81,6 @@ impl Node {
         }
     }
 
-    /// Whether `channel`'s response stream is at its high-water mark; if so, the
-    /// channel waits for [`NodeEvent::ResponseWritable`] and the refusal is counted.
-    pub(crate) fn response_backpressured(&mut self, channel: ChannelId) -> bool {
-        let high_water = self.config.limits.response_high_water;
-        let full = self
-            .response_buffered_bytes(channel)
-            .is_some_and(|b| b >= high_water);
-        if full {
-            self.responses_waiting.insert(channel);
-            self.counters.responses_backpressured += 1;
-        }
-        full
-    }
-
-    /// Carries out the stream operations [`ReqResp::respond`] just queued for `channel`,
-    /// learning its response stream from the first write. The machine's queue is empty
-    /// before every command (each handler and command drains it), so its first write
-    /// belongs to `channel`. With `ends` (an error chunk) the channel is over.
-    ///
-    /// [`ReqResp::respond`]: leanp2p_reqresp::ReqResp::respond
-    pub(crate) fn take_response_ops(&mut self, now: Instant, channel: ChannelId, ends: bool) {
-        while let Some(op) = self.reqresp.poll_outbound() {
-            if let StreamOp::Write { stream, .. } = &op {
-                if !ends && !self.responses.contains_key(&channel) {
-                    if let Some(&(conn, id)) = self.rr_streams.get(stream) {
-                        let inbound = self
-                            .conns
-                            .get(&conn)
-                            .and_then(|c| c.stream(id))
-                            .is_some_and(|s| {
-                                matches!(s.kind, StreamKind::ReqResp { request: None, .. })
-                            });
-                        debug_assert!(inbound, "first write after respond is not a response");
-                        if inbound && !self.response_streams.contains_key(&(conn, id)) {
-                            self.responses.insert(channel, (conn, id));
-                            self.response_streams.insert((conn, id), channel);
-                        }
-                    }
-                }
-            }
-            self.on_reqresp_op(now, op);
-        }
-        if ends {
-            self.forget_response(channel);
-        }
-    }
-
-    /// The response on `channel` is over (ended, failed or aborted).
-    pub(crate) fn forget_response(&mut self, channel: ChannelId) {
-        if let Some(key) = self.responses.remove(&channel) {
-            self.response_streams.remove(&key);
-        }
-        self.responses_waiting.remove(&channel);
-    }
-
-    /// A stream is gone: forget the response it carried, if any.
-    pub(crate) fn forget_response_stream(&mut self, conn: ConnId, stream: StreamId) {
-        if let Some(channel) = self.response_streams.remove(&(conn, stream)) {
-            self.responses.remove(&channel);
-            self.responses_waiting.remove(&channel);
-        }
-    }
-
-    /// QUIC credit returned on `stream`: a waiting response below its high-water mark
-    /// may send again.
-    pub(crate) fn after_response_flush(&mut self, conn: ConnId, stream: StreamId) {
-        let Some(&channel) = self.response_streams.get(&(conn, stream)) else {
-            return;
-        };
-        if !self.responses_waiting.contains(&channel) {
-            return;
-        }
-        let high_water = self.config.limits.response_high_water;
-        if self
-            .response_buffered_bytes(channel)
-            .is_some_and(|b| b < high_water)
-        {
-            self.responses_waiting.remove(&channel);
-            self.emit(NodeEvent::ResponseWritable { channel });
-        }
-    }
-
     /// `conn` accepts more streams: open the requests that waited for it, in order.
     pub(crate) fn retry_blocked_opens(&mut self, now: Instant, conn: ConnId) {
         let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocked_opens)
@@ -170,7 +89,6 @@ impl Node {
         self.blocked_opens = rest.into();
         for (conn, request, ids) in ready {
             let kind = StreamKind::ReqResp {
-                key: StreamKey::new(0, 0),
                 request: Some(request),
             };
             match self.open_stream(now, conn, kind, ids.clone()) {
@@ -220,14 +138,11 @@ impl Node {
                 channel,
                 peer,
                 reason,
-            } => {
-                self.forget_response(channel);
-                NodeEvent::InboundAborted {
-                    channel,
-                    peer,
-                    reason,
-                }
-            }
+            } => NodeEvent::InboundAborted {
+                channel,
+                peer,
+                reason,
+            },
             RrEvent::InboundRejected {
                 peer,
                 protocol,
@@ -264,10 +179,18 @@ impl Node {
                 peer,
                 reason,
             },
+            RrEvent::ResponseWritable { channel } => NodeEvent::ResponseWritable { channel },
             _ => return,
         };
         self.emit(event);
     }
+}
+
+/// The key the host names a req/resp stream by: its connection and QUIC stream. Known
+/// from the moment the host opens or accepts the stream, so the machine never sees a
+/// placeholder.
+pub(crate) fn rr_key(conn: ConnId, stream: StreamId) -> StreamKey {
+    StreamKey::new(conn.as_u64(), stream.as_u64())
 }
 
 /// The peer a req/resp event is about.

@@ -6,8 +6,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use leanp2p_multistream::{Negotiation, NegotiationError, ProtocolId, ProtocolSet};
 use leanp2p_quic::{ConnId, Direction, Event, StreamId};
-use leanp2p_reqresp::{OpenFailure, StreamKey};
+use leanp2p_reqresp::OpenFailure;
 
+use super::reqresp::rr_key;
 use super::{Node, Proto, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
 use crate::app_streams::AppStream;
 use crate::connection::{Connection, InboundClass, Stream, StreamKind};
@@ -52,7 +53,6 @@ impl Node {
             Event::Writable { conn, stream } => {
                 self.flush_stream(now, conn, stream);
                 self.after_gossip_flush(now, conn, stream);
-                self.after_response_flush(conn, stream);
             }
             Event::Finished { conn, stream } => self.on_stream_finished(now, conn, stream),
             Event::Reset { conn, stream, .. } => self.on_stream_reset(now, conn, stream),
@@ -134,9 +134,9 @@ impl Node {
             .get(&peer)
             .is_some_and(|p| p.conns.iter().any(|id| *id != conn));
         for (id, s) in c.take_streams() {
-            if let StreamKind::ReqResp { key, request } = s.kind {
+            if let StreamKind::ReqResp { request } = s.kind {
+                let key = rr_key(conn, id);
                 self.rr_streams.remove(&key);
-                self.forget_response_stream(conn, id);
                 if others_remain {
                     match request {
                         Some(request) if !s.writable => {
@@ -203,12 +203,8 @@ impl Node {
             Err(_) => return Err(leanp2p_quic::OpenStreamError::NotConnected),
         };
         let stream = self.endpoint.open_bi(conn)?;
-        let mut kind = kind;
-        let mut rr_key = None;
-        if let StreamKind::ReqResp { key, .. } = &mut kind {
-            *key = StreamKey::new(conn.as_u64(), stream.as_u64());
-            rr_key = Some(*key);
-        }
+        // The host names req/resp streams itself: the key is known from the open.
+        let reqresp_key = matches!(kind, StreamKind::ReqResp { .. }).then(|| rr_key(conn, stream));
         let limit = self.send_limit_for(&kind);
         let deadline = now + self.config.limits.negotiation_timeout;
         let mut s = Stream::new(kind, negotiation, deadline, limit, true, now);
@@ -223,7 +219,7 @@ impl Node {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.insert_stream(stream, s);
         }
-        if let Some(key) = rr_key {
+        if let Some(key) = reqresp_key {
             self.rr_streams.insert(key, (conn, stream));
         }
         if lazy_ready {
@@ -400,10 +396,9 @@ impl Node {
         s.writable = true;
         match &s.kind {
             StreamKind::ReqResp {
-                key,
                 request: Some(request),
             } => {
-                let (key, request) = (*key, *request);
+                let (key, request) = (rr_key(conn, stream), *request);
                 if let Err(error) = self
                     .reqresp
                     .handle_outbound_stream_opened(now, request, key)
@@ -504,8 +499,8 @@ impl Node {
                 ));
             }
             Proto::ReqResp => {
-                let key = StreamKey::new(conn.as_u64(), stream.as_u64());
-                s.kind = StreamKind::ReqResp { key, request: None };
+                let key = rr_key(conn, stream);
+                s.kind = StreamKind::ReqResp { request: None };
                 self.rr_streams.insert(key, (conn, stream));
                 if let Err(error) = self.reqresp.handle_stream_opened(now, peer, key, id) {
                     tracing::debug!(%error, "req/resp refused inbound stream");
@@ -547,8 +542,8 @@ impl Node {
             StreamKind::Listening | StreamKind::GossipOut | StreamKind::IdentifyServe => {}
             StreamKind::IdentifyPushOut => {}
             StreamKind::GossipIn(_) => self.on_gossip_bytes(now, conn, stream, peer, bytes),
-            StreamKind::ReqResp { key, .. } => {
-                let key = *key;
+            StreamKind::ReqResp { .. } => {
+                let key = rr_key(conn, stream);
                 self.counters.reqresp_bytes_received += bytes.len() as u64;
                 if let Err(leanp2p_reqresp::StreamError::UnknownStream(_)) =
                     self.reqresp.handle_stream_data(now, key, &bytes)
@@ -599,8 +594,8 @@ impl Node {
         };
         let push = matches!(s.kind, StreamKind::IdentifyPushIn(_));
         match &mut s.kind {
-            StreamKind::ReqResp { key, .. } => {
-                let key = *key;
+            StreamKind::ReqResp { .. } => {
+                let key = rr_key(conn, stream);
                 let _ = self.reqresp.handle_stream_finished(now, key);
             }
             StreamKind::IdentifyQuery(buf) | StreamKind::IdentifyPushIn(buf) => {
@@ -684,9 +679,9 @@ impl Node {
             });
         if let StreamKind::ReqResp {
             request: Some(request),
-            key,
         } = s.kind
         {
+            let key = rr_key(conn, stream);
             if !s.writable {
                 let failure = if timed_out {
                     OpenFailure::NegotiationFailed
@@ -760,6 +755,12 @@ impl Node {
             Ok(written) => {
                 if matches!(s.kind, StreamKind::GossipOut) {
                     self.counters.gossip_bytes_sent += written as u64;
+                } else if let StreamKind::ReqResp { request: None } = s.kind {
+                    self.counters.reqresp_bytes_sent += written as u64;
+                    // Response backpressure lives in the req/resp machine.
+                    let unsent = s.send.buffered_bytes();
+                    self.reqresp
+                        .handle_stream_unsent(now, rr_key(conn, stream), unsent);
                 } else if matches!(s.kind, StreamKind::ReqResp { .. }) {
                     self.counters.reqresp_bytes_sent += written as u64;
                 }
@@ -794,9 +795,8 @@ impl Node {
                     // Release our stopped send side in QUIC too.
                     let _ = self.endpoint.reset(conn, stream, 0);
                 }
-                if let StreamKind::ReqResp { key, .. } = s.kind {
-                    self.rr_streams.remove(&key);
-                    self.forget_response_stream(conn, stream);
+                if let StreamKind::ReqResp { .. } = s.kind {
+                    self.rr_streams.remove(&rr_key(conn, stream));
                 }
             }
         }
@@ -820,9 +820,9 @@ impl Node {
             return;
         };
         match s.kind {
-            StreamKind::ReqResp { key, request } => {
+            StreamKind::ReqResp { request } => {
+                let key = rr_key(conn, stream);
                 self.rr_streams.remove(&key);
-                self.forget_response_stream(conn, stream);
                 if notify {
                     if request.is_some() && !s.writable {
                         if let Some(request) = request {

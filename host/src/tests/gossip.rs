@@ -222,7 +222,7 @@ fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
     let now = net.time;
     net.nodes[0]
         .node
-        .request(now, peer, crate::lean::STATUS.as_str(), Bytes::from(status))
+        .request(now, peer, &crate::lean::STATUS, Bytes::from(status))
         .unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[1]

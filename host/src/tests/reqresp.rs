@@ -57,7 +57,7 @@ fn exchange(
     net: &mut Net,
     from: usize,
     to: usize,
-    protocol: &str,
+    protocol: &crate::ProtocolId,
     body: Vec<u8>,
     answer: Vec<Vec<u8>>,
 ) -> Vec<Bytes> {
@@ -70,7 +70,7 @@ fn exchange(
         .unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| inbound(net, to).len() > seen));
     let (channel, got_protocol, got_body) = inbound(net, to)[seen].clone();
-    assert_eq!(got_protocol, protocol);
+    assert_eq!(got_protocol, protocol.as_str());
     assert_eq!(&got_body[..], &body[..]);
     let now = net.time;
     for chunk in answer {
@@ -105,7 +105,7 @@ fn status_both_ways() {
             &mut net,
             from,
             to,
-            lean::STATUS.as_str(),
+            &lean::STATUS,
             ours,
             vec![theirs.clone()],
         );
@@ -129,7 +129,7 @@ fn blocks_by_root_both_ways() {
             &mut net,
             from,
             to,
-            lean::BLOCKS_BY_ROOT.as_str(),
+            &lean::BLOCKS_BY_ROOT,
             request,
             blocks.clone(),
         );
@@ -152,7 +152,7 @@ fn blocks_by_range_both_ways() {
             &mut net,
             from,
             to,
-            lean::BLOCKS_BY_RANGE.as_str(),
+            &lean::BLOCKS_BY_RANGE,
             request,
             blocks.clone(),
         );
@@ -179,7 +179,7 @@ fn request_to_unknown_protocol_on_peer_fails_cleanly() {
     let body = lean::Status::default().to_ssz().unwrap();
     let request = net.nodes[0]
         .node
-        .request(now, peer, lean::STATUS.as_str(), Bytes::from(body))
+        .request(now, peer, &lean::STATUS, Bytes::from(body))
         .unwrap();
     assert!(net.run_until(Duration::from_secs(15), |net| {
         net.nodes[0]
@@ -218,12 +218,7 @@ fn response_over_the_stream_send_limit_resets_only_that_stream() {
     let now = net.time;
     let id = net.nodes[0]
         .node
-        .request(
-            now,
-            peer,
-            lean::BLOCKS_BY_RANGE.as_str(),
-            Bytes::from(request),
-        )
+        .request(now, peer, &lean::BLOCKS_BY_RANGE, Bytes::from(request))
         .unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| !inbound(net, 1).is_empty()));
     let channel = inbound(&net, 1)[0].0;
@@ -254,14 +249,7 @@ fn response_over_the_stream_send_limit_resets_only_that_stream() {
     assert!(net.nodes[0].node.is_connected(&peer));
     // The connection still serves requests.
     let status = lean::Status::default().to_ssz().unwrap();
-    let got = exchange(
-        &mut net,
-        0,
-        1,
-        lean::STATUS.as_str(),
-        status.clone(),
-        vec![status],
-    );
+    let got = exchange(&mut net, 0, 1, &lean::STATUS, status.clone(), vec![status]);
     assert_eq!(got.len(), 1);
 }
 
@@ -303,7 +291,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
             ids.push(
                 net.nodes[0]
                     .node
-                    .request(now, peer, protocol.as_str(), Bytes::from(body.clone()))
+                    .request(now, peer, &protocol, Bytes::from(body.clone()))
                     .unwrap(),
             );
         }
@@ -380,16 +368,11 @@ fn respond_pushes_back_on_a_slow_requester_and_signals_when_writable() {
     let now = net.time;
     let id = net.nodes[0]
         .node
-        .request(
-            now,
-            server,
-            lean::BLOCKS_BY_RANGE.as_str(),
-            Bytes::from(request),
-        )
+        .request(now, server, &lean::BLOCKS_BY_RANGE, Bytes::from(request))
         .unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| !inbound(net, 1).is_empty()));
     let channel = inbound(&net, 1)[0].0;
-    assert_eq!(net.nodes[1].node.response_buffered_bytes(channel), None);
+    assert_eq!(net.nodes[1].node.response_buffered_bytes(channel), Some(0));
     let block = |i: u32| {
         let mut block = vec![0u8; CHUNK];
         rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(i)).fill_bytes(&mut block);

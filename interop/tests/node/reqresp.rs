@@ -27,7 +27,9 @@ async fn we_request(pair: &mut Pair, which: Lean, body: Vec<u8>, expected: Vec<V
     let peer = pair.their_peer_ours();
     let request_body = body.clone();
     let request: RequestId = pair
-        .with_ours(move |node, now| node.request(now, peer, which.protocol(), request_body.into()))
+        .with_ours(move |node, now| {
+            node.request(now, peer, which.protocol_id(), request_body.into())
+        })
         .await
         .expect("our request");
     let what = format!("the response to our {which:?} request");
@@ -138,7 +140,7 @@ async fn pipelined_requests_both_ways(pair: &mut Pair) {
             let body = body.clone();
             let id = pair
                 .with_ours(move |node, now| {
-                    node.request(now, their_peer, Lean::ByRange.protocol(), body.into())
+                    node.request(now, their_peer, Lean::ByRange.protocol_id(), body.into())
                 })
                 .await
                 .expect("our request");
@@ -190,7 +192,7 @@ async fn invalid_requests_get_error_chunks(pair: &mut Pair) {
     let request_body = body.clone();
     let request = pair
         .with_ours(move |node, now| {
-            node.request(now, peer, Lean::ByRange.protocol(), request_body.into())
+            node.request(now, peer, Lean::ByRange.protocol_id(), request_body.into())
         })
         .await
         .expect("our request");

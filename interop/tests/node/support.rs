@@ -211,6 +211,16 @@ static BLOCKS_BY_RANGE_ID: leanp2p_reqresp::ProtocolId = rr_lean::BLOCKS_BY_RANG
 static BLOCKS_BY_ROOT_LEGACY_ID: leanp2p_reqresp::ProtocolId = rr_lean::BLOCKS_BY_ROOT_LEGACY;
 
 impl Lean {
+    pub fn protocol_id(self) -> &'static leanp2p_reqresp::ProtocolId {
+        match self {
+            Lean::Status => &STATUS_ID,
+            Lean::ByRoot => &BLOCKS_BY_ROOT_ID,
+            Lean::ByRange => &BLOCKS_BY_RANGE_ID,
+            Lean::ByRootLegacy => &BLOCKS_BY_ROOT_LEGACY_ID,
+        }
+    }
+
+    /// The protocol id as a string.
     pub fn protocol(self) -> &'static str {
         match self {
             Lean::Status => STATUS_ID.as_str(),

@@ -67,6 +67,8 @@ impl ReqResp {
                 chunk_cap,
                 remote_done: false,
                 counted: !over_cap,
+                unsent: 0,
+                waiting: false,
             },
         );
         self.streams.insert(stream, StreamRef::Inbound(channel));
@@ -104,6 +106,13 @@ impl ReqResp {
         if ops_full {
             return Err(RespondError::QueueFull);
         }
+        if inb.unsent >= self.config.limits.response_high_water {
+            self.stats.responses_backpressured += 1;
+            if let Some(inb) = self.inbound.get_mut(&channel) {
+                inb.waiting = true;
+            }
+            return Err(RespondError::QueueFull);
+        }
         if chunk.is_success() && inb.chunks_sent >= inb.chunk_cap {
             return Err(RespondError::TooManyChunks { max: inb.chunk_cap });
         }
@@ -135,6 +144,36 @@ impl ReqResp {
             }
         }
         Ok(())
+    }
+
+    /// The host holds `unsent` bytes it has not yet handed to the transport on
+    /// `stream` (report it after every write and whenever the transport took
+    /// bytes). For a response stream this drives backpressure: see
+    /// [`Limits::response_high_water`](crate::Limits). Unknown streams and
+    /// request streams are ignored.
+    pub fn handle_stream_unsent(&mut self, now: Instant, stream: StreamKey, unsent: usize) {
+        self.touch(now);
+        let Some(StreamRef::Inbound(channel)) = self.streams.get(&stream).copied() else {
+            return;
+        };
+        let high_water = self.config.limits.response_high_water;
+        let Some(inb) = self.inbound.get_mut(&channel) else {
+            return;
+        };
+        inb.unsent = unsent;
+        if inb.waiting && unsent < high_water && inb.state == InState::Responding {
+            inb.waiting = false;
+            self.push_event(Event::ResponseWritable { channel });
+        }
+    }
+
+    /// The stream of a channel the application may still respond on (from
+    /// `Event::InboundRequest` until the response ends or fails).
+    pub fn channel_stream(&self, channel: ChannelId) -> Option<StreamKey> {
+        self.inbound
+            .get(&channel)
+            .filter(|i| i.state == InState::Responding)
+            .map(|i| i.stream)
     }
 
     /// Ends the response on `channel` (queues the FIN). On `Err` nothing changed.

@@ -103,6 +103,11 @@ struct Inbound {
     remote_done: bool,
     /// Counts toward `max_concurrent_inbound_per_peer`.
     counted: bool,
+    /// Unsent bytes the host holds on the stream, as last reported.
+    unsent: usize,
+    /// `respond` was refused for backpressure: emit `ResponseWritable` once
+    /// `unsent` drops below the mark.
+    waiting: bool,
 }
 
 /// One req/resp machine per node. See the [crate docs](crate) for the run

@@ -4,6 +4,7 @@ use super::{later, OutState, Outbound, ReqResp, StreamRef, Timer};
 use crate::error::{CancelError, DecodeError, RequestError, StreamError};
 use crate::event::{Event, FailureReason, OpenFailure, StreamOp};
 use crate::message::{RequestId, StreamKey};
+use crate::protocol::ProtocolId;
 use crate::rate_limit::{Admit, Bucket};
 use bytes::Bytes;
 use leanp2p_identity::PeerId;
@@ -20,10 +21,11 @@ impl ReqResp {
         &mut self,
         now: Instant,
         peer: PeerId,
-        protocol: &str,
+        protocol: &ProtocolId,
         body: Bytes,
     ) -> Result<RequestId, RequestError> {
         self.touch(now);
+        let protocol = protocol.as_str();
         let idx = self
             .protocol_index(protocol)
             .ok_or_else(|| RequestError::UnknownProtocol(protocol.to_string()))?;

@@ -39,9 +39,7 @@ fn status_round_trip_at_every_split() {
             },
             ..Status::default()
         };
-        let id =
-            p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-                .unwrap();
+        let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
         p.pump(t0);
         let inbound = p.take_inbound();
         assert_eq!(inbound.len(), 1);
@@ -83,7 +81,7 @@ fn blocks_by_range_streams_chunks_and_stops_at_count() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
     let id =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(3))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(3))
             .unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
@@ -137,7 +135,7 @@ fn legacy_blocks_by_root_alias_is_accepted_and_reported_by_primary_id() {
         .to_ssz()
         .unwrap(),
     );
-    p.a.request(t0, p.pb, lean::BLOCKS_BY_ROOT_LEGACY.as_str(), body.clone())
+    p.a.request(t0, p.pb, &lean::BLOCKS_BY_ROOT_LEGACY, body.clone())
         .unwrap();
     let ops = drain_ops(&mut p.a);
     let StreamOp::Open { protocols, .. } = &ops[0] else {
@@ -160,7 +158,7 @@ fn error_chunk_fails_request_with_code_and_message() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
     let id =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(5))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(5))
             .unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
@@ -193,9 +191,7 @@ fn error_chunk_fails_request_with_code_and_message() {
 fn status_without_a_chunk_is_missing_chunks() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
     p.b.end_response(t0, ch).unwrap();
@@ -265,9 +261,7 @@ fn invalid_request_is_answered_invalid_request() {
 fn request_times_out_after_ten_seconds_and_resets() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     assert_eq!(p.a.poll_timeout(), Some(t0));
     assert_eq!(p.a.timeout_reason(), Some(TimeoutReason::QueuedIo));
     p.pump(t0);
@@ -313,9 +307,7 @@ fn late_stream_for_a_timed_out_request_is_reset() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
     p.auto_open = false;
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     p.pump(t0);
     assert_eq!(p.pending_opens.len(), 1);
     p.a.handle_timeout(t0 + Duration::from_secs(10));
@@ -341,9 +333,7 @@ fn late_stream_for_a_timed_out_request_is_reset() {
 fn open_failure_fails_the_request() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     drain_ops(&mut p.a);
     p.a.handle_open_failed(t0, id, OpenFailure::UnsupportedProtocol);
     assert_eq!(
@@ -370,13 +360,10 @@ fn outbound_and_inbound_concurrency_caps() {
     ca.protocols = protos;
     let mut p = Pair::new(ca, Config::lean());
     let ids: Vec<_> = (0..4)
-        .map(|_| {
-            p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-                .unwrap()
-        })
+        .map(|_| p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap())
         .collect();
     assert_eq!(
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body()),
+        p.a.request(t0, p.pb, &lean::STATUS, status_body()),
         Err(RequestError::TooManyForPeer { limit: 4 })
     );
     p.pump(t0);
@@ -420,12 +407,12 @@ fn outbound_and_inbound_concurrency_caps() {
     for _ in 0..2 {
         other
             .a
-            .request(t0, p.pb, lean::STATUS.as_str(), status_body())
+            .request(t0, p.pb, &lean::STATUS, status_body())
             .unwrap();
     }
     other
         .a
-        .request(t0, peer(9), lean::STATUS.as_str(), status_body())
+        .request(t0, peer(9), &lean::STATUS, status_body())
         .unwrap();
 }
 
@@ -440,10 +427,10 @@ fn node_wide_limits() {
         ..Limits::default()
     });
     let mut m = crate::ReqResp::new(c).unwrap();
-    m.request(t0, peer(2), lean::STATUS.as_str(), status_body())
+    m.request(t0, peer(2), &lean::STATUS, status_body())
         .unwrap();
     assert_eq!(
-        m.request(t0, peer(3), lean::STATUS.as_str(), status_body()),
+        m.request(t0, peer(3), &lean::STATUS, status_body()),
         Err(RequestError::TooManyRequests { limit: 1 })
     );
     m.handle_stream_opened(t0, peer(2), StreamKey::new(0, 1), lean::STATUS.as_str())
@@ -461,7 +448,12 @@ fn node_wide_limits() {
         Err(StreamError::UnknownProtocol(_))
     ));
     assert!(matches!(
-        m.request(t0, peer(2), "/nope/1", Bytes::new()),
+        m.request(
+            t0,
+            peer(2),
+            &ProtocolId::from_static("/nope/1"),
+            Bytes::new()
+        ),
         Err(RequestError::UnknownProtocol(_))
     ));
     assert_eq!(
@@ -475,11 +467,9 @@ fn disconnect_mid_response_fails_everything_and_leaks_nothing() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
     let range =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(3))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(3))
             .unwrap();
-    let status =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let status = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     p.pump(t0);
     let inbound = p.take_inbound();
     assert_eq!(inbound.len(), 2);
@@ -539,7 +529,7 @@ fn peer_reset_mid_response() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
     let id =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(2))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(2))
             .unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
@@ -572,9 +562,7 @@ fn peer_reset_mid_response() {
 fn invalid_response_fails_and_resets() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     drain_ops(&mut p.a);
     let key = StreamKey::new(4, 4);
     p.a.handle_outbound_stream_opened(t0, id, key).unwrap();
@@ -636,9 +624,7 @@ fn trailing_bytes_after_request_abort_the_channel() {
 fn cancel_resets_without_an_event() {
     let t0 = Instant::now();
     let mut p = Pair::lean();
-    let id =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     p.pump(t0);
     p.a.cancel(t0, id).unwrap();
     assert!(matches!(&drain_ops(&mut p.a)[..], [StreamOp::Reset { .. }]));
@@ -665,9 +651,7 @@ fn custom_length_delimited_protocol_like_parsigex() {
     p.split = 3;
     // A protobuf message is opaque bytes here.
     let msg = Bytes::from((0..300u16).map(|i| i as u8).collect::<Vec<_>>());
-    let id =
-        p.a.request(t0, p.pb, parsigex.as_str(), msg.clone())
-            .unwrap();
+    let id = p.a.request(t0, p.pb, &parsigex, msg.clone()).unwrap();
     p.pump(t0);
     let inbound = p.take_inbound();
     assert_eq!(inbound, vec![(inbound[0].0, msg)]);
@@ -702,10 +686,10 @@ fn full_ops_queue_refuses_commands_without_changing_state() {
         ..Limits::default()
     });
     let mut m = crate::ReqResp::new(c).unwrap();
-    m.request(t0, peer(2), lean::STATUS.as_str(), status_body())
+    m.request(t0, peer(2), &lean::STATUS, status_body())
         .unwrap();
     assert_eq!(
-        m.request(t0, peer(2), lean::STATUS.as_str(), status_body()),
+        m.request(t0, peer(2), &lean::STATUS, status_body()),
         Err(RequestError::QueueFull)
     );
     assert_eq!(m.active_requests(), 1);
@@ -733,7 +717,7 @@ fn full_event_queue_fails_requests_and_rejects_inbound_instead_of_growing() {
         .max_concurrent_inbound_per_peer = 3;
     let mut p = Pair::new(ca, cb);
     let id =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(4))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(4))
             .unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
@@ -769,7 +753,7 @@ fn full_event_queue_fails_requests_and_rejects_inbound_instead_of_growing() {
     drain_ops(&mut p.b);
     drain_events(&mut p.b);
     for _ in 0..3 {
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(1))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(1))
             .unwrap();
     }
     let mut ops = drain_ops(&mut p.a);
@@ -814,9 +798,7 @@ fn at_the_chunk_cap_the_request_completes_and_the_stream_drains() {
     )
     .unwrap();
     for case in ["fin", "extra data", "timeout", "disconnect"] {
-        let id = m
-            .request(t0, pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+        let id = m.request(t0, pb, &lean::STATUS, status_body()).unwrap();
         drain_ops(&mut m);
         let key = StreamKey::new(0, id.get());
         m.handle_outbound_stream_opened(t0, id, key).unwrap();
@@ -876,7 +858,7 @@ fn per_chunk_timeout_extension_for_long_ranges() {
     c.chunk_timeout_extension(Duration::from_secs(2));
     let mut p = Pair::new(c.clone(), c);
     let id =
-        p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), range_body(10))
+        p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(10))
             .unwrap();
     p.pump(t0);
     let (ch, _) = p.take_inbound()[0].clone();
@@ -906,4 +888,47 @@ fn per_chunk_timeout_extension_for_long_ranges() {
             reason: FailureReason::Timeout
         }]
     );
+}
+
+#[test]
+fn respond_is_refused_at_the_high_water_mark_until_the_host_reports_room() {
+    let t0 = Instant::now();
+    let mut config = Config::lean();
+    config.limits.response_high_water = 1000;
+    let mut p = Pair::new(Config::lean(), config);
+    p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, range_body(5))
+        .unwrap();
+    p.pump(t0);
+    let channel = p.take_inbound()[0].0;
+    let stream = p.b.channel_stream(channel).unwrap();
+    let chunk = || ResponseChunk::success(vec![1u8; 100]);
+    p.b.respond(t0, channel, chunk()).unwrap();
+    // The host reports the stream's unsent bytes: at the mark, the next chunk waits.
+    p.b.handle_stream_unsent(t0, stream, 1000);
+    assert_eq!(
+        p.b.respond(t0, channel, chunk()),
+        Err(RespondError::QueueFull)
+    );
+    assert_eq!(p.b.stats().responses_backpressured, 1);
+    assert!(drain_events(&mut p.b).is_empty());
+    // Still at the mark: no event. Below it: one ResponseWritable, once.
+    p.b.handle_stream_unsent(t0, stream, 1000);
+    assert!(drain_events(&mut p.b).is_empty());
+    p.b.handle_stream_unsent(t0, stream, 999);
+    p.b.handle_stream_unsent(t0, stream, 10);
+    assert_eq!(
+        drain_events(&mut p.b),
+        vec![Event::ResponseWritable { channel }]
+    );
+    p.b.respond(t0, channel, chunk()).unwrap();
+    p.b.end_response(t0, channel).unwrap();
+    // Once the response ended the channel has no stream to report.
+    assert_eq!(p.b.channel_stream(channel), None);
+    p.pump(t0);
+    let responses = p
+        .events_a
+        .iter()
+        .filter(|e| matches!(e, Event::Response { .. }))
+        .count();
+    assert_eq!(responses, 2);
 }

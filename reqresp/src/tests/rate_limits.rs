@@ -17,7 +17,7 @@ fn status_body() -> Bytes {
 /// Sends one Status request a → b and answers it at once; returns how many
 /// inbound requests b delivered.
 fn status_exchange(p: &mut Pair, now: Instant) -> usize {
-    p.a.request(now, p.pb, lean::STATUS.as_str(), status_body())
+    p.a.request(now, p.pb, &lean::STATUS, status_body())
         .unwrap();
     p.pump(now);
     let inbound = p.take_inbound();
@@ -130,18 +130,18 @@ fn block_requests_are_charged_per_block() {
             .unwrap(),
         )
     };
-    p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), body(1000))
+    p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, body(1000))
         .unwrap();
     p.pump(t0);
     assert_eq!(p.take_inbound().len(), 1);
-    p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), body(100))
+    p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, body(100))
         .unwrap();
     p.pump(t0);
     assert!(
         p.take_inbound().is_empty(),
         "1000 + 100 blocks exceed 1024 per 10 s"
     );
-    p.a.request(t0, p.pb, lean::BLOCKS_BY_RANGE.as_str(), body(24))
+    p.a.request(t0, p.pb, &lean::BLOCKS_BY_RANGE, body(24))
         .unwrap();
     p.pump(t0);
     assert_eq!(
@@ -178,12 +178,9 @@ fn outbound_self_rate_limiting_delays_the_open() {
             .with_outbound_quota(Some(Quota::n_every(1, Duration::from_secs(4)))),
     );
     let mut p = Pair::new(ca, Config::lean());
-    p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-        .unwrap();
+    p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     assert!(matches!(&drain_ops(&mut p.a)[..], [StreamOp::Open { .. }]));
-    let second =
-        p.a.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-            .unwrap();
+    let second = p.a.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     assert!(drain_ops(&mut p.a).is_empty(), "waits for a token");
     assert_eq!(p.a.poll_timeout(), Some(t0 + Duration::from_secs(4)));
     assert_eq!(p.a.timeout_reason(), Some(TimeoutReason::OutboundRateLimit));
@@ -201,10 +198,9 @@ fn outbound_self_rate_limiting_delays_the_open() {
             .with_outbound_quota(Some(Quota::n_every(1, Duration::from_secs(60)))),
     );
     let mut m = crate::ReqResp::new(c).unwrap();
-    m.request(t0, p.pb, lean::STATUS.as_str(), status_body())
-        .unwrap();
+    m.request(t0, p.pb, &lean::STATUS, status_body()).unwrap();
     assert!(matches!(
-        m.request(t0, p.pb, lean::STATUS.as_str(), status_body()),
+        m.request(t0, p.pb, &lean::STATUS, status_body()),
         Err(crate::RequestError::RateLimited { .. })
     ));
 }

@@ -61,7 +61,7 @@ pub(crate) fn request(session: &mut Session, node: &mut Node, now: Instant, peer
     };
     let protocol_id = lean::BLOCKS_BY_ROOT;
     let protocol = protocol_id.as_str();
-    match node.request(now, peer, protocol, Bytes::from(body)) {
+    match node.request(now, peer, &protocol_id, Bytes::from(body)) {
         Ok(id) => {
             session.block_requests.insert(
                 id,

@@ -198,7 +198,7 @@ fn emit_response(session: &mut Session, pending: &PendingRequest, ok: bool, erro
 
 fn request_status(session: &mut Session, node: &mut Node, now: Instant, peer: PeerId) {
     let body = Bytes::from(vec![0u8; STATUS_SIZE]);
-    match node.request(now, peer, lean::STATUS.as_str(), body) {
+    match node.request(now, peer, &lean::STATUS, body) {
         Ok(request) => {
             session.status_requests.insert(
                 request,

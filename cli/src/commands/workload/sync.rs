@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leanp2p_host::lean;
-use leanp2p_host::{ChannelId, Node, PeerId, RequestId, ResponseChunk, ResponseCode};
+use leanp2p_host::{ChannelId, Node, PeerId, ProtocolId, RequestId, ResponseChunk, ResponseCode};
 use leanp2p_reqresp::lean::{
     BlocksByRangeRequest, BlocksByRootRequest, Checkpoint, RangeCheck, Root, Status,
 };
@@ -89,14 +89,7 @@ impl NodeDriver {
                 return;
             }
         };
-        self.send_request(
-            node,
-            now,
-            peer,
-            lean::STATUS.as_str(),
-            body,
-            Pending::Status,
-        );
+        self.send_request(node, now, peer, &lean::STATUS, body, Pending::Status);
     }
 
     fn send_request(
@@ -104,7 +97,7 @@ impl NodeDriver {
         node: &mut Node,
         now: Instant,
         peer: PeerId,
-        protocol: &str,
+        protocol: &ProtocolId,
         body: Vec<u8>,
         pending: Pending,
     ) -> bool {
@@ -122,7 +115,7 @@ impl NodeDriver {
                 true
             }
             Err(e) => {
-                tracing::debug!(node = self.index, %peer, %e, protocol, "request refused");
+                tracing::debug!(node = self.index, %peer, %e, %protocol, "request refused");
                 match pending {
                     Pending::Status => self.stats.rpc.status_failed += 1,
                     _ => self.stats.rpc.requests_failed += 1,
@@ -327,7 +320,7 @@ impl NodeDriver {
             if let Ok(body) = body {
                 let protocol = lean::BLOCKS_BY_RANGE;
                 let pending = Pending::Range { start, count };
-                self.send_request(node, now, peer, protocol.as_str(), body, pending);
+                self.send_request(node, now, peer, &protocol, body, pending);
             }
         }
         if self.sync.wanted.is_empty() || self.sync.range_in_flight() {
@@ -374,7 +367,7 @@ impl NodeDriver {
                     roots: batch.iter().copied().collect(),
                 };
                 let protocol = lean::BLOCKS_BY_ROOT;
-                self.send_request(node, now, peer, protocol.as_str(), body, pending);
+                self.send_request(node, now, peer, &protocol, body, pending);
             }
         }
     }
@@ -467,7 +460,7 @@ mod tests {
         /// Sends a raw request from `a` to `b`; returns the chunks and the failure.
         fn request(
             &mut self,
-            protocol: &str,
+            protocol: &ProtocolId,
             body: Vec<u8>,
         ) -> (Vec<Bytes>, Option<FailureReason>) {
             let peer = self.sim.peer_id(self.b);
@@ -509,13 +502,12 @@ mod tests {
     #[test]
     fn serves_status_range_and_root_from_the_store() {
         let mut pair = Pair::new();
-        let (chunks, failure) =
-            pair.request(lean::STATUS.as_str(), Status::default().to_ssz().unwrap());
+        let (chunks, failure) = pair.request(&lean::STATUS, Status::default().to_ssz().unwrap());
         assert!(failure.is_none());
         let status = Status::from_ssz(&chunks[0]).unwrap();
         assert_eq!((status.head.root, status.head.slot), (pair.roots[2], 3));
 
-        let (chunks, failure) = pair.request(lean::BLOCKS_BY_RANGE.as_str(), range(2, 10));
+        let (chunks, failure) = pair.request(&lean::BLOCKS_BY_RANGE, range(2, 10));
         assert!(failure.is_none());
         let got: Vec<Root> = chunks.iter().map(|c| root_of(c)).collect();
         assert_eq!(got, pair.roots[1..].to_vec());
@@ -525,7 +517,7 @@ mod tests {
         }
         .to_ssz()
         .unwrap();
-        let (chunks, failure) = pair.request(lean::BLOCKS_BY_ROOT.as_str(), body);
+        let (chunks, failure) = pair.request(&lean::BLOCKS_BY_ROOT, body);
         assert!(failure.is_none());
         let got: Vec<Root> = chunks.iter().map(|c| root_of(c)).collect();
         assert_eq!(got, vec![pair.roots[0], pair.roots[2]]);
@@ -536,10 +528,10 @@ mod tests {
     fn bad_requests_get_error_responses_and_nothing_breaks() {
         let mut pair = Pair::new();
         for (protocol, body) in [
-            (lean::BLOCKS_BY_RANGE.as_str(), range(1, 0)),
-            (lean::BLOCKS_BY_RANGE.as_str(), range(1, 5000)),
+            (lean::BLOCKS_BY_RANGE, range(1, 0)),
+            (lean::BLOCKS_BY_RANGE, range(1, 5000)),
         ] {
-            let (chunks, failure) = pair.request(protocol, body);
+            let (chunks, failure) = pair.request(&protocol, body);
             assert!(chunks.is_empty());
             assert!(
                 matches!(
@@ -555,7 +547,7 @@ mod tests {
         // Malformed SSZ of an allowed size (a bad container offset): an error response.
         let mut body = vec![5, 0, 0, 0];
         body.extend_from_slice(&[9; 32]);
-        let (chunks, failure) = pair.request(lean::BLOCKS_BY_ROOT.as_str(), body);
+        let (chunks, failure) = pair.request(&lean::BLOCKS_BY_ROOT, body);
         assert!(chunks.is_empty());
         assert!(
             matches!(
@@ -568,7 +560,7 @@ mod tests {
             "{failure:?}"
         );
         // Still serving afterwards.
-        let (chunks, failure) = pair.request(lean::BLOCKS_BY_RANGE.as_str(), range(1, 3));
+        let (chunks, failure) = pair.request(&lean::BLOCKS_BY_RANGE, range(1, 3));
         assert!(failure.is_none());
         assert_eq!(chunks.len(), 3);
     }
