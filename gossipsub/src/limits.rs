@@ -50,13 +50,22 @@ pub struct Limits {
     pub max_idontwant_per_peer: usize,
     /// Most outstanding IWANT promises per peer. Default 5 000.
     pub max_promises_per_peer: usize,
-    /// Frames in one peer's priority lane (own publishes). Default 1 024.
+    /// Frames in one peer's priority lane (own publishes). Default 16 384.
     pub max_priority_queue_frames: usize,
-    /// Frames in one peer's normal lane (forwards, IWANT replies). Default 1 024.
+    /// Frames in one peer's normal lane (forwards, IWANT replies). Default 16 384.
     pub max_normal_queue_frames: usize,
-    /// Bytes queued in one peer's normal lane. Default 64 MiB.
+    /// Byte budget of one peer for forwards and IWANT replies: they are queued while
+    /// the peer's queued bytes (both lanes) plus what the host reported unsent for it
+    /// ([`crate::Gossipsub::handle_peer_unsent`]) are below this, and dropped (counted,
+    /// [`crate::Event::SlowPeer`] once per overflow episode) beyond. The episode ends
+    /// when the peer holds less than half of this. Default 4 MiB.
     pub max_normal_queue_bytes: usize,
-    /// Bytes queued in one peer's priority lane. Default 64 MiB.
+    /// The same bound for our own publishes (the priority lane): they may use the
+    /// budget up to this (at least [`Limits::max_normal_queue_bytes`]), so forwards are
+    /// dropped first. Control is never dropped. A frame is never split, so a peer holds
+    /// at most this plus one frame. Default 36 MiB (4 MiB + a 32 MiB reserve: a burst
+    /// of a few maximum-size lean blocks while earlier ones drain; a publish queued for
+    /// many peers is one shared buffer).
     pub max_priority_queue_bytes: usize,
     /// Bytes an incremental [`crate::wire::FrameDecoder`] buffers; equals the max frame plus
     /// its prefix unless lowered.
@@ -86,10 +95,10 @@ impl Default for Limits {
             max_pending_validation: 10_000,
             max_idontwant_per_peer: 10_000,
             max_promises_per_peer: 5_000,
-            max_priority_queue_frames: 1_024,
-            max_normal_queue_frames: 1_024,
-            max_normal_queue_bytes: 64 * 1024 * 1024,
-            max_priority_queue_bytes: 64 * 1024 * 1024,
+            max_priority_queue_frames: 16_384,
+            max_normal_queue_frames: 16_384,
+            max_normal_queue_bytes: 4 * 1024 * 1024,
+            max_priority_queue_bytes: 36 * 1024 * 1024,
             max_decoder_buffer: LEAN_MAX_TRANSMIT_SIZE + 10,
             max_pending_events: 65_536,
             max_peers: 10_000,
@@ -132,6 +141,11 @@ impl Limits {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        if self.max_priority_queue_bytes < self.max_normal_queue_bytes {
+            return Err(ConfigError::Inconsistent(
+                "max_priority_queue_bytes must be at least max_normal_queue_bytes",
+            ));
         }
         if self.max_decoder_buffer < self.max_transmit_size {
             return Err(ConfigError::Inconsistent(

@@ -9,8 +9,18 @@
 //!
 //! Frames are `Bytes` shared between peers, so a message forwarded to D peers is stored
 //! once.
+//!
+//! This is the only outgoing gossip queue per peer: a host pulls frames from it per
+//! writable stream ([`crate::Gossipsub::poll_outbound_to`]) and reports the bytes it
+//! still holds unsent for the peer ([`crate::Gossipsub::handle_peer_unsent`]), which
+//! count against the same byte budget: forwards are admitted while queued + unsent <
+//! `Limits::max_normal_queue_bytes`, own publishes while it is <
+//! `Limits::max_priority_queue_bytes`; control is never dropped. The first drop starts
+//! an overflow episode (one `Event::SlowPeer`); it ends once the peer holds less than
+//! half the normal budget.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -76,6 +86,12 @@ pub(crate) struct PeerQueue {
     pub(crate) dropped_priority: u64,
     /// Gossip ids (IHAVE / IWANT / IDONTWANT) dropped because of the caps.
     pub(crate) dropped_gossip_ids: u64,
+    /// Bytes the host still holds unsent for this peer (its stream buffer), as last
+    /// reported; they count against the byte budget.
+    unsent: usize,
+    /// Since when frames have been dropped without the peer draining below half the
+    /// normal budget (the overflow episode).
+    pub(crate) overflow_since: Option<Instant>,
 }
 
 impl PeerQueue {
@@ -93,6 +109,26 @@ impl PeerQueue {
 
     pub(crate) fn queued_bytes(&self) -> usize {
         self.priority_bytes + self.normal_bytes
+    }
+
+    /// Queued bytes plus what the host reported unsent: what the budget bounds.
+    fn held_bytes(&self) -> usize {
+        self.queued_bytes().saturating_add(self.unsent)
+    }
+
+    /// Records the bytes the host still holds unsent for the peer.
+    pub(crate) fn set_unsent(&mut self, bytes: usize) {
+        self.unsent = bytes;
+    }
+
+    /// Ends the overflow episode once the peer holds less than half the normal
+    /// budget. Returns whether it ended now.
+    pub(crate) fn settle_episode(&mut self, limits: &Limits) -> bool {
+        if self.overflow_since.is_some() && self.held_bytes() < limits.max_normal_queue_bytes / 2 {
+            self.overflow_since = None;
+            return true;
+        }
+        false
     }
 
     pub(crate) fn subscription(&mut self, topic: &TopicHash, subscribe: bool) {
@@ -156,7 +192,7 @@ impl PeerQueue {
 
     pub(crate) fn push_priority(&mut self, frame: Bytes, limits: &Limits) -> Pushed {
         if self.priority.len() >= limits.max_priority_queue_frames
-            || self.priority_bytes + frame.len() > limits.max_priority_queue_bytes
+            || self.held_bytes() >= limits.max_priority_queue_bytes
         {
             self.dropped_priority += 1;
             return Pushed::Dropped;
@@ -168,7 +204,7 @@ impl PeerQueue {
 
     pub(crate) fn push_normal(&mut self, frame: Bytes, limits: &Limits) -> Pushed {
         if self.normal.len() >= limits.max_normal_queue_frames
-            || self.normal_bytes + frame.len() > limits.max_normal_queue_bytes
+            || self.held_bytes() >= limits.max_normal_queue_bytes
         {
             self.dropped_normal += 1;
             return Pushed::Dropped;
@@ -366,5 +402,65 @@ mod tests {
         assert!(q.pop(1 << 20).is_none());
         assert_eq!((q.dropped_normal, q.dropped_priority), (1, 1));
         assert!(q.is_empty());
+    }
+
+    fn frame(len: usize) -> Bytes {
+        Bytes::from(vec![0u8; len])
+    }
+
+    fn budget(normal: usize, priority: usize) -> Limits {
+        Limits {
+            max_normal_queue_bytes: normal,
+            max_priority_queue_bytes: priority,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn forwards_stop_at_the_budget_priority_uses_the_reserve() {
+        let limits = budget(100, 150);
+        let mut q = PeerQueue::default();
+        // The host holds 30 bytes unsent for the peer: they count.
+        q.set_unsent(30);
+        assert_eq!(q.push_normal(frame(60), &limits), Pushed::Queued);
+        // 90 < 100: one more frame fits and crosses the cap.
+        assert_eq!(q.push_normal(frame(20), &limits), Pushed::Queued);
+        assert_eq!(q.push_normal(frame(1), &limits), Pushed::Dropped);
+        // 110 < 150: priority still fits (and crosses the reserve).
+        assert_eq!(q.push_priority(frame(45), &limits), Pushed::Queued);
+        assert_eq!(q.push_priority(frame(1), &limits), Pushed::Dropped);
+        assert_eq!((q.dropped_normal, q.dropped_priority), (1, 1));
+        assert_eq!(q.queued_bytes(), 125);
+        // Priority first, then forwards in order.
+        assert_eq!(q.pop(1 << 20).map(|(f, _)| f.len()), Some(45));
+        assert_eq!(q.pop(1 << 20).map(|(f, _)| f.len()), Some(60));
+        assert_eq!(q.pop(1 << 20).map(|(f, _)| f.len()), Some(20));
+        assert!(q.pop(1 << 20).is_none());
+        assert!(q.is_empty());
+        assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn an_oversized_frame_fits_an_empty_queue() {
+        let limits = budget(100, 150);
+        let mut q = PeerQueue::default();
+        assert_eq!(q.push_normal(frame(500), &limits), Pushed::Queued);
+        assert_eq!(q.push_priority(frame(1), &limits), Pushed::Dropped);
+        assert_eq!(q.priority_len() + q.normal_len(), 1);
+        assert_eq!(q.queued_bytes(), 500);
+    }
+
+    #[test]
+    fn an_episode_ends_below_half_the_normal_budget() {
+        let limits = budget(100, 150);
+        let mut q = PeerQueue {
+            overflow_since: Some(std::time::Instant::now()),
+            ..PeerQueue::default()
+        };
+        q.set_unsent(50);
+        assert!(!q.settle_episode(&limits), "50 is not below half of 100");
+        q.set_unsent(49);
+        assert!(q.settle_episode(&limits));
+        assert!(q.overflow_since.is_none());
     }
 }

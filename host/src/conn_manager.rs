@@ -2,10 +2,10 @@
 //! backoff and seeded jitter, the peer target (see `peer_target`), peer limits per
 //! direction, graylist disconnects.
 //!
-//! Limit policy: [`Node::dial`] and target dials refuse to exceed
+//! Limit policy: [`crate::Node::dial`] and target dials refuse to exceed
 //! [`ConnManagerConfig::max_outbound_peers`]. A new peer that connects inbound while
 //! [`ConnManagerConfig::max_inbound_peers`] inbound-only peers are connected is closed
-//! right after the handshake with [`DisconnectReason::PeerLimit`] (QUIC application
+//! right after the handshake with [`crate::DisconnectReason::PeerLimit`] (QUIC application
 //! code 1), as rust-libp2p's connection-limits behaviour denies an established
 //! connection over its limit and Lighthouse accepts and then sends a `TooManyPeers`
 //! goodbye. Known peers (bootnodes) are exempt: we asked for them. A further connection
@@ -26,10 +26,10 @@ use crate::error::ConfigError;
 
 /// Connection-manager settings.
 ///
-/// Limit policy: [`Node::dial`] and target dials refuse to exceed
+/// Limit policy: [`crate::Node::dial`] and target dials refuse to exceed
 /// [`ConnManagerConfig::max_outbound_peers`]. A new peer that connects inbound while
 /// [`ConnManagerConfig::max_inbound_peers`] inbound-only peers are connected is closed
-/// right after the handshake with [`DisconnectReason::PeerLimit`] (QUIC application code
+/// right after the handshake with [`crate::DisconnectReason::PeerLimit`] (QUIC application code
 /// 1), as rust-libp2p's connection-limits behaviour denies an established connection
 /// over its limit and Lighthouse accepts and then sends a `TooManyPeers` goodbye. Known
 /// peers (bootnodes) are exempt: we asked for them. A further connection to an already
@@ -38,9 +38,9 @@ use crate::error::ConfigError;
 #[non_exhaustive]
 pub struct ConnManagerConfig {
     /// Most peers connected only by inbound connections; further inbound peers are
-    /// disconnected with [`DisconnectReason::PeerLimit`]. Default 50.
+    /// disconnected with [`crate::DisconnectReason::PeerLimit`]. Default 50.
     pub max_inbound_peers: usize,
-    /// Most peers with an outbound connection; [`Node::dial`] refuses more and known
+    /// Most peers with an outbound connection; [`crate::Node::dial`] refuses more and known
     /// peers wait. Default 50.
     pub max_outbound_peers: usize,
     /// First redial delay after a dial failed or our outbound leg closed. Default 1 s.
@@ -54,7 +54,7 @@ pub struct ConnManagerConfig {
     /// with scoring on). Default true.
     pub disconnect_graylisted: bool,
     /// Peers the node tries to stay connected to: while fewer are connected, it dials
-    /// peers from its address book ([`Node::add_peer_address`], identify, known peers'
+    /// peers from its address book ([`crate::Node::add_peer_address`], identify, known peers'
     /// PX suggestions) with the redial backoff, never beyond `max_outbound_peers`.
     /// Default 0 (off: the node only dials what the application and the known peers
     /// ask for). Lighthouse aims at 100; a small lean devnet wants every node.

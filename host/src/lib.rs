@@ -45,7 +45,7 @@
 //! [`Limits::negotiation_timeout`]. Agreed streams go to their owner:
 //!
 //! * `/meshsub/1.2.0|1.1.0|1.0.0`: exactly one outbound stream per peer, on the peer's
-//!   gossip connection, fed from the peer's two host lanes (see *Memory* below) through
+//!   gossip connection, fed from the peer's one queue in the router (see *Memory* below) through
 //!   a [`leanp2p_quic::SendBuffer`] (whole frames, in order; `Writable` refills it).
 //!   Inbound gossip streams are read on every connection; a newer one on the same
 //!   connection replaces the older. A failed outbound stream is recreated at most
@@ -70,7 +70,7 @@
 //! written and a new one opens on the outbound leg (the peer sees a new inbound
 //! `/meshsub` stream, which rust-libp2p accepts in place of the old). When the leg
 //! carrying our stream closes, the stream moves to the surviving leg at once; queued
-//! frames wait in the peer's lanes and are not lost.
+//! frames wait in the peer's router queue and are not lost.
 //!
 //! # Connections
 //!
@@ -96,15 +96,18 @@
 //! [`Node::buffered_bytes`] (and [`Stats::buffered_bytes`]) counts the unsent bytes the
 //! host holds per peer.
 //!
-//! * Gossip: the router's per-peer queue is drained into two host lanes on every call
-//!   (priority: control and our publishes; normal: forwards and IWANT replies), which
-//!   feed the stream buffer while it holds at most [`Limits::gossip_send_high_water`].
-//!   Lanes plus stream buffer stay under [`Limits::gossip_peer_buffer`] (forwards) or
-//!   that plus [`Limits::gossip_priority_reserve`] (priority), plus one frame; beyond,
-//!   frames are dropped and counted ([`Counters::gossip_forwards_dropped`],
-//!   [`Counters::gossip_priority_dropped`]), [`NodeEvent::SlowPeer`] is emitted once per
-//!   overflow episode, and a peer whose episode lasts [`Limits::slow_peer_disconnect`]
-//!   is disconnected ([`DisconnectReason::SlowPeer`]).
+//! * Gossip: each peer has one outgoing queue, in the router (pending control, then
+//!   our publishes, then forwards and IWANT replies). The host pulls frames from it into
+//!   the peer's `/meshsub` stream buffer while that holds at most
+//!   [`Limits::gossip_send_high_water`], and reports what the buffer still holds to the
+//!   router, where it counts against the same budget: queue plus stream buffer stay
+//!   under [`Limits::gossip_peer_buffer`] (forwards) or that plus
+//!   [`Limits::gossip_priority_reserve`] (our publishes), plus one frame; control is
+//!   never dropped. Beyond, frames are dropped and counted
+//!   ([`Counters::gossip_forwards_dropped`], [`Counters::gossip_priority_dropped`]), the
+//!   router's `SlowPeer` becomes [`NodeEvent::SlowPeer`] once per overflow episode, and
+//!   a peer whose episode lasts [`Limits::slow_peer_disconnect`] is disconnected
+//!   ([`DisconnectReason::SlowPeer`]).
 //! * Responses: [`Node::respond`] refuses a chunk with [`RespondError::QueueFull`] once
 //!   the response stream holds [`Limits::response_high_water`] unsent bytes, and emits
 //!   [`NodeEvent::ResponseWritable`] when the server may go on, so a response holds at
@@ -132,7 +135,6 @@ mod conn_manager;
 mod connection;
 mod error;
 mod event;
-mod gossip_queue;
 mod identify;
 pub mod lean;
 mod limits;
@@ -143,9 +145,6 @@ mod ping;
 mod stats;
 mod timer;
 
-#[cfg(test)]
-mod tests;
-
 pub use app_streams::{AppStream, AppStreamError};
 pub use config::{Config, IdentifyConfig, PingConfig};
 pub use conn_manager::ConnManagerConfig;
@@ -153,6 +152,7 @@ pub use error::{ConfigError, DialError, DisconnectError, ListenError};
 pub use event::{DisconnectReason, NodeEvent, PingFailure};
 pub use identify::{IdentifyError, PeerInfo};
 pub use limits::Limits;
+pub use node::diagnostics::{StreamInfo, StreamRole};
 pub use node::{Node, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
 pub use pacer::{NullPacer, Pacer, PacerConfig, TokenBucket};
 pub use peer_target::STABLE_CONNECTION;
@@ -162,9 +162,9 @@ pub use timer::TimeoutReason;
 pub use leanp2p_gossipsub::{
     MessageId, PublishError, SubscriptionError, TopicHash, Validation, ValidationError,
 };
-pub use leanp2p_identity::{Keypair, Multiaddr, PeerId};
+pub use leanp2p_identity::{Keypair, Multiaddr, PeerId, PublicKey};
 pub use leanp2p_multistream::ProtocolId;
-pub use leanp2p_quic::{ConnId, Datagram, Direction, Transmit};
+pub use leanp2p_quic::{ConnId, Datagram, Direction, StreamId, Transmit};
 pub use leanp2p_reqresp::{
     CancelError, ChannelId, RequestError, RequestId, RespondError, ResponseChunk, ResponseCode,
 };

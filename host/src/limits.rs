@@ -23,14 +23,18 @@ pub struct Limits {
     /// the host. A stream that would exceed it is reset. Default 64 MiB: a hard cap;
     /// responses normally stay far below it, paced by [`Limits::response_high_water`].
     pub max_stream_send_buffer: usize,
-    /// The host moves frames from a peer's gossip lanes into its `/meshsub` stream
-    /// buffer only while that buffer holds at most this many unsent bytes, so control
-    /// and our own publishes overtake queued forwards (they wait in the lanes, priority
-    /// first, not behind bytes already committed to the stream). Default 1 MiB. The
+    /// The host pulls frames from a peer's gossip queue (in the router) into its
+    /// `/meshsub` stream buffer only while that buffer holds at most this many unsent
+    /// bytes, so control and our own publishes overtake queued forwards (they wait in
+    /// the queue, control and publishes first, not behind bytes already committed to
+    /// the stream). Default 1 MiB. The
     /// stream buffer holds at most this plus one maximum-size frame.
     pub gossip_send_high_water: usize,
-    /// Budget of our outgoing gossip to one peer: bytes in its lanes plus its gossip
-    /// stream buffer ([`crate::Node::buffered_bytes`] counts them). Default 4 MiB.
+    /// Budget of our outgoing gossip to one peer: bytes in its queue in the router plus
+    /// its gossip stream buffer ([`crate::Node::buffered_bytes`] counts them). Default
+    /// 4 MiB. The node sets the router's `max_normal_queue_bytes` to this and
+    /// `max_priority_queue_bytes` to this plus [`Limits::gossip_priority_reserve`]: the
+    /// one queue and the one budget live in the router.
     ///
     /// Overflow policy (rust-libp2p bounds its per-peer send queue by message count and
     /// drops forwards when it is full; we bound bytes, because lean blocks vary in

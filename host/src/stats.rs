@@ -31,7 +31,8 @@ pub struct Counters {
     /// away), or queued frames discarded when gossip to the peer was given up.
     pub gossip_frames_dropped: u64,
     /// Forwards and IWANT replies dropped because the peer was over
-    /// [`crate::Limits::gossip_peer_buffer`].
+    /// [`crate::Limits::gossip_peer_buffer`] (counted by the router, whose per-peer
+    /// queue is the only one).
     pub gossip_forwards_dropped: u64,
     /// Control frames and our own publishes dropped because the peer was over
     /// [`crate::Limits::gossip_peer_buffer`] plus [`crate::Limits::gossip_priority_reserve`].

@@ -53,8 +53,6 @@ pub(crate) struct PeerState {
     pub(crate) iasked: usize,
     /// Last time anything was queued for the peer.
     pub(crate) last_sent: Instant,
-    /// Heartbeat tick of the last SlowPeer event.
-    pub(crate) slow_reported_tick: Option<u64>,
     /// Host reported its stream blocked: `poll_outbound` skips the peer.
     pub(crate) paused: bool,
 }
@@ -199,7 +197,6 @@ impl Gossipsub {
                     ihave_received: 0,
                     iasked: 0,
                     last_sent: now,
-                    slow_reported_tick: None,
                     paused: false,
                 },
             );
@@ -226,6 +223,10 @@ impl Gossipsub {
         let Some(state) = self.peers.remove(&peer) else {
             return;
         };
+        // Keep the departed peer's drops in the totals (counters never go back).
+        self.counters.dropped_normal += state.queue.dropped_normal;
+        self.counters.dropped_priority += state.queue.dropped_priority;
+        self.counters.dropped_gossip_ids += state.queue.dropped_gossip_ids;
         for topic in &state.topics {
             if let Some(set) = self.topic_peers.get_mut(topic) {
                 set.remove(&peer);
@@ -265,6 +266,36 @@ impl Gossipsub {
                 self.mark_ready(peer);
             }
         }
+    }
+
+    /// The host holds `bytes` of gossip for `peer` that it has not yet handed to the
+    /// transport (its stream buffer). They count against the peer's byte budget
+    /// ([`crate::Limits::max_normal_queue_bytes`]); report after every write and
+    /// whenever the transport took bytes.
+    pub fn handle_peer_unsent(&mut self, now: Instant, peer: PeerId, bytes: usize) {
+        self.last_now = now;
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.queue.set_unsent(bytes);
+            state.queue.settle_episode(&self.config.limits);
+        }
+    }
+
+    /// Bytes queued for `peer` in the router (both lanes; 0 for an unknown peer).
+    pub fn queued_bytes(&self, peer: &PeerId) -> usize {
+        self.peers.get(peer).map_or(0, |s| s.queue.queued_bytes())
+    }
+
+    /// Frames queued for `peer` in the router (both lanes; 0 for an unknown peer).
+    pub fn queued_frames(&self, peer: &PeerId) -> usize {
+        self.peers
+            .get(peer)
+            .map_or(0, |s| s.queue.priority_len() + s.queue.normal_len())
+    }
+
+    /// Since when `peer` has been in an overflow episode (frames dropped, not yet
+    /// drained below half its budget), if it is.
+    pub fn overflow_since(&self, peer: &PeerId) -> Option<Instant> {
+        self.peers.get(peer).and_then(|s| s.queue.overflow_since)
     }
 
     /// Whether `peer` is connected (as far as gossipsub knows).
@@ -569,6 +600,7 @@ impl Gossipsub {
             let Some((frame, lane)) = state.queue.pop(max) else {
                 continue;
             };
+            state.queue.settle_episode(&self.config.limits);
             if !state.queue.is_empty() {
                 self.ready_set.insert(peer);
                 self.ready.push_back(peer);
@@ -582,12 +614,29 @@ impl Gossipsub {
         None
     }
 
+    /// The next peer with newly queued output, for hosts that pull frames per peer
+    /// with [`Gossipsub::poll_outbound_to`] when its stream can take them (peers marked
+    /// blocked are skipped). A peer is returned again once more output is queued for
+    /// it; frames the host leaves in the queue wait there (bounded by the peer's
+    /// budget) until the host pulls them.
+    pub fn poll_ready_peer(&mut self) -> Option<PeerId> {
+        while let Some(peer) = self.ready.pop_front() {
+            self.ready_set.remove(&peer);
+            if self.peers.get(&peer).is_some_and(|s| !s.paused) {
+                return Some(peer);
+            }
+        }
+        None
+    }
+
     /// The next frame for one specific peer (for hosts that pull per stream when it
-    /// becomes writable). Ignores the blocked flag.
+    /// becomes writable): pending control first, then own publishes, then forwards.
+    /// Ignores the blocked flag.
     pub fn poll_outbound_to(&mut self, peer: &PeerId) -> Option<Outbound> {
         let max = self.config.limits.max_transmit_size;
         let state = self.peers.get_mut(peer)?;
         let (frame, lane) = state.queue.pop(max)?;
+        state.queue.settle_episode(&self.config.limits);
         Some(Outbound {
             to: *peer,
             frame,

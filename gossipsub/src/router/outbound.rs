@@ -12,8 +12,8 @@ use crate::types::{Lane, TopicHash};
 use crate::wire::proto::PeerInfo;
 
 impl Gossipsub {
-    /// Queues a message frame; returns whether it was queued. A drop is counted and
-    /// reported as [`Event::SlowPeer`] (once per heartbeat per peer).
+    /// Queues a message frame; returns whether it was queued. A drop is counted; the
+    /// first drop of an overflow episode is reported as [`Event::SlowPeer`].
     pub(crate) fn queue_frame(
         &mut self,
         now: Instant,
@@ -36,9 +36,8 @@ impl Gossipsub {
                 true
             }
             Pushed::Dropped => {
-                let tick = self.heartbeat_ticks;
-                if state.slow_reported_tick != Some(tick) {
-                    state.slow_reported_tick = Some(tick);
+                if state.queue.overflow_since.is_none() {
+                    state.queue.overflow_since = Some(now);
                     let dropped = state.queue.dropped_normal + state.queue.dropped_priority;
                     self.counters.slow_peer_events += 1;
                     tracing::debug!(%peer, dropped, "slow gossipsub peer: queue full");

@@ -118,3 +118,65 @@ fn idle_peers_get_a_keepalive() {
     }
     assert_eq!(keepalives, 1);
 }
+
+#[test]
+fn host_unsent_bytes_share_the_budget_and_episodes_end_below_half() {
+    let mut cfg = test_config();
+    cfg.limits.max_normal_queue_bytes = 1_000;
+    cfg.limits.max_priority_queue_bytes = 3_000;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.drain();
+    let slow = peers[1];
+    // The host holds the whole normal budget in its stream buffer for `slow`.
+    h.gs.handle_peer_unsent(h.now, slow, 1_000);
+    h.rpc(peers[0], msg(TOPIC, &[1])).unwrap();
+    h.gs.report_validation(h.now, &lean_id(TOPIC, &[1]), peers[0], Validation::Accept)
+        .unwrap();
+    // The forward to `slow` was dropped; an episode started with one SlowPeer event.
+    assert_eq!(h.gs.queued_frames(&slow), 0);
+    assert_eq!(h.gs.overflow_since(&slow), Some(h.now));
+    let slow_events = h
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::SlowPeer { peer, .. } if *peer == slow))
+        .count();
+    assert_eq!(slow_events, 1);
+    // Our own publish still fits in the priority share of the budget.
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"own"))
+        .unwrap();
+    assert_eq!(h.gs.queued_frames(&slow), 1);
+    // The host drained half its buffer: not yet below half the budget, episode goes on.
+    h.gs.handle_peer_unsent(h.now, slow, 500);
+    assert!(h.gs.overflow_since(&slow).is_some());
+    // The host pulls the queued frame and its buffer drains: the episode ends.
+    assert!(h.gs.poll_outbound_to(&slow).is_some());
+    h.gs.handle_peer_unsent(h.now, slow, 0);
+    assert_eq!(h.gs.overflow_since(&slow), None);
+    assert_eq!(h.gs.queued_bytes(&slow), 0);
+    // Drop counters are totals: they survive the peer.
+    assert_eq!(h.gs.stats().counters.dropped_normal, 1);
+    h.gs.handle_peer_disconnected(h.now, slow);
+    assert_eq!(h.gs.stats().counters.dropped_normal, 1);
+}
+
+#[test]
+fn poll_ready_peer_names_each_peer_with_new_output_once() {
+    let mut h = Harness::new(test_config());
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.drain();
+    for i in 0..3u8 {
+        h.gs.publish(h.now, &topic(), Bytes::from(vec![i])).unwrap();
+    }
+    let mut ready: Vec<PeerId> = std::iter::from_fn(|| h.gs.poll_ready_peer()).collect();
+    ready.sort();
+    let mut expected = peers.clone();
+    expected.sort();
+    assert_eq!(ready, expected);
+    // The frames wait in the router until pulled; no busy deadline meanwhile.
+    assert_ne!(h.gs.timeout_reason(), Some(TimeoutReason::QueuedIo));
+    assert_eq!(h.gs.queued_frames(&peers[0]), 3);
+    let pulled = std::iter::from_fn(|| h.gs.poll_outbound_to(&peers[0])).count();
+    assert_eq!(pulled, 3);
+}

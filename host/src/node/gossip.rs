@@ -1,12 +1,13 @@
 //! The gossipsub stream model: exactly one outbound `/meshsub` stream per peer, on its
-//! gossip connection (our outbound leg when we have one), fed from the peer's
-//! [`crate::gossip_queue::GossipQueue`] lanes; inbound `/meshsub` streams are read on
-//! every connection.
+//! gossip connection (our outbound leg when we have one), fed from the peer's one
+//! outgoing queue, which lives in the router
+//! ([`leanp2p_gossipsub::Gossipsub::poll_outbound_to`]); inbound `/meshsub` streams are
+//! read on every connection.
 
 use std::time::Instant;
 
 use bytes::Bytes;
-use leanp2p_gossipsub::{Event as GossipEvent, Lane, Outbound, PeerConnection, ProtocolVersion};
+use leanp2p_gossipsub::{Event as GossipEvent, PeerConnection, ProtocolVersion};
 use leanp2p_identity::PeerId;
 use leanp2p_multistream::ProtocolId;
 use leanp2p_quic::{ConnId, Direction, StreamId};
@@ -14,7 +15,6 @@ use leanp2p_quic::{ConnId, Direction, StreamId};
 use super::Node;
 use crate::connection::StreamKind;
 use crate::event::{DisconnectReason, NodeEvent};
-use crate::gossip_queue::Offered;
 
 impl Node {
     /// Opens our outbound `/meshsub` stream on `conn` (offering 1.2, 1.1, 1.0).
@@ -57,7 +57,7 @@ impl Node {
 
     /// `conn` accepts more streams: if it is its peer's gossip connection and opening
     /// our `/meshsub` stream failed for the stream limit, try again (gossip goes first:
-    /// frames are waiting in the peer's lanes).
+    /// frames are waiting in the peer's router queue).
     pub(crate) fn retry_gossip_stream(&mut self, now: Instant, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -112,7 +112,7 @@ impl Node {
     }
 
     /// Our outbound `/meshsub` stream on `conn` died: recreate it (bounded). Frames
-    /// wait in the peer's lanes meanwhile.
+    /// wait in the peer's router queue meanwhile.
     pub(crate) fn gossip_stream_failed(&mut self, now: Instant, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -205,7 +205,7 @@ impl Node {
     }
 
     /// The gossip connection of `peer` closed while others remain: move gossip to the
-    /// preferred remaining leg. Queued frames stay in the peer's lanes.
+    /// preferred remaining leg. Queued frames stay in the peer's router queue.
     pub(crate) fn move_gossip(&mut self, now: Instant, peer: PeerId) {
         self.mark_peer(&peer);
         let next = self.preferred_gossip_conn(&peer);
@@ -221,16 +221,17 @@ impl Node {
     fn unregister_gossip(&mut self, now: Instant, peer: PeerId) {
         self.node_timers_changed = true;
         self.mark_peer(&peer);
+        self.slow_peers.remove(&peer);
+        let registered = self.peers.get(&peer).is_some_and(|p| p.gossip_registered);
+        if registered {
+            // The router forgets the peer's queue with the peer.
+            self.counters.gossip_frames_dropped += self.gossip.queued_frames(&peer) as u64;
+            self.gossip.handle_peer_disconnected(now, peer);
+        }
         if let Some(p) = self.peers.get_mut(&peer) {
-            if p.gossip_registered {
-                p.gossip_registered = false;
-                self.gossip.handle_peer_disconnected(now, peer);
-            }
+            p.gossip_registered = false;
             p.early_frames.clear();
             p.early_bytes = 0;
-            let dropped = p.gossip_queue.clear();
-            p.gossip_queue.overflow_since = None;
-            self.counters.gossip_frames_dropped += dropped as u64;
         }
     }
 
@@ -287,40 +288,6 @@ impl Node {
         }
     }
 
-    /// A frame from the router: queue it in the peer's lanes (or drop it by the
-    /// overflow policy of [`crate::Limits::gossip_peer_buffer`]) and feed the stream.
-    pub(crate) fn on_gossip_outbound(&mut self, now: Instant, out: Outbound) {
-        self.node_timers_changed = true;
-        let budget = self.config.limits.gossip_peer_buffer;
-        let reserve = self.config.limits.gossip_priority_reserve;
-        let stream_bytes = self.gossip_stream_bytes(&out.to);
-        let Some(p) = self.peers.get_mut(&out.to) else {
-            self.counters.gossip_frames_dropped += 1;
-            return;
-        };
-        match p
-            .gossip_queue
-            .offer(out.frame, out.lane, stream_bytes, budget, reserve)
-        {
-            Offered::Queued => self.feed_gossip(now, out.to),
-            Offered::Dropped => {
-                match out.lane {
-                    Lane::Normal => self.counters.gossip_forwards_dropped += 1,
-                    _ => self.counters.gossip_priority_dropped += 1,
-                }
-                if p.gossip_queue.overflow_since.is_none() {
-                    p.gossip_queue.overflow_since = Some(now);
-                    let dropped = p.gossip_queue.dropped;
-                    tracing::debug!(peer = %out.to, dropped, "slow gossip peer: over its buffer budget");
-                    self.emit(NodeEvent::SlowPeer {
-                        peer: out.to,
-                        dropped,
-                    });
-                }
-            }
-        }
-    }
-
     /// Unsent bytes in our outbound `/meshsub` streams to `peer` (the current one and
     /// any retired one still flushing).
     fn gossip_stream_bytes(&mut self, peer: &PeerId) -> usize {
@@ -337,58 +304,48 @@ impl Node {
         total
     }
 
-    /// Moves frames from `peer`'s lanes (priority first) into its gossip stream while
-    /// the stream buffer is at most [`crate::Limits::gossip_send_high_water`], writing
-    /// as QUIC credit allows. Ends the peer's overflow episode once it holds less than
-    /// half its budget.
+    /// Pulls frames for `peer` from the router's queue (control, then our publishes,
+    /// then forwards) into its gossip stream while the stream buffer holds at most
+    /// [`crate::Limits::gossip_send_high_water`], writing as QUIC credit allows, and
+    /// tells the router what the stream still holds unsent (it counts against the
+    /// peer's gossip budget there). Frames stay in the router's queue while the stream
+    /// is not writable (still negotiating, or moving between legs).
     pub(crate) fn feed_gossip(&mut self, now: Instant, peer: PeerId) {
-        self.node_timers_changed = true;
         let high_water = self.config.limits.gossip_send_high_water;
         while let Some((conn, stream)) = self.writable_gossip_stream(&peer) {
             let Self {
-                peers,
                 conns,
                 counters,
+                gossip,
                 ..
             } = self;
-            let (Some(p), Some(s)) = (
-                peers.get_mut(&peer),
-                conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)),
-            ) else {
+            let Some(s) = conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
                 break;
             };
             let mut moved = false;
             while s.send.buffered_bytes() <= high_water {
-                let Some(frame) = p.gossip_queue.pop() else {
+                let Some(out) = gossip.poll_outbound_to(&peer) else {
                     break;
                 };
                 moved = true;
                 // Cannot fail: the stream's limit is the high-water mark plus one
                 // maximum-size frame.
-                if s.push(frame).is_err() {
+                if s.push(out.frame).is_err() {
                     counters.gossip_frames_dropped += 1;
                 } else {
                     counters.gossip_frames_sent += 1;
                 }
             }
-            let more = !p.gossip_queue.is_empty();
             if !moved {
                 break;
             }
             self.flush_stream(now, conn, stream);
-            if !more {
+            if self.gossip.queued_frames(&peer) == 0 {
                 break;
             }
         }
-        let budget = self.config.limits.gossip_peer_buffer;
-        let total = self.gossip_stream_bytes(&peer)
-            + self.peers.get(&peer).map_or(0, |p| p.gossip_queue.bytes());
-        if let Some(p) = self.peers.get_mut(&peer) {
-            if p.gossip_queue.overflow_since.is_some() && total < budget / 2 {
-                tracing::debug!(%peer, "slow gossip peer caught up");
-                p.gossip_queue.overflow_since = None;
-            }
-        }
+        let unsent = self.gossip_stream_bytes(&peer);
+        self.gossip.handle_peer_unsent(now, peer, unsent);
     }
 
     /// The negotiated, open outbound `/meshsub` stream of `peer`'s gossip connection.
@@ -400,56 +357,65 @@ impl Node {
         (s.writable && !s.send_closed && c.local_close.is_none()).then_some((conn, stream))
     }
 
-    /// After QUIC credit returned on `stream`: if it is a peer's gossip stream, refill it
-    /// from the peer's lanes.
+    /// After QUIC credit returned on `stream`: if it is a peer's gossip stream (current
+    /// or retired), refill it from the router and report what it still holds.
     pub(crate) fn after_gossip_flush(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        if c.gossip_out != Some(stream) {
+        let is_gossip = c
+            .stream(stream)
+            .is_some_and(|s| matches!(s.kind, StreamKind::GossipOut));
+        if !is_gossip {
             return;
         }
         let peer = c.peer;
         self.feed_gossip(now, peer);
     }
 
-    /// When the longest gossip overflow episode reaches
-    /// [`crate::Limits::slow_peer_disconnect`].
+    /// When the longest known gossip overflow episode reaches
+    /// [`crate::Limits::slow_peer_disconnect`]. Episodes are learned from the router's
+    /// `SlowPeer` events; one that ended meanwhile only causes an early wake-up.
     pub(crate) fn next_slow_peer_deadline(&self) -> Option<Instant> {
         let after = self.config.limits.slow_peer_disconnect?;
-        self.peers
+        self.slow_peers
             .values()
-            .filter_map(|p| p.gossip_queue.overflow_since)
             .min()
-            .map(|since| crate::conn_manager::later(since, after))
+            .map(|since| crate::conn_manager::later(*since, after))
     }
 
-    /// Disconnects peers whose overflow episode lasted
-    /// [`crate::Limits::slow_peer_disconnect`].
+    /// Disconnects peers whose overflow episode (in the router's queue) lasted
+    /// [`crate::Limits::slow_peer_disconnect`]; forgets episodes that ended.
     pub(crate) fn disconnect_slow_peers(&mut self, now: Instant) {
         self.node_timers_changed = true;
         let Some(after) = self.config.limits.slow_peer_disconnect else {
+            self.slow_peers.clear();
             return;
         };
-        let slow: Vec<PeerId> = self
-            .peers
+        let due: Vec<PeerId> = self
+            .slow_peers
             .iter()
-            .filter(|(_, p)| {
-                p.gossip_queue
-                    .overflow_since
-                    .is_some_and(|t| crate::conn_manager::later(t, after) <= now)
-            })
-            .map(|(id, _)| *id)
+            .filter(|(_, since)| crate::conn_manager::later(**since, after) <= now)
+            .map(|(peer, _)| *peer)
             .collect();
-        for peer in slow {
-            tracing::debug!(%peer, "disconnecting slow gossip peer");
-            self.counters.slow_peer_disconnects += 1;
-            self.penalize_candidate(&peer);
-            if let Some(p) = self.peers.get_mut(&peer) {
-                p.gossip_queue.overflow_since = None;
-            }
-            for conn in self.connections_to(&peer) {
-                self.close_with(now, conn, DisconnectReason::SlowPeer);
+        for peer in due {
+            match self.gossip.overflow_since(&peer) {
+                Some(since) if crate::conn_manager::later(since, after) <= now => {
+                    self.slow_peers.remove(&peer);
+                    tracing::debug!(%peer, "disconnecting slow gossip peer");
+                    self.counters.slow_peer_disconnects += 1;
+                    self.penalize_candidate(&peer);
+                    for conn in self.connections_to(&peer) {
+                        self.close_with(now, conn, DisconnectReason::SlowPeer);
+                    }
+                }
+                // A later episode: wait for it.
+                Some(since) => {
+                    self.slow_peers.insert(peer, since);
+                }
+                None => {
+                    self.slow_peers.remove(&peer);
+                }
             }
         }
     }
@@ -476,7 +442,14 @@ impl Node {
                 self.on_px_peers(now, &ids);
                 NodeEvent::PeerExchange { from, topic, peers }
             }
-            GossipEvent::SlowPeer { peer, dropped } => NodeEvent::SlowPeer { peer, dropped },
+            GossipEvent::SlowPeer { peer, dropped } => {
+                // An overflow episode started in the router: time it for the
+                // slow-peer disconnect.
+                let since = self.gossip.overflow_since(&peer).unwrap_or(now);
+                self.slow_peers.entry(peer).or_insert(since);
+                self.node_timers_changed = true;
+                NodeEvent::SlowPeer { peer, dropped }
+            }
             GossipEvent::DialDirectPeer { peer } => {
                 self.node_timers_changed = true;
                 // Dial it now if we know where it is; otherwise the embedder must.

@@ -3,6 +3,7 @@
 
 mod app;
 mod conn_manager;
+pub(crate) mod diagnostics;
 mod gossip;
 mod identify;
 mod peer_target;
@@ -64,8 +65,6 @@ pub(crate) struct Peer {
     pub(crate) gossip_conn: Option<ConnId>,
     /// Registered with the router (our `/meshsub` stream is negotiated).
     pub(crate) gossip_registered: bool,
-    /// Frames waiting for our `/meshsub` stream (survives moving gossip between legs).
-    pub(crate) gossip_queue: crate::gossip_queue::GossipQueue,
     /// Inbound gossip frames received before registration.
     pub(crate) early_frames: VecDeque<Bytes>,
     /// Their bytes.
@@ -110,6 +109,9 @@ pub struct Node {
     known: crate::conn_manager::KnownPeers,
     /// Dialable addresses for the peer target.
     book: crate::peer_target::AddressBook,
+    /// Gossip overflow episodes the router reported (`SlowPeer`), by start, for the
+    /// slow-peer disconnect. Bounded by the connected peers.
+    slow_peers: BTreeMap<PeerId, Instant>,
     /// Node-level deadlines (see [`crate::timer`]).
     timers: TimerTable,
     /// Known peers, the address book, connected peers or a gossip overflow episode
@@ -148,6 +150,12 @@ impl Node {
         let mut config = config;
         config.gossipsub.idle_keepalive = config.gossip_keepalive;
         // One response budget: the host's knob, enforced by the req/resp machine.
+        // One gossip queue per peer, in the router: the host's budget is its budget.
+        config.gossipsub.limits.max_normal_queue_bytes = config.limits.gossip_peer_buffer;
+        config.gossipsub.limits.max_priority_queue_bytes = config
+            .limits
+            .gossip_peer_buffer
+            .saturating_add(config.limits.gossip_priority_reserve);
         let mut reqresp_limits = config.reqresp.node_limits().clone();
         reqresp_limits.response_high_water = config.limits.response_high_water;
         config.reqresp.limits(reqresp_limits);
@@ -212,6 +220,7 @@ impl Node {
             app_protocols: Vec::new(),
             blocked_opens: VecDeque::new(),
             book: BTreeMap::new(),
+            slow_peers: BTreeMap::new(),
             timers: TimerTable::default(),
             node_timers_changed: true,
             graylist_check: false,
@@ -266,13 +275,12 @@ impl Node {
             .count()
     }
 
-    /// Unsent bytes the host holds for `peer`: its gossip lanes plus the send buffers
-    /// of every stream on its connections (gossip, req/resp, identify, ping,
-    /// application). Bounded per gossip stream by [`crate::Limits::gossip_peer_buffer`]
+    /// Unsent bytes the node holds for `peer`: its gossip queue in the router plus the
+    /// send buffers of every stream on its connections (gossip, req/resp, identify,
+    /// ping, application). Bounded for gossip by [`crate::Limits::gossip_peer_buffer`]
     /// (see its overflow policy) and per response stream by
-    /// [`crate::Limits::response_high_water`]. The router's own per-peer queue is drained
-    /// into the lanes on every call, and bytes already handed to QUIC are bounded by the
-    /// QUIC send window ([`leanp2p_quic::Config`]). A message queued for several peers
+    /// [`crate::Limits::response_high_water`]; bytes already handed to QUIC are bounded
+    /// by the QUIC send window ([`leanp2p_quic::Config`]). A message queued for several peers
     /// is stored once (frames are shared [`Bytes`]) but counted for each. 0 for an
     /// unknown peer.
     pub fn buffered_bytes(&self, peer: &PeerId) -> usize {
@@ -286,7 +294,7 @@ impl Node {
             .flat_map(|c| c.streams())
             .map(|(_, s)| s.send.buffered_bytes())
             .sum();
-        p.gossip_queue.bytes() + streams
+        self.gossip.queued_bytes(peer) + streams
     }
 
     /// What `peer` told us with identify.
@@ -363,7 +371,14 @@ impl Node {
             connections: self.conns.len(),
             mesh_peers,
             ping_rtt,
-            counters: self.counters.clone(),
+            counters: {
+                // Gossip drops happen in the router's per-peer queue.
+                let mut counters = self.counters.clone();
+                let gossip = &self.gossip.stats().counters;
+                counters.gossip_forwards_dropped = gossip.dropped_normal;
+                counters.gossip_priority_dropped = gossip.dropped_priority;
+                counters
+            },
             gossipsub: self.gossip.stats(),
             reqresp: self.reqresp.stats().clone(),
             quic: self.endpoint.stats().clone(),
@@ -744,9 +759,9 @@ impl Node {
             if self.read_pending(now) {
                 progressed = true;
             }
-            while let Some(out) = self.gossip.poll_outbound() {
+            while let Some(peer) = self.gossip.poll_ready_peer() {
                 progressed = true;
-                self.on_gossip_outbound(now, out);
+                self.feed_gossip(now, peer);
             }
             while let Some(op) = self.reqresp.poll_outbound() {
                 progressed = true;
@@ -765,26 +780,5 @@ impl Node {
             }
         }
         self.settle(now);
-    }
-}
-
-/// Internals the host's unit tests inspect or poke (raw QUIC streams that bypass the
-/// host, the connection table).
-#[cfg(test)]
-impl Node {
-    pub(crate) fn test_conns(&self) -> &Connections {
-        &self.conns
-    }
-
-    pub(crate) fn test_endpoint_mut(&mut self) -> &mut Endpoint {
-        &mut self.endpoint
-    }
-
-    pub(crate) fn test_public_key(&self) -> &PublicKey {
-        &self.public_key
-    }
-
-    pub(crate) fn test_blocked_opens(&self) -> usize {
-        self.blocked_opens.len()
     }
 }
