@@ -107,25 +107,26 @@ fn warmed_pair(
 ) -> (QuicPair, leanp2p_quic::StreamId) {
     let t0 = Instant::now();
     let mut pair = QuicPair::connect(t0, Config::default(), LATENCY).unwrap();
-    pair.recv_batch = recv_batch;
+    pair.net.recv_batch = recv_batch;
     pair.set_alloc_counter(allocations);
     let stream = pair.open_client_stream().unwrap();
     for _ in 0..8 {
         api.transfer(&mut pair, stream, data);
     }
-    let stats_before = pair.stats;
+    let (client_before, server_before) = (pair.client().stats, pair.server().stats);
     let allocs_before = allocations();
     let mut simulated = Duration::ZERO;
     for _ in 0..16 {
         simulated += api.transfer(&mut pair, stream, data);
     }
     let total_allocs = allocations() - allocs_before;
-    let packets = pair.stats.client_packets - stats_before.client_packets;
-    let bytes = pair.stats.client_bytes - stats_before.client_bytes;
-    let acks = pair.stats.server_packets - stats_before.server_packets;
-    let wakeups = pair.stats.client_wakeups - stats_before.client_wakeups;
-    let pacing = pair.stats.client_pacing_wakeups - stats_before.client_pacing_wakeups;
-    let transmit_allocs = pair.stats.client_transmit_allocs - stats_before.client_transmit_allocs;
+    let (client, server) = (pair.client().stats, pair.server().stats);
+    let packets = client.datagrams_sent - client_before.datagrams_sent;
+    let bytes = client.bytes_sent - client_before.bytes_sent;
+    let acks = server.datagrams_sent - server_before.datagrams_sent;
+    let wakeups = client.wakeups - client_before.wakeups;
+    let pacing = client.pacing_wakeups - client_before.pacing_wakeups;
+    let transmit_allocs = client.transmit_allocs - client_before.transmit_allocs;
     let per_packet = |n: u64| n as f64 / packets.max(1) as f64;
     println!(
         "quic_send_path {} (recv_batch {recv_batch}): 16 MiB in {packets} datagrams ({:.0} B avg), \

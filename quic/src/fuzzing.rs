@@ -169,6 +169,28 @@ fn drain(endpoint: &mut Endpoint, now: Instant, buf: &mut Vec<u8>) {
     }
 }
 
+/// Replays seeded inputs through the entry point on every `cargo test` (with or without
+/// the `fuzzing` feature). A unit test because this module exists only under `cfg(test)`
+/// or that feature; it needs no network.
+#[cfg(test)]
+mod seeded {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{RngCore, SeedableRng};
+
+    use super::*;
+
+    #[test]
+    fn fuzz_entry_point_survives_seeded_inputs() {
+        let mut rng = ChaCha20Rng::from_seed([11; 32]);
+        let t0 = Instant::now();
+        for len in [0usize, 3, 100, 1300, 5000] {
+            let mut data = vec![0u8; len];
+            rng.fill_bytes(&mut data);
+            endpoint_datagrams(&data, t0);
+        }
+    }
+}
+
 #[cfg(all(test, feature = "fuzzing"))]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

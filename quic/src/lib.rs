@@ -87,9 +87,6 @@ mod translate;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-#[cfg(test)]
-mod tests;
-
 pub use config::{Config, CongestionController};
 pub use endpoint::Endpoint;
 pub use error::{

@@ -2,9 +2,11 @@
 //!
 //! Shared test fixtures (a dev-only crate): seeded keypairs, deterministic SSZ-like and
 //! lean gossip payloads, a gossipsub router with a formed mesh ([`MeshedRouter`]),
-//! [`QuicPair`] (two [`leanp2p_quic::Endpoint`]s joined in memory on a simulated clock)
-//! and [`Net`] (N [`leanp2p_host::Node`]s joined in memory on a simulated clock). Used by
-//! the benches, the fuzz targets and the crates' integration tests.
+//! [`QuicNet`] (N [`leanp2p_quic::Endpoint`]s joined in memory on a simulated clock, with
+//! latency, loss, reordering and an MTU), [`QuicPair`] (a two-node [`QuicNet`] with a
+//! bulk-transfer driver) and [`Net`] (N [`leanp2p_host::Node`]s joined in memory on a
+//! simulated clock). Used by the benches, the fuzz targets and the crates' integration
+//! tests (the QUIC endpoint suite in `quic/tests/endpoint/` runs on [`QuicNet`]).
 //!
 //! Everything here runs on simulated time: no sockets, no threads, and every random choice
 //! comes from a fixed seed. Only benches read the wall clock, to measure.
@@ -14,6 +16,7 @@
 //! `poll_timeout`.
 
 mod host_net;
+mod quic_net;
 mod quic_pair;
 mod router;
 
@@ -26,7 +29,8 @@ use leanp2p_gossipsub::TopicHash;
 use leanp2p_identity::{Keypair, PeerId};
 
 pub use host_net::{Net, TestNode};
-pub use quic_pair::{DriveStats, QuicNode, QuicPair};
+pub use quic_net::{random_payload, DriveStats, LinkConfig, QuicNet, QuicNode, StreamKey};
+pub use quic_pair::QuicPair;
 pub use router::MeshedRouter;
 
 /// Why a fixture could not be built or driven.

@@ -3,9 +3,9 @@
 use std::collections::btree_map;
 use std::collections::{BTreeMap, BTreeSet};
 
-use leanp2p_quic::ConnId;
+use leanp2p_quic::{ConnId, StreamId};
 
-use super::Connection;
+use super::{Connection, Stream};
 
 /// Established connections by id. Every mutable borrow ([`Connections::get_mut`]) and
 /// every insert or removal marks the connection as changed; the node re-evaluates the
@@ -27,6 +27,19 @@ impl Connections {
         let c = self.map.get_mut(id)?;
         self.changed.insert(*id);
         Some(c)
+    }
+
+    /// A stream of a connection, read-only.
+    pub(crate) fn stream(&self, conn: &ConnId, stream: StreamId) -> Option<&Stream> {
+        self.map.get(conn)?.stream(stream)
+    }
+
+    /// A stream of a connection to change (marks both: see
+    /// [`Connection::stream_mut`]).
+    pub(crate) fn stream_mut(&mut self, conn: &ConnId, stream: StreamId) -> Option<&mut Stream> {
+        let c = self.map.get_mut(conn)?;
+        self.changed.insert(*conn);
+        c.stream_mut(stream)
     }
 
     /// Whether `id` is established.

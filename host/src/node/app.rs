@@ -1,7 +1,7 @@
 //! Application protocols on the node: registering, opening, writing and closing raw
 //! streams (handles in [`crate::app_streams`]).
 
-use super::{Node, Proto};
+use super::Node;
 use crate::app_streams::{AppStream, AppStreamError};
 use crate::connection::StreamKind;
 use bytes::Bytes;
@@ -72,8 +72,7 @@ impl Node {
         self.last_now = Some(now);
         let s = self
             .conns
-            .get_mut(&stream.conn)
-            .and_then(|c| c.stream_mut(stream.stream))
+            .stream_mut(&stream.conn, stream.stream)
             .filter(|s| matches!(s.kind, StreamKind::App { .. }) && !s.send_closed)
             .filter(|s| !s.finish_queued)
             .ok_or(AppStreamError::UnknownStream)?;
@@ -113,8 +112,7 @@ impl Node {
 
     fn app_stream_exists(&self, stream: AppStream) -> Result<(), AppStreamError> {
         self.conns
-            .get(&stream.conn)
-            .and_then(|c| c.stream(stream.stream))
+            .stream(&stream.conn, stream.stream)
             .filter(|s| matches!(s.kind, StreamKind::App { .. }))
             .map(|_| ())
             .ok_or(AppStreamError::UnknownStream)
@@ -122,7 +120,8 @@ impl Node {
 
     /// Whether the host serves `id` itself.
     fn is_reserved(&self, id: &str) -> bool {
-        self.classify(id).is_some_and(|p| p != Proto::App)
+        self.classify(id)
+            .is_some_and(|kind| !matches!(kind, StreamKind::App { .. }))
     }
 
     /// Whether `id` is a registered application protocol.

@@ -117,10 +117,7 @@ impl Node {
 
     /// A snapshot of stream `stream` of `conn`, if the host tracks it.
     pub fn stream_info(&self, conn: ConnId, stream: StreamId) -> Option<StreamInfo> {
-        self.conns
-            .get(&conn)
-            .and_then(|c| c.stream(stream))
-            .map(StreamInfo::of)
+        self.conns.stream(&conn, stream).map(StreamInfo::of)
     }
 
     /// Our current outbound `/meshsub` stream on `conn`, if gossip to its peer is written

@@ -246,7 +246,7 @@ impl Node {
     ) {
         let mut input = bytes;
         loop {
-            let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            let Some(s) = self.conns.stream_mut(&conn, stream) else {
                 return;
             };
             let StreamKind::GossipIn(decoder) = &mut s.kind else {
@@ -319,7 +319,7 @@ impl Node {
                 gossip,
                 ..
             } = self;
-            let Some(s) = conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+            let Some(s) = conns.stream_mut(&conn, stream) else {
                 break;
             };
             let mut moved = false;

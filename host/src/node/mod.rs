@@ -45,17 +45,6 @@ pub const IDENTIFY_PUSH_PROTOCOL: &str = "/ipfs/id/push/1.0.0";
 /// `/ipfs/ping/1.0.0`.
 pub const PING_PROTOCOL: &str = "/ipfs/ping/1.0.0";
 
-/// What a negotiated protocol id means to the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Proto {
-    Gossip(leanp2p_gossipsub::ProtocolVersion),
-    ReqResp,
-    Identify,
-    IdentifyPush,
-    Ping,
-    App,
-}
-
 /// What the node knows about one connected peer.
 #[derive(Debug, Default)]
 pub(crate) struct Peer {

@@ -119,11 +119,8 @@ impl Node {
 
     /// Ping bytes from the peer: echo every complete block.
     pub(crate) fn on_ping_request(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
-        let Some(StreamKind::PingIn(buf)) = self
-            .conns
-            .get_mut(&conn)
-            .and_then(|c| c.stream_mut(stream))
-            .map(|s| &mut s.kind)
+        let Some(StreamKind::PingIn(buf)) =
+            self.conns.stream_mut(&conn, stream).map(|s| &mut s.kind)
         else {
             return;
         };

@@ -9,7 +9,7 @@ use leanp2p_quic::{ConnId, Direction, Event, StreamId};
 use leanp2p_reqresp::OpenFailure;
 
 use super::reqresp::rr_key;
-use super::{Node, Proto, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
+use super::{Node, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, PING_PROTOCOL};
 use crate::app_streams::AppStream;
 use crate::connection::{Connection, InboundClass, Stream, StreamKind};
 use crate::event::{DisconnectReason, NodeEvent};
@@ -327,7 +327,7 @@ impl Node {
     }
 
     fn on_stream_data(&mut self, now: Instant, conn: ConnId, stream: StreamId, bytes: Bytes) {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         if s.recv_closed {
@@ -349,7 +349,7 @@ impl Node {
 
     /// Takes a finished negotiation's outcome and hands the stream to its protocol.
     fn check_outcome(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         let Some(outcome) = s.negotiation.as_mut().and_then(|n| n.outcome()) else {
@@ -374,8 +374,7 @@ impl Node {
             self.on_inbound_negotiated(now, conn, stream, negotiated.protocol.as_str());
             let stopped = self
                 .conns
-                .get(&conn)
-                .and_then(|c| c.stream(stream))
+                .stream(&conn, stream)
                 .is_some_and(|s| s.peer_stopped && !only_reads(&s.kind));
             if stopped {
                 // The peer stopped our side before we could answer.
@@ -390,7 +389,7 @@ impl Node {
 
     /// The stream may carry application bytes now: runs the protocol's open hook.
     fn set_writable(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         s.writable = true;
@@ -421,21 +420,24 @@ impl Node {
             .get(&conn)
             .is_some_and(|c| c.gossip_out == Some(stream));
         if is_gossip {
-            if let Some(Proto::Gossip(version)) = self.classify(id) {
+            if let Some(version) = leanp2p_gossipsub::ProtocolVersion::from_protocol_id(id) {
                 self.on_gossip_stream_ready(now, conn, version);
             }
         }
     }
 
-    /// Maps a negotiated protocol id to its owner.
-    pub(crate) fn classify(&self, id: &str) -> Option<Proto> {
-        if let Some(version) = leanp2p_gossipsub::ProtocolVersion::from_protocol_id(id) {
-            return Some(Proto::Gossip(version));
+    /// What an inbound stream on which the peer negotiated `id` carries: the one
+    /// dispatch from protocol id to [`StreamKind`] (`None`: not a protocol we serve).
+    pub(crate) fn classify(&self, id: &str) -> Option<StreamKind> {
+        if leanp2p_gossipsub::ProtocolVersion::from_protocol_id(id).is_some() {
+            let max_frame = self.config.gossipsub.limits.max_transmit_size;
+            let decoder = leanp2p_gossipsub::wire::FrameDecoder::new(max_frame);
+            return Some(StreamKind::GossipIn(Box::new(decoder)));
         }
         match id {
-            IDENTIFY_PROTOCOL => Some(Proto::Identify),
-            IDENTIFY_PUSH_PROTOCOL => Some(Proto::IdentifyPush),
-            PING_PROTOCOL => Some(Proto::Ping),
+            IDENTIFY_PROTOCOL => Some(StreamKind::IdentifyServe),
+            IDENTIFY_PUSH_PROTOCOL => Some(StreamKind::IdentifyPushIn(Vec::new())),
+            PING_PROTOCOL => Some(StreamKind::PingIn(Vec::new())),
             _ if self
                 .reqresp
                 .config()
@@ -443,29 +445,31 @@ impl Node {
                 .iter()
                 .any(|p| p.matches(id)) =>
             {
-                Some(Proto::ReqResp)
+                Some(StreamKind::ReqResp { request: None })
             }
-            _ if self.is_app_protocol(id) => Some(Proto::App),
+            _ if self.is_app_protocol(id) => Some(StreamKind::App {
+                protocol: id.to_string(),
+            }),
             _ => None,
         }
     }
 
     fn on_inbound_negotiated(&mut self, now: Instant, conn: ConnId, stream: StreamId, id: &str) {
-        let Some(proto) = self.classify(id) else {
+        let Some((kind, class)) = self
+            .classify(id)
+            .and_then(|kind| kind.inbound_class().map(|class| (kind, class)))
+        else {
             self.reset_stream(now, conn, stream, false);
             return;
         };
         let limits = &self.config.limits;
-        let (class, cap) = match proto {
-            Proto::Gossip(_) => (InboundClass::Gossip, limits.max_inbound_gossip_streams),
-            Proto::ReqResp => (InboundClass::ReqResp, limits.max_inbound_reqresp_streams),
-            Proto::Identify | Proto::IdentifyPush => {
-                (InboundClass::Identify, limits.max_inbound_identify_streams)
-            }
-            Proto::Ping => (InboundClass::Ping, limits.max_inbound_ping_streams),
-            Proto::App => (InboundClass::App, limits.max_inbound_app_streams),
+        let cap = match class {
+            InboundClass::Gossip => limits.max_inbound_gossip_streams,
+            InboundClass::ReqResp => limits.max_inbound_reqresp_streams,
+            InboundClass::Identify => limits.max_inbound_identify_streams,
+            InboundClass::Ping => limits.max_inbound_ping_streams,
+            InboundClass::App => limits.max_inbound_app_streams,
         };
-        let max_frame = self.config.gossipsub.limits.max_transmit_size;
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -488,19 +492,14 @@ impl Node {
                 return;
             }
         }
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         s.writable = true;
-        match proto {
-            Proto::Gossip(_) => {
-                s.kind = StreamKind::GossipIn(Box::new(
-                    leanp2p_gossipsub::wire::FrameDecoder::new(max_frame),
-                ));
-            }
-            Proto::ReqResp => {
+        s.kind = kind;
+        match &s.kind {
+            StreamKind::ReqResp { .. } => {
                 let key = rr_key(conn, stream);
-                s.kind = StreamKind::ReqResp { request: None };
                 self.rr_streams.insert(key, (conn, stream));
                 if let Err(error) = self.reqresp.handle_stream_opened(now, peer, key, id) {
                     tracing::debug!(%error, "req/resp refused inbound stream");
@@ -510,22 +509,13 @@ impl Node {
                     }
                 }
             }
-            Proto::Identify => {
-                s.kind = StreamKind::IdentifyServe;
-                self.write_identify(now, conn, stream);
-            }
-            Proto::IdentifyPush => s.kind = StreamKind::IdentifyPushIn(Vec::new()),
-            Proto::Ping => s.kind = StreamKind::PingIn(Vec::new()),
-            Proto::App => {
-                s.kind = StreamKind::App {
-                    protocol: id.to_string(),
-                };
-                self.emit(NodeEvent::AppStreamOpened {
-                    stream: AppStream { conn, stream },
-                    peer,
-                    protocol: id.to_string(),
-                });
-            }
+            StreamKind::IdentifyServe => self.write_identify(now, conn, stream),
+            StreamKind::App { .. } => self.emit(NodeEvent::AppStreamOpened {
+                stream: AppStream { conn, stream },
+                peer,
+                protocol: id.to_string(),
+            }),
+            _ => {}
         }
     }
 
@@ -578,7 +568,7 @@ impl Node {
 
     fn on_stream_finished(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
         self.readable.remove(&(conn, stream));
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         s.recv_closed = true;
@@ -589,7 +579,7 @@ impl Node {
             }
             self.check_outcome(now, conn, stream);
         }
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         let push = matches!(s.kind, StreamKind::IdentifyPushIn(_));
@@ -622,7 +612,7 @@ impl Node {
 
     fn on_stream_reset(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
         self.readable.remove(&(conn, stream));
-        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+        if let Some(s) = self.conns.stream_mut(&conn, stream) {
             s.recv_closed = true;
         }
         self.reset_stream(now, conn, stream, true);
@@ -640,7 +630,7 @@ impl Node {
     /// the stream, stopping our side, in one go). Returns whether the stream is kept; once
     /// its protocol is known, one we must answer on is reset (`check_outcome`).
     fn keep_reading_after_stop(&mut self, conn: ConnId, stream: StreamId) -> bool {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return false;
         };
         s.send_closed = true;
@@ -660,7 +650,7 @@ impl Node {
         stream: StreamId,
         timed_out: bool,
     ) {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         if !timed_out {
@@ -696,7 +686,7 @@ impl Node {
                 self.rr_streams.remove(&key);
             }
         }
-        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+        if let Some(s) = self.conns.stream_mut(&conn, stream) {
             if matches!(s.kind, StreamKind::PingOut(_)) && refused {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.ping.unsupported = true;
@@ -716,7 +706,7 @@ impl Node {
         stream: StreamId,
         bytes: Bytes,
     ) {
-        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = self.conns.stream_mut(&conn, stream) else {
             return;
         };
         if s.send_closed {
@@ -733,7 +723,7 @@ impl Node {
 
     /// FIN once everything queued is written.
     pub(crate) fn finish_stream(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
-        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) {
+        if let Some(s) = self.conns.stream_mut(&conn, stream) {
             s.finish_queued = true;
         }
         self.flush_stream(now, conn, stream);
@@ -744,7 +734,7 @@ impl Node {
         let Self {
             conns, endpoint, ..
         } = self;
-        let Some(s) = conns.get_mut(&conn).and_then(|c| c.stream_mut(stream)) else {
+        let Some(s) = conns.stream_mut(&conn, stream) else {
             return;
         };
         if s.send_closed {

@@ -23,6 +23,7 @@
 mod basics;
 mod codec;
 mod connection;
+mod content;
 mod gossip;
 mod reqresp;
 mod support;

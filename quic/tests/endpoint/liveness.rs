@@ -1,20 +1,21 @@
 //! Keep-alive, idle timeout and closing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::pair::{LinkConfig, Pair};
-use crate::{CloseError, CloseReason, Config, Event, TimeoutReason, WriteError};
+use leanp2p_quic::{CloseError, CloseReason, Config, Event, TimeoutReason, WriteError};
+use leanp2p_testkit::{LinkConfig, QuicNet};
 
 #[test]
 fn silent_peer_times_out_after_idle_timeout() {
-    let mut pair = Pair::new();
-    let (client, _) = pair.connect();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let (client, _) = pair.connect(0, 1).unwrap();
     // The server crashes: it neither sends nor receives from now on.
     pair.nodes[1].alive = false;
     let crashed_at = pair.time;
-    pair.drive_until(Duration::from_secs(30), |p| !p.nodes[0].closed().is_empty());
+    pair.drive_until(Duration::from_secs(30), |p| !p.nodes[0].closed().is_empty())
+        .unwrap();
     assert_eq!(
         pair.nodes[0].closed(),
         vec![(client, CloseReason::TimedOut)]
@@ -29,8 +30,8 @@ fn silent_peer_times_out_after_idle_timeout() {
 
 #[test]
 fn keep_alive_holds_an_idle_connection_past_three_idle_timeouts() {
-    let mut pair = Pair::new();
-    let (client, server) = pair.connect();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
     pair.run_for(Duration::from_secs(35));
     assert!(pair.nodes[0].closed().is_empty());
     assert!(pair.nodes[1].closed().is_empty());
@@ -43,16 +44,23 @@ fn keep_alive_holds_an_idle_connection_past_three_idle_timeouts() {
     );
     // Still usable.
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
-    pair.send(0, client, stream, Bytes::from_static(b"still here"), true);
-    pair.drive_until(Duration::from_secs(1), |p| p.nodes[1].finished.len() == 1);
+    pair.send(0, client, stream, Bytes::from_static(b"still here"), true)
+        .unwrap();
+    pair.drive_until(Duration::from_secs(1), |p| p.nodes[1].finished.len() == 1)
+        .unwrap();
 }
 
 #[test]
 fn without_keep_alive_an_idle_connection_times_out() {
     let mut config = Config::default();
     config.keep_alive_interval(None);
-    let mut pair = Pair::with_configs(vec![config.clone(), config], LinkConfig::default());
-    let (client, server) = pair.connect();
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
+        vec![config.clone(), config],
+        LinkConfig::default(),
+    )
+    .unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
     pair.run_for(Duration::from_secs(15));
     assert_eq!(
         pair.nodes[0].closed(),
@@ -71,8 +79,11 @@ fn without_keep_alive_an_idle_connection_times_out() {
 
 #[test]
 fn remote_close_is_reported_at_once() {
-    let mut pair = Pair::new();
-    let (client, server) = pair.connect();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
+    // Client stream 0, opened (nothing sent on it) only to have a stream handle of the
+    // connection for the write after it is gone.
+    let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
     let now = pair.time;
     pair.nodes[0]
         .endpoint
@@ -84,7 +95,8 @@ fn remote_close_is_reported_at_once() {
         vec![(client, CloseReason::LocallyClosed)]
     );
     let closed_at = pair.time;
-    pair.drive_until(Duration::from_secs(1), |p| !p.nodes[1].closed().is_empty());
+    pair.drive_until(Duration::from_secs(1), |p| !p.nodes[1].closed().is_empty())
+        .unwrap();
     assert_eq!(
         pair.nodes[1].closed(),
         vec![(
@@ -114,22 +126,14 @@ fn remote_close_is_reported_at_once() {
     assert_eq!(pair.nodes[0].endpoint.connection_count(), 0);
     assert_eq!(pair.nodes[1].endpoint.connection_count(), 0);
     assert_eq!(
-        pair.nodes[0].endpoint.write(
-            client,
-            crate::StreamId(quinn_proto::StreamId::new(
-                quinn_proto::Side::Client,
-                quinn_proto::Dir::Bi,
-                0
-            )),
-            b"x"
-        ),
+        pair.nodes[0].endpoint.write(client, stream, b"x"),
         Err(WriteError::UnknownConnection)
     );
 }
 
 #[test]
 fn poll_timeout_reports_queued_io_until_drained() {
-    let mut pair = Pair::new();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
     let now = pair.time;
     let addr = pair.nodes[1].addr;
     pair.nodes[0].endpoint.dial(now, addr, None).unwrap();

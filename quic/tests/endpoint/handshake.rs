@@ -1,17 +1,17 @@
 //! Handshake and PeerId verification.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::pair::{keypair, LinkConfig, Pair};
-use crate::{CloseReason, Config, DialError, DialFailure, Direction, Event, Limits};
+use leanp2p_quic::{CloseReason, Config, DialError, DialFailure, Direction, Event, Limits};
+use leanp2p_testkit::{keypair, LinkConfig, QuicNet};
 
 #[test]
 fn handshake_reports_verified_peer_ids_on_both_sides() {
-    let mut pair = Pair::new();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
     let client_id = pair.nodes[0].peer_id;
     let server_id = pair.nodes[1].peer_id;
-    let (client_conn, server_conn) = pair.connect();
+    let (client_conn, server_conn) = pair.connect(0, 1).unwrap();
 
     assert_eq!(
         pair.nodes[0].connected(),
@@ -33,12 +33,13 @@ fn handshake_reports_verified_peer_ids_on_both_sides() {
 
 #[test]
 fn dial_without_expected_peer_learns_it() {
-    let mut pair = Pair::new();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
     let server_id = pair.nodes[1].peer_id;
-    let conn = pair.dial_expecting(0, 1, None);
+    let conn = pair.dial_expecting(0, 1, None).unwrap();
     pair.drive_until(Duration::from_secs(5), |p| {
         !p.nodes[0].connected().is_empty()
-    });
+    })
+    .unwrap();
     assert_eq!(
         pair.nodes[0].connected(),
         vec![(conn, server_id, Direction::Outbound)]
@@ -47,12 +48,13 @@ fn dial_without_expected_peer_learns_it() {
 
 #[test]
 fn dial_expecting_another_peer_id_fails_typed() {
-    let mut pair = Pair::new();
-    let wrong = keypair(77).peer_id();
-    let conn = pair.dial_expecting(0, 1, Some(wrong));
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let wrong = keypair(77).unwrap().peer_id();
+    let conn = pair.dial_expecting(0, 1, Some(wrong)).unwrap();
     pair.drive_until(Duration::from_secs(10), |p| {
         !p.nodes[0].dial_failures().is_empty()
-    });
+    })
+    .unwrap();
     let failures = pair.nodes[0].dial_failures();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].0, conn);
@@ -75,12 +77,14 @@ fn handshake_over_ipv6() {
         SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 20_000),
         SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 20_001),
     ];
-    let mut pair = Pair::with_addrs(
+    let mut pair = QuicNet::with_addrs(
+        Instant::now(),
         vec![Config::default(), Config::default()],
         addrs,
         LinkConfig::default(),
-    );
-    let (client, _) = pair.connect();
+    )
+    .unwrap();
+    let (client, _) = pair.connect(0, 1).unwrap();
     assert_eq!(
         pair.nodes[0].endpoint.remote_address(client),
         Some(pair.nodes[1].addr)
@@ -89,13 +93,14 @@ fn handshake_over_ipv6() {
 
 #[test]
 fn dial_to_silent_address_times_out() {
-    let mut pair = Pair::new();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
     pair.nodes[1].alive = false;
     let start = pair.time;
-    let conn = pair.dial(0, 1);
+    let conn = pair.dial(0, 1).unwrap();
     pair.drive_until(Duration::from_secs(30), |p| {
         !p.nodes[0].dial_failures().is_empty()
-    });
+    })
+    .unwrap();
     assert_eq!(
         pair.nodes[0].dial_failures(),
         vec![(conn, DialFailure::HandshakeTimedOut)]
@@ -112,20 +117,24 @@ fn dial_to_silent_address_times_out() {
 
 #[test]
 fn dial_rejects_invalid_address_and_respects_limits() {
+    let mut limits = Limits::default();
+    limits.max_connections = 2;
+    limits.max_handshakes = 1;
     let mut config = Config::default();
-    config.limits(Limits {
-        max_connections: 2,
-        max_handshakes: 1,
-        ..Limits::default()
-    });
-    let mut pair = Pair::with_configs(vec![config, Config::default()], LinkConfig::default());
+    config.limits(limits);
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
+        vec![config, Config::default()],
+        LinkConfig::default(),
+    )
+    .unwrap();
     let now = pair.time;
     let zero_port = SocketAddr::from(([127, 0, 0, 1], 0));
     assert_eq!(
         pair.nodes[0].endpoint.dial(now, zero_port, None),
         Err(DialError::InvalidAddress(zero_port))
     );
-    pair.dial(0, 1);
+    pair.dial(0, 1).unwrap();
     let addr = pair.nodes[1].addr;
     assert_eq!(
         pair.nodes[0].endpoint.dial(now, addr, None),
@@ -135,25 +144,25 @@ fn dial_rejects_invalid_address_and_respects_limits() {
 
 #[test]
 fn inbound_handshakes_beyond_limit_are_refused() {
+    let mut limits = Limits::default();
+    limits.max_handshakes = 2;
     let mut server = Config::default();
-    server.limits(Limits {
-        max_handshakes: 2,
-        ..Limits::default()
-    });
+    server.limits(limits);
     let configs = vec![
         server,
         Config::default(),
         Config::default(),
         Config::default(),
     ];
-    let mut pair = Pair::with_configs(configs, LinkConfig::default());
+    let mut pair = QuicNet::with_configs(Instant::now(), configs, LinkConfig::default()).unwrap();
     for from in 1..=3 {
-        pair.dial(from, 0);
+        pair.dial(from, 0).unwrap();
     }
     pair.drive_until(Duration::from_secs(10), |p| {
         (1..=3)
             .all(|i| !p.nodes[i].connected().is_empty() || !p.nodes[i].dial_failures().is_empty())
-    });
+    })
+    .unwrap();
     let connected = (1..=3)
         .filter(|&i| !pair.nodes[i].connected().is_empty())
         .count();
@@ -177,17 +186,19 @@ fn inbound_handshakes_beyond_limit_are_refused() {
 #[test]
 fn forty_simultaneous_dials_all_connect() {
     let configs = (0..41).map(|_| Config::default()).collect();
-    let mut pair = Pair::with_configs(configs, LinkConfig::default());
+    let mut pair = QuicNet::with_configs(Instant::now(), configs, LinkConfig::default()).unwrap();
     let server_id = pair.nodes[0].peer_id;
     for from in 1..=40 {
-        pair.dial(from, 0);
+        pair.dial(from, 0).unwrap();
     }
     pair.drive_until(Duration::from_secs(10), |p| {
         p.nodes[0].connected().len() == 40
-    });
+    })
+    .unwrap();
     pair.drive_until(Duration::from_secs(1), |p| {
         (1..=40).all(|i| p.nodes[i].connected().len() == 1)
-    });
+    })
+    .unwrap();
     for i in 1..=40 {
         assert_eq!(pair.nodes[i].connected()[0].1, server_id);
     }

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use super::harness::Net;
-use crate::{Config, NodeEvent};
+use leanp2p_host::{Config, NodeEvent};
 
 #[test]
 fn two_nodes_connect_and_open_one_gossip_stream_each() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     assert!(net.nodes[0].node.is_connected(&p1));
     assert!(net.nodes[1].node.is_connected(&p0));
@@ -28,15 +27,15 @@ fn two_nodes_connect_and_open_one_gossip_stream_each() {
 
 #[test]
 fn identify_is_exchanged_on_connect() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[0].node.peer_info(&p1).is_some() && net.nodes[1].node.peer_info(&p0).is_some()
     }));
     let info = net.nodes[0].node.peer_info(&p1).unwrap().clone();
     assert!(info.supports("/meshsub/1.2.0"));
-    assert!(info.supports(crate::PING_PROTOCOL));
+    assert!(info.supports(leanp2p_host::PING_PROTOCOL));
     assert_eq!(info.protocol_version.as_deref(), Some("/ipfs/0.1.0"));
     assert_eq!(
         info.listen_addrs[0].to_string(),
@@ -52,8 +51,8 @@ fn identify_is_exchanged_on_connect() {
 
 #[test]
 fn identify_push_follows_a_new_listen_address() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     assert!(net.run_until(Duration::from_secs(5), |net| net.nodes[1]
         .node
@@ -74,8 +73,8 @@ fn identify_push_follows_a_new_listen_address() {
 
 #[test]
 fn ping_measures_rtt_both_ways() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     net.run_for(Duration::from_secs(40));
     for (i, peer) in [(0, p1), (1, p0)] {
@@ -101,8 +100,8 @@ fn ping_measures_rtt_both_ways() {
 
 #[test]
 fn connections_stay_up_while_gossip_uses_them() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(120));
     let p1 = net.peer(1);
     assert!(net.nodes[0].node.is_connected(&p1));
@@ -114,8 +113,8 @@ fn connections_stay_up_while_gossip_uses_them() {
 
 #[test]
 fn disconnect_reports_reason_on_both_sides() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     let now = net.time;
     net.nodes[0].node.disconnect(now, &p1).unwrap();
@@ -125,7 +124,7 @@ fn disconnect_reports_reason_on_both_sides() {
     assert!(net.nodes[0].events.iter().any(|e| matches!(
         e,
         NodeEvent::Disconnected {
-            reason: crate::DisconnectReason::Requested,
+            reason: leanp2p_host::DisconnectReason::Requested,
             ..
         }
     )));
@@ -141,30 +140,29 @@ fn disconnect_reports_reason_on_both_sides() {
 
 #[test]
 fn self_dial_is_refused() {
-    let mut net = Net::new(1, |_| Config::default());
+    let mut net = crate::net(1, |_| Config::default());
     let (addr, peer, now) = (net.nodes[0].addr, net.peer(0), net.time);
     assert_eq!(
         net.nodes[0].node.dial(now, addr, None),
-        Err(crate::DialError::SelfDial)
+        Err(leanp2p_host::DialError::SelfDial)
     );
     let other: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
     assert_eq!(
         net.nodes[0].node.dial(now, other, Some(peer)),
-        Err(crate::DialError::SelfDial)
+        Err(leanp2p_host::DialError::SelfDial)
     );
 }
 
 #[test]
 fn identify_is_repeated_at_its_interval() {
-    let mut net = Net::new(2, |_| {
+    let mut net = crate::net(2, |_| {
         let mut config = Config::default();
-        config.identify(crate::IdentifyConfig {
-            interval: Some(Duration::from_secs(10)),
-            ..crate::IdentifyConfig::default()
-        });
+        let mut identify = leanp2p_host::IdentifyConfig::default();
+        identify.interval = Some(Duration::from_secs(10));
+        config.identify(identify);
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(25));
     for i in 0..2 {
         let n = net.nodes[i]

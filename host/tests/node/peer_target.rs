@@ -2,14 +2,21 @@
 
 use std::time::Duration;
 
-use super::harness::Net;
-use crate::{Config, ConnManagerConfig, NodeEvent};
+use leanp2p_host::{Config, ConnManagerConfig, NodeEvent};
 use leanp2p_quic::Direction;
+use leanp2p_testkit::Net;
 
 fn with_cm(cm: ConnManagerConfig) -> Config {
     let mut config = Config::default();
     config.conn_manager(cm);
     config
+}
+
+/// The default [`ConnManagerConfig`] with `set` applied.
+fn cm(set: impl FnOnce(&mut ConnManagerConfig)) -> ConnManagerConfig {
+    let mut cm = ConnManagerConfig::default();
+    set(&mut cm);
+    cm
 }
 
 fn outbound_connects(net: &Net, i: usize) -> usize {
@@ -30,12 +37,11 @@ fn outbound_connects(net: &Net, i: usize) -> usize {
 
 #[test]
 fn dials_address_book_peers_up_to_the_target_and_replaces_a_lost_one() {
-    let mut net = Net::new(4, |i| {
+    let mut net = crate::net(4, |i| {
         if i == 0 {
-            with_cm(ConnManagerConfig {
-                target_peers: 2,
-                ..Default::default()
-            })
+            with_cm(cm(|cm| {
+                cm.target_peers = 2;
+            }))
         } else {
             Config::default()
         }
@@ -79,18 +85,17 @@ fn dials_address_book_peers_up_to_the_target_and_replaces_a_lost_one() {
 
 #[test]
 fn identify_teaches_addresses_that_are_dialled_to_reach_the_target() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         if i == 0 {
-            with_cm(ConnManagerConfig {
-                target_peers: 1,
-                ..Default::default()
-            })
+            with_cm(cm(|cm| {
+                cm.target_peers = 1;
+            }))
         } else {
             Config::default()
         }
     });
     // Node 1 dials in; node 0 learns its listen address through identify.
-    net.connect(1, 0);
+    net.connect(1, 0).unwrap();
     let (p0, p1, a1) = (net.peer(0), net.peer(1), net.nodes[1].addr);
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[0]
@@ -118,13 +123,12 @@ fn identify_teaches_addresses_that_are_dialled_to_reach_the_target() {
 
 #[test]
 fn target_dials_respect_the_outbound_limit() {
-    let mut net = Net::new(4, |i| {
+    let mut net = crate::net(4, |i| {
         if i == 0 {
-            with_cm(ConnManagerConfig {
-                target_peers: 3,
-                max_outbound_peers: 1,
-                ..Default::default()
-            })
+            with_cm(cm(|cm| {
+                cm.target_peers = 3;
+                cm.max_outbound_peers = 1;
+            }))
         } else {
             Config::default()
         }
@@ -142,18 +146,16 @@ fn target_dials_respect_the_outbound_limit() {
 
 #[test]
 fn a_peer_that_refuses_us_after_the_handshake_is_backed_off() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         with_cm(if i == 0 {
-            ConnManagerConfig {
-                target_peers: 1,
-                ..Default::default()
-            }
+            cm(|cm| {
+                cm.target_peers = 1;
+            })
         } else {
             // Node 1 takes no inbound peers at all.
-            ConnManagerConfig {
-                max_inbound_peers: 0,
-                ..Default::default()
-            }
+            cm(|cm| {
+                cm.max_inbound_peers = 0;
+            })
         })
     });
     let (p1, a1, t0) = (net.peer(1), net.nodes[1].addr, net.time);
@@ -182,21 +184,20 @@ fn a_peer_that_refuses_us_after_the_handshake_is_backed_off() {
 
 #[test]
 fn address_book_is_bounded_and_refuses_ourselves() {
-    let mut net = Net::new(1, |_| {
-        with_cm(ConnManagerConfig {
-            max_address_book: 2,
-            ..Default::default()
-        })
+    let mut net = crate::net(1, |_| {
+        with_cm(cm(|cm| {
+            cm.max_address_book = 2;
+        }))
     });
     let now = net.time;
     let own = (net.peer(0), net.nodes[0].addr);
     assert_eq!(
         net.nodes[0].node.add_peer_address(now, own.0, own.1),
-        Err(crate::DialError::SelfDial)
+        Err(leanp2p_host::DialError::SelfDial)
     );
     let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let peers: Vec<_> = (10..13u8)
-        .map(|i| super::harness::keypair(i).peer_id())
+        .map(|i| leanp2p_testkit::peer_id(i).unwrap())
         .collect();
     assert!(net.nodes[0]
         .node
@@ -226,12 +227,11 @@ fn address_book_is_bounded_and_refuses_ourselves() {
 
 #[test]
 fn a_peer_we_disconnect_is_not_redialled_soon_another_candidate_is() {
-    let mut net = Net::new(3, |i| {
+    let mut net = crate::net(3, |i| {
         if i == 0 {
-            with_cm(ConnManagerConfig {
-                target_peers: 1,
-                ..Default::default()
-            })
+            with_cm(cm(|cm| {
+                cm.target_peers = 1;
+            }))
         } else {
             Config::default()
         }

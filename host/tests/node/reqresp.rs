@@ -7,8 +7,8 @@ use leanp2p_reqresp::lean;
 
 use rand_core::{RngCore, SeedableRng};
 
-use super::harness::Net;
-use crate::{ChannelId, Config, NodeEvent, ResponseChunk};
+use leanp2p_host::{ChannelId, Config, NodeEvent, ResponseChunk};
+use leanp2p_testkit::Net;
 
 fn lean_config() -> Config {
     let mut config = Config::default();
@@ -32,7 +32,7 @@ fn inbound(net: &Net, i: usize) -> Vec<(ChannelId, String, Bytes)> {
         .collect()
 }
 
-fn responses(net: &Net, i: usize, request: crate::RequestId) -> (Vec<Bytes>, bool) {
+fn responses(net: &Net, i: usize, request: leanp2p_host::RequestId) -> (Vec<Bytes>, bool) {
     let mut chunks = Vec::new();
     let mut done = false;
     for e in &net.nodes[i].events {
@@ -57,7 +57,7 @@ fn exchange(
     net: &mut Net,
     from: usize,
     to: usize,
-    protocol: &crate::ProtocolId,
+    protocol: &leanp2p_host::ProtocolId,
     body: Vec<u8>,
     answer: Vec<Vec<u8>>,
 ) -> Vec<Bytes> {
@@ -88,8 +88,8 @@ fn exchange(
 }
 
 fn connected_pair() -> Net {
-    let mut net = Net::new(2, |_| lean_config());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| lean_config());
+    net.connect(0, 1).unwrap();
     net
 }
 
@@ -166,14 +166,14 @@ fn blocks_by_range_both_ways() {
 
 #[test]
 fn request_to_unknown_protocol_on_peer_fails_cleanly() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         if i == 0 {
             lean_config()
         } else {
             Config::default()
         }
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let peer = net.peer(1);
     let now = net.time;
     let body = lean::Status::default().to_ssz().unwrap();
@@ -192,13 +192,11 @@ fn request_to_unknown_protocol_on_peer_fails_cleanly() {
 
 #[test]
 fn response_over_the_stream_send_limit_resets_only_that_stream() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         let mut config = lean_config();
         if i == 1 {
-            let limits = crate::Limits {
-                max_stream_send_buffer: 256 * 1024,
-                ..crate::Limits::default()
-            };
+            let mut limits = leanp2p_host::Limits::default();
+            limits.max_stream_send_buffer = 256 * 1024;
             config.limits(limits);
         } else {
             let mut quic = leanp2p_quic::Config::default();
@@ -207,7 +205,7 @@ fn response_over_the_stream_send_limit_resets_only_that_stream() {
         }
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let peer = net.peer(1);
     let request = lean::BlocksByRangeRequest {
         start_slot: 0,
@@ -255,7 +253,7 @@ fn response_over_the_stream_send_limit_resets_only_that_stream() {
 
 #[test]
 fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         let mut config = lean_config();
         if i == 1 {
             // Gossip and ping hold two of these for good: two left for requests.
@@ -265,7 +263,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
         }
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(2));
     let peer = net.peer(1);
     let status = lean::Status::default().to_ssz().unwrap();
@@ -296,7 +294,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
             );
         }
     }
-    assert!(net.nodes[0].node.test_blocked_opens() > 0);
+    assert!(net.nodes[0].node.blocked_request_opens() > 0);
     let done = |net: &Net| {
         net.nodes[0]
             .events
@@ -329,7 +327,7 @@ fn requests_wait_for_the_peer_stream_limit_instead_of_failing() {
         }
     }
     assert_eq!(done(&net), ids.len());
-    assert!(net.nodes[0].node.test_blocked_opens() == 0);
+    assert!(net.nodes[0].node.blocked_request_opens() == 0);
     assert!(!net.nodes[0]
         .events
         .iter()
@@ -341,13 +339,11 @@ fn respond_pushes_back_on_a_slow_requester_and_signals_when_writable() {
     const HIGH_WATER: usize = 128 * 1024;
     const CHUNK: usize = 20_000;
     const CHUNKS: u32 = 64;
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         let mut config = lean_config();
         if i == 1 {
-            let limits = crate::Limits {
-                response_high_water: HIGH_WATER,
-                ..crate::Limits::default()
-            };
+            let mut limits = leanp2p_host::Limits::default();
+            limits.response_high_water = HIGH_WATER;
             config.limits(limits);
         } else {
             // The requester grants 64 KiB of stream credit: a slow reader.
@@ -357,7 +353,7 @@ fn respond_pushes_back_on_a_slow_requester_and_signals_when_writable() {
         }
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let (server, client) = (net.peer(1), net.peer(0));
     let request = lean::BlocksByRangeRequest {
         start_slot: 0,
@@ -397,7 +393,7 @@ fn respond_pushes_back_on_a_slow_requester_and_signals_when_writable() {
                 }
                 match node.respond(now, channel, ResponseChunk::success(block(next))) {
                     Ok(()) => next += 1,
-                    Err(crate::RespondError::QueueFull) => {
+                    Err(leanp2p_host::RespondError::QueueFull) => {
                         refusals += 1;
                         // Refused means nothing was queued: the same state.
                         assert!(node.response_buffered_bytes(channel).unwrap() >= HIGH_WATER);

@@ -6,9 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use leanp2p_quic::{ConnId, StreamId};
 
-use super::harness::Net;
-use crate::connection::StreamKind;
-use crate::{Config, NodeEvent, PacerConfig, TimeoutReason, TopicHash};
+use leanp2p_host::{Config, NodeEvent, PacerConfig, StreamRole, TimeoutReason, TopicHash};
+use leanp2p_testkit::Net;
 
 /// `uvarint(len) ‖ line ‖ '\n'` multistream frames.
 fn ms_frame(line: &str) -> Vec<u8> {
@@ -20,17 +19,15 @@ fn ms_frame(line: &str) -> Vec<u8> {
 
 fn no_ping() -> Config {
     let mut config = Config::default();
-    let ping = crate::PingConfig {
-        enabled: false,
-        ..crate::PingConfig::default()
-    };
+    let mut ping = leanp2p_host::PingConfig::default();
+    ping.enabled = false;
     config.ping(ping);
     config
 }
 
 /// Opens a stream from node `i` on `conn` behind the host's back and writes `bytes`.
 fn raw_stream(net: &mut Net, i: usize, conn: ConnId, bytes: &[u8]) -> StreamId {
-    let endpoint = net.nodes[i].node.test_endpoint_mut();
+    let endpoint = net.nodes[i].node.raw_endpoint_mut();
     let stream = endpoint.open_bi(conn).unwrap();
     assert_eq!(endpoint.write(conn, stream, bytes).unwrap(), bytes.len());
     net.drain(i);
@@ -39,8 +36,8 @@ fn raw_stream(net: &mut Net, i: usize, conn: ConnId, bytes: &[u8]) -> StreamId {
 
 #[test]
 fn stalled_negotiation_is_reset_after_the_timeout() {
-    let mut net = Net::new(2, |_| no_ping());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| no_ping());
+    net.connect(0, 1).unwrap();
     let p0 = net.peer(0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
     // Header only, never a proposal.
@@ -55,8 +52,8 @@ fn stalled_negotiation_is_reset_after_the_timeout() {
 
 #[test]
 fn garbage_negotiation_resets_only_that_stream() {
-    let mut net = Net::new(2, |_| no_ping());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| no_ping());
+    net.connect(0, 1).unwrap();
     let p0 = net.peer(0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
     raw_stream(
@@ -72,12 +69,12 @@ fn garbage_negotiation_resets_only_that_stream() {
 
 #[test]
 fn inbound_ping_streams_are_capped_per_connection() {
-    let mut net = Net::new(2, |_| no_ping());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| no_ping());
+    net.connect(0, 1).unwrap();
     let p0 = net.peer(0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
     let mut request = ms_frame("/multistream/1.0.0");
-    request.extend_from_slice(&ms_frame(crate::PING_PROTOCOL));
+    request.extend_from_slice(&ms_frame(leanp2p_host::PING_PROTOCOL));
     request.extend_from_slice(&[7u8; 32]);
     for _ in 0..3 {
         raw_stream(&mut net, 1, conn, &request);
@@ -90,13 +87,13 @@ fn inbound_ping_streams_are_capped_per_connection() {
 
 #[test]
 fn oversized_identify_answer_is_rejected() {
-    let mut net = Net::new(2, |_| no_ping());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| no_ping());
+    net.connect(0, 1).unwrap();
     let p0 = net.peer(0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
     // An identify push of 10 KiB (limit 4 KiB).
     let mut push = ms_frame("/multistream/1.0.0");
-    push.extend_from_slice(&ms_frame(crate::IDENTIFY_PUSH_PROTOCOL));
+    push.extend_from_slice(&ms_frame(leanp2p_host::IDENTIFY_PUSH_PROTOCOL));
     push.extend_from_slice(&[0x80, 0x50]);
     push.extend_from_slice(&vec![0x1a; 10 * 1024]);
     raw_stream(&mut net, 1, conn, &push);
@@ -109,13 +106,13 @@ fn oversized_identify_answer_is_rejected() {
 /// side: STOP_SENDING arrives with the data. The push must still be read.
 #[test]
 fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
-    let mut net = Net::new(2, |_| no_ping());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| no_ping());
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(1));
     let (p0, p1) = (net.peer(0), net.peer(1));
     let before = net.nodes[0].node.stats().counters.identify_received;
     let conn = net.nodes[1].node.connections_to(&p0)[0];
-    let key = net.nodes[1].node.test_public_key().encode_protobuf();
+    let key = net.nodes[1].node.public_key().encode_protobuf();
     let addr: std::net::SocketAddr = "127.0.0.1:4242".parse().unwrap();
     let addr_bytes = leanp2p_identity::Multiaddr::quic_v1(addr, None).to_bytes();
     // Identify { publicKey = 1, listenAddrs = 2 }, uvarint-prefixed.
@@ -124,10 +121,10 @@ fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
     message.extend_from_slice(&[0x12, addr_bytes.len() as u8]);
     message.extend_from_slice(&addr_bytes);
     let mut push = ms_frame("/multistream/1.0.0");
-    push.extend_from_slice(&ms_frame(crate::IDENTIFY_PUSH_PROTOCOL));
+    push.extend_from_slice(&ms_frame(leanp2p_host::IDENTIFY_PUSH_PROTOCOL));
     push.push(message.len() as u8);
     push.extend_from_slice(&message);
-    let endpoint = net.nodes[1].node.test_endpoint_mut();
+    let endpoint = net.nodes[1].node.raw_endpoint_mut();
     let stream = endpoint.open_bi(conn).unwrap();
     assert_eq!(endpoint.write(conn, stream, &push).unwrap(), push.len());
     endpoint.finish(conn, stream).unwrap();
@@ -145,37 +142,38 @@ fn identify_push_is_read_when_the_peer_stops_our_side_at_once() {
     // The push stream is forgotten once read (its stopped send side reset).
     let conn0 = node.connections_to(&p1)[0];
     assert!(!node
-        .test_conns()
-        .get(&conn0)
-        .unwrap()
-        .streams()
-        .any(|(_, s)| matches!(s.kind, StreamKind::IdentifyPushIn(_))));
+        .stream_ids(conn0)
+        .into_iter()
+        .filter_map(|id| node.stream_info(conn0, id))
+        .any(|s| s.role == StreamRole::IdentifyPushIn));
 }
 
 #[test]
 fn reset_gossip_stream_is_recreated_and_gossip_continues() {
-    let mut net = Net::new(2, |_| no_ping());
+    let mut net = crate::net(2, |_| no_ping());
     let topic = TopicHash::new("t");
     let now = net.time;
     for i in 0..2 {
         net.nodes[i].node.subscribe(now, &topic).unwrap();
     }
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(2));
     let p0 = net.peer(0);
     // Node 1 resets the gossip stream node 0 opened to it.
     let conn = net.nodes[1].node.connections_to(&p0)[0];
-    let inbound = net.nodes[1]
-        .node
-        .test_conns()
-        .get(&conn)
-        .unwrap()
-        .streams()
-        .find(|(_, s)| matches!(s.kind, StreamKind::GossipIn(_)))
-        .map(|(id, _)| id)
+    let node = &net.nodes[1].node;
+    let inbound = node
+        .stream_ids(conn)
+        .into_iter()
+        .find(|id| node.stream_info(conn, *id).unwrap().role == StreamRole::GossipIn)
         .unwrap();
-    let now = net.time;
-    net.nodes[1].node.reset_stream(now, conn, inbound, false);
+    // Both directions (RESET_STREAM and STOP_SENDING), past node 1's host: node 0 sees
+    // exactly what a host-side reset sends.
+    net.nodes[1]
+        .node
+        .raw_endpoint_mut()
+        .reset(conn, inbound, 0)
+        .unwrap();
     net.drain(1);
     net.run_for(Duration::from_secs(2));
     assert_eq!(net.nodes[0].node.stats().counters.gossip_streams_opened, 2);
@@ -197,7 +195,7 @@ fn reset_gossip_stream_is_recreated_and_gossip_continues() {
 #[test]
 fn token_bucket_caps_node_egress() {
     let rate = 1_000_000u64;
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         let mut config = no_ping();
         if i == 0 {
             config.pacer(PacerConfig::TokenBucket {
@@ -212,7 +210,7 @@ fn token_bucket_caps_node_egress() {
     for i in 0..2 {
         net.nodes[i].node.subscribe(now, &topic).unwrap();
     }
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(1));
     let start = net.time;
     let data = Bytes::from(vec![5u8; 3 * 1024 * 1024]);
@@ -239,12 +237,12 @@ fn token_bucket_caps_node_egress() {
 #[test]
 fn idle_gossip_streams_carry_keepalives() {
     let frames_after_idle = |keepalive: Option<Duration>| {
-        let mut net = Net::new(2, |_| {
+        let mut net = crate::net(2, |_| {
             let mut config = no_ping();
             config.gossip_keepalive(keepalive);
             config
         });
-        net.connect(0, 1);
+        net.connect(0, 1).unwrap();
         net.run_for(Duration::from_secs(2));
         let before = net.nodes[0].node.stats().counters.gossip_frames_sent;
         net.run_for(Duration::from_secs(61));
@@ -258,13 +256,13 @@ fn idle_gossip_streams_carry_keepalives() {
 
 #[test]
 fn a_newer_inbound_gossip_stream_replaces_the_older_one() {
-    let mut net = Net::new(2, |_| no_ping());
+    let mut net = crate::net(2, |_| no_ping());
     let topic = TopicHash::new("t");
     let now = net.time;
     for i in 0..2 {
         net.nodes[i].node.subscribe(now, &topic).unwrap();
     }
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(2));
     let p0 = net.peer(0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
@@ -300,15 +298,15 @@ proptest::proptest! {
         protocol in 0usize..6,
         junk in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
     ) {
-        let mut net = Net::new(2, |_| no_ping());
-        net.connect(0, 1);
+        let mut net = crate::net(2, |_| no_ping());
+        net.connect(0, 1).unwrap();
         let (p0, p1) = (net.peer(0), net.peer(1));
         let conn = net.nodes[1].node.connections_to(&p0)[0];
         let ids = [
             "/meshsub/1.2.0",
-            crate::IDENTIFY_PROTOCOL,
-            crate::IDENTIFY_PUSH_PROTOCOL,
-            crate::PING_PROTOCOL,
+            leanp2p_host::IDENTIFY_PROTOCOL,
+            leanp2p_host::IDENTIFY_PUSH_PROTOCOL,
+            leanp2p_host::PING_PROTOCOL,
             "/leanconsensus/req/status/1/ssz_snappy",
         ];
         let mut bytes = Vec::new();
@@ -318,7 +316,7 @@ proptest::proptest! {
         }
         bytes.extend_from_slice(&junk);
         let stream = raw_stream(&mut net, 1, conn, &bytes);
-        let _ = net.nodes[1].node.test_endpoint_mut().finish(conn, stream);
+        let _ = net.nodes[1].node.raw_endpoint_mut().finish(conn, stream);
         net.drain(1);
         net.run_for(Duration::from_secs(12));
         proptest::prop_assert!(net.nodes[0].node.is_connected(&p1));
@@ -331,29 +329,28 @@ proptest::proptest! {
 
 #[test]
 fn finished_inbound_streams_are_forgotten() {
-    let mut net = Net::new(2, |_| {
+    let mut net = crate::net(2, |_| {
         let mut config = no_ping();
         // Room for a second inbound gossip stream, so nothing is replaced.
-        config.limits(crate::Limits {
-            max_inbound_gossip_streams: 2,
-            ..crate::Limits::default()
-        });
+        let mut limits = leanp2p_host::Limits::default();
+        limits.max_inbound_gossip_streams = 2;
+        config.limits(limits);
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(2));
     let (p0, p1) = (net.peer(0), net.peer(1));
     let c0 = net.nodes[0].node.connections_to(&p1)[0];
     let baseline = net.nodes[0].node.stream_count(c0);
     let conn = net.nodes[1].node.connections_to(&p0)[0];
     // A second gossip stream and a ping stream, both FINed at once.
-    for id in ["/meshsub/1.2.0", crate::PING_PROTOCOL] {
+    for id in ["/meshsub/1.2.0", leanp2p_host::PING_PROTOCOL] {
         let mut bytes = ms_frame("/multistream/1.0.0");
         bytes.extend_from_slice(&ms_frame(id));
         let stream = raw_stream(&mut net, 1, conn, &bytes);
         net.nodes[1]
             .node
-            .test_endpoint_mut()
+            .raw_endpoint_mut()
             .finish(conn, stream)
             .unwrap();
         net.drain(1);

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::harness::Net;
-use crate::{Config, NodeEvent, TopicHash};
+use leanp2p_host::{Config, NodeEvent, TopicHash};
+use leanp2p_testkit::Net;
 
 fn received(net: &Net, i: usize, topic: &TopicHash) -> Vec<Bytes> {
     net.nodes[i]
@@ -27,13 +27,13 @@ fn payload(len: usize, salt: u8) -> Bytes {
 }
 
 fn subscribed_pair() -> (Net, TopicHash) {
-    let mut net = Net::new(2, |_| Config::default());
+    let mut net = crate::net(2, |_| Config::default());
     let topic = TopicHash::new("/leanconsensus/12345678/block/ssz_snappy");
     for i in 0..2 {
         let now = net.time;
         net.nodes[i].node.subscribe(now, &topic).unwrap();
     }
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     let t = topic.clone();
     assert!(net.run_until(Duration::from_secs(5), |net| {
@@ -93,12 +93,12 @@ fn gossip_4_mib_both_ways() {
 
 #[test]
 fn subscriptions_are_replayed_to_peers_that_connect_later() {
-    let mut net = Net::new(2, |_| Config::default());
+    let mut net = crate::net(2, |_| Config::default());
     let topic = TopicHash::new("late");
     let now = net.time;
     net.nodes[0].node.subscribe(now, &topic).unwrap();
     net.run_for(Duration::from_secs(3));
-    net.connect(1, 0);
+    net.connect(1, 0).unwrap();
     let p0 = net.peer(0);
     let t = topic.clone();
     assert!(net.run_until(Duration::from_secs(5), |net| {
@@ -140,7 +140,7 @@ fn two_connections_to_one_peer_keep_one_gossip_stream() {
     let (mut net, topic) = subscribed_pair();
     let (p0, p1) = (net.peer(0), net.peer(1));
     // A second leg, dialled the other way.
-    net.dial(1, 0);
+    net.dial(1, 0).unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[0].node.connections_to(&p1).len() == 2
             && net.nodes[1].node.connections_to(&p0).len() == 2
@@ -191,15 +191,15 @@ fn two_connections_to_one_peer_keep_one_gossip_stream() {
 
 #[test]
 fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
-    let mut net = Net::new(2, |i| crate::lean::config(&format!("test/{i}")));
-    let topics = crate::lean::topics(crate::lean::DEFAULT_NETWORK, 1);
+    let mut net = crate::net(2, |i| leanp2p_host::lean::config(&format!("test/{i}")));
+    let topics = leanp2p_host::lean::topics(leanp2p_host::lean::DEFAULT_NETWORK, 1);
     let now = net.time;
     for i in 0..2 {
         for topic in &topics {
             net.nodes[i].node.subscribe(now, topic).unwrap();
         }
     }
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     net.run_for(Duration::from_secs(3));
     let block = Bytes::from(
         snap::raw::Encoder::new()
@@ -211,7 +211,7 @@ fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
         .node
         .publish(now, &topics[0], block.clone())
         .unwrap();
-    assert_eq!(id.as_bytes().len(), crate::lean::MESSAGE_ID_LEN);
+    assert_eq!(id.as_bytes().len(), leanp2p_host::lean::MESSAGE_ID_LEN);
     let t = topics[0].clone();
     assert!(
         net.run_until(Duration::from_secs(5), |net| received(net, 0, &t)
@@ -222,7 +222,7 @@ fn lean_profile_nodes_gossip_blocks_and_exchange_status() {
     let now = net.time;
     net.nodes[0]
         .node
-        .request(now, peer, &crate::lean::STATUS, Bytes::from(status))
+        .request(now, peer, &leanp2p_host::lean::STATUS, Bytes::from(status))
         .unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[1]

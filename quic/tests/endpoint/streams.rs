@@ -1,17 +1,18 @@
 //! Stream semantics: opening on both sides, FIN, reset, stop, limits, flow control.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::pair::{payload, LinkConfig, Pair};
-use crate::{Config, Event, OpenStreamError, ReadError, StreamError, WriteError};
+use leanp2p_quic::{Config, Endpoint, Event, OpenStreamError, ReadError, StreamError, WriteError};
+use leanp2p_testkit::{keypair, random_payload, LinkConfig, QuicNet};
 
 #[test]
 fn both_sides_open_streams_on_inbound_and_outbound_connections() {
-    let mut pair = Pair::new();
-    let (client, server) = pair.connect();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
 
     let from_client = pair.nodes[0].endpoint.open_bi(client).unwrap();
     pair.send(
@@ -20,7 +21,8 @@ fn both_sides_open_streams_on_inbound_and_outbound_connections() {
         from_client,
         Bytes::from_static(b"hello server"),
         true,
-    );
+    )
+    .unwrap();
     let from_server = pair.nodes[1].endpoint.open_bi(server).unwrap();
     pair.send(
         1,
@@ -28,12 +30,14 @@ fn both_sides_open_streams_on_inbound_and_outbound_connections() {
         from_server,
         Bytes::from_static(b"hello client"),
         true,
-    );
+    )
+    .unwrap();
 
     pair.drive_until(Duration::from_secs(2), |p| {
         p.nodes[0].finished.contains(&(client, from_server))
             && p.nodes[1].finished.contains(&(server, from_client))
-    });
+    })
+    .unwrap();
     assert_eq!(pair.nodes[1].opened, vec![(server, from_client)]);
     assert_eq!(pair.nodes[0].opened, vec![(client, from_server)]);
     assert_eq!(
@@ -47,10 +51,12 @@ fn both_sides_open_streams_on_inbound_and_outbound_connections() {
     assert_eq!(from_client.as_u64(), from_server.as_u64() - 1);
 
     // Replies travel on the same stream (it is bidirectional).
-    pair.send(1, server, from_client, Bytes::from_static(b"reply"), true);
+    pair.send(1, server, from_client, Bytes::from_static(b"reply"), true)
+        .unwrap();
     pair.drive_until(Duration::from_secs(2), |p| {
         p.nodes[0].finished.contains(&(client, from_client))
-    });
+    })
+    .unwrap();
     assert_eq!(pair.nodes[0].received[&(client, from_client)], b"reply");
     // A fully read stream is closed for reading.
     assert_eq!(
@@ -61,13 +67,15 @@ fn both_sides_open_streams_on_inbound_and_outbound_connections() {
 
 #[test]
 fn reset_and_stop_reach_the_peer() {
-    let mut pair = Pair::new();
-    let (client, server) = pair.connect();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
-    pair.send(0, client, stream, Bytes::from_static(b"partial"), false);
+    pair.send(0, client, stream, Bytes::from_static(b"partial"), false)
+        .unwrap();
     pair.drive_until(Duration::from_secs(1), |p| {
         p.nodes[1].received.contains_key(&(server, stream))
-    });
+    })
+    .unwrap();
 
     pair.nodes[0].endpoint.reset(client, stream, 9).unwrap();
     // RESET_STREAM reaches the server's receive side, STOP_SENDING its send side.
@@ -81,7 +89,8 @@ fn reset_and_stop_reach_the_peer() {
             stream,
             code: 9,
         })
-    });
+    })
+    .unwrap();
     assert_eq!(
         pair.nodes[0].endpoint.write(client, stream, b"more"),
         Err(WriteError::ClosedStream)
@@ -93,8 +102,10 @@ fn reset_and_stop_reach_the_peer() {
 
     // stop(): only the receive side.
     let second = pair.nodes[1].endpoint.open_bi(server).unwrap();
-    pair.send(1, server, second, Bytes::from_static(b"x"), false);
-    pair.drive_until(Duration::from_secs(1), |p| p.nodes[0].opened.len() == 1);
+    pair.send(1, server, second, Bytes::from_static(b"x"), false)
+        .unwrap();
+    pair.drive_until(Duration::from_secs(1), |p| p.nodes[0].opened.len() == 1)
+        .unwrap();
     pair.nodes[0].endpoint.stop(client, second, 3).unwrap();
     pair.drive_until(Duration::from_secs(1), |p| {
         p.nodes[1].events.iter().any(|e| {
@@ -104,7 +115,8 @@ fn reset_and_stop_reach_the_peer() {
                 code: 3,
             }
         })
-    });
+    })
+    .unwrap();
     assert_eq!(
         pair.nodes[0].endpoint.stop(client, second, 3),
         Err(StreamError::ClosedStream)
@@ -119,11 +131,13 @@ fn reset_and_stop_reach_the_peer() {
 fn stream_limit_is_enforced_and_released() {
     let mut server_config = Config::default();
     server_config.max_concurrent_bidi_streams(4);
-    let mut pair = Pair::with_configs(
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
         vec![Config::default(), server_config],
         LinkConfig::default(),
-    );
-    let (client, _) = pair.connect();
+    )
+    .unwrap();
+    let (client, _) = pair.connect(0, 1).unwrap();
     let streams = (0..4)
         .map(|_| pair.nodes[0].endpoint.open_bi(client).unwrap())
         .collect::<Vec<_>>();
@@ -132,10 +146,12 @@ fn stream_limit_is_enforced_and_released() {
         Err(OpenStreamError::LimitReached)
     );
     for stream in &streams {
-        pair.send(0, client, *stream, Bytes::from_static(b"ping"), true);
+        pair.send(0, client, *stream, Bytes::from_static(b"ping"), true)
+            .unwrap();
     }
     // The server reads them to the end (auto_read) and finishes its side too.
-    pair.drive_until(Duration::from_secs(1), |p| p.nodes[1].finished.len() == 4);
+    pair.drive_until(Duration::from_secs(1), |p| p.nodes[1].finished.len() == 4)
+        .unwrap();
     let server_conn = pair.nodes[1].connected()[0].0;
     for (_, stream) in pair.nodes[1].opened.clone() {
         pair.nodes[1].endpoint.finish(server_conn, stream).unwrap();
@@ -145,7 +161,8 @@ fn stream_limit_is_enforced_and_released() {
             .events
             .iter()
             .any(|e| matches!(e, Event::StreamsAvailable { .. }))
-    });
+    })
+    .unwrap();
     assert!(pair.nodes[0].endpoint.open_bi(client).is_ok());
 }
 
@@ -153,21 +170,24 @@ fn stream_limit_is_enforced_and_released() {
 fn thousand_concurrent_small_streams() {
     let mut server_config = Config::default();
     server_config.max_concurrent_bidi_streams(1000);
-    let mut pair = Pair::with_configs(
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
         vec![Config::default(), server_config],
         LinkConfig::default(),
-    );
-    let (client, server) = pair.connect();
+    )
+    .unwrap();
+    let (client, server) = pair.connect(0, 1).unwrap();
     let mut sent = Vec::new();
     for i in 0..1000u32 {
         let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
         let data = Bytes::from(format!("stream {i} says hello").into_bytes());
-        pair.send(0, client, stream, data.clone(), true);
+        pair.send(0, client, stream, data.clone(), true).unwrap();
         sent.push((stream, data));
     }
     pair.drive_until(Duration::from_secs(10), |p| {
         p.nodes[1].finished.len() == 1000
-    });
+    })
+    .unwrap();
     assert_eq!(pair.nodes[1].opened.len(), 1000);
     for (stream, data) in sent {
         assert_eq!(pair.nodes[1].received[&(server, stream)], data.as_ref());
@@ -176,18 +196,25 @@ fn thousand_concurrent_small_streams() {
 
 #[test]
 fn commands_on_unknown_or_handshaking_connections_fail_cleanly() {
-    let mut pair = Pair::new();
-    let conn = pair.dial(0, 1);
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
+    let conn = pair.dial(0, 1).unwrap();
     assert_eq!(
         pair.nodes[0].endpoint.open_bi(conn),
         Err(OpenStreamError::NotConnected)
     );
     pair.drive_until(Duration::from_secs(5), |p| {
         !p.nodes[0].connected().is_empty()
-    });
+    })
+    .unwrap();
     let client = conn;
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
-    let bogus = crate::ConnId(999);
+    // A handle node 0 never issued: the second dial of another endpoint (handles count
+    // up from 0 per endpoint, and node 0 has issued only `client`).
+    let mut other = Endpoint::new(Config::default(), &keypair(9).unwrap(), [9; 32]).unwrap();
+    let nowhere = SocketAddr::from(([127, 0, 0, 1], 9));
+    other.dial(pair.time, nowhere, None).unwrap();
+    let bogus = other.dial(pair.time, nowhere, None).unwrap();
+    assert_ne!(bogus, client);
     assert_eq!(
         pair.nodes[0].endpoint.write(bogus, stream, b"x"),
         Err(WriteError::UnknownConnection)
@@ -231,12 +258,17 @@ fn transfer_with_raw_writes(
         .stream_receive_window(stream_window)
         .receive_window(stream_window * 2);
     client_config.send_window(u64::from(stream_window));
-    let mut pair = Pair::with_configs(vec![client_config, server_config], LinkConfig::default());
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
+        vec![client_config, server_config],
+        LinkConfig::default(),
+    )
+    .unwrap();
     pair.nodes[1].read_chunk = 997;
-    let (client, server) = pair.connect();
+    let (client, server) = pair.connect(0, 1).unwrap();
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
     let total: usize = chunks.iter().sum();
-    let data = payload(total, 5);
+    let data = random_payload(total, 5);
     let mut offset = 0;
     let mut owned = Vec::new();
     for &len in chunks {
@@ -253,7 +285,8 @@ fn transfer_with_raw_writes(
                         let writable_before = count_writable(&pair);
                         pair.drive_until(Duration::from_secs(30), |p| {
                             count_writable(p) > writable_before
-                        });
+                        })
+                        .unwrap();
                     }
                 }
             }
@@ -276,13 +309,15 @@ fn transfer_with_raw_writes(
             let writable_before = count_writable(&pair);
             pair.drive_until(Duration::from_secs(30), |p| {
                 count_writable(p) > writable_before
-            });
+            })
+            .unwrap();
         }
     }
     pair.nodes[0].endpoint.finish(client, stream).unwrap();
     pair.drive_until(Duration::from_secs(30), |p| {
         p.nodes[1].finished.contains(&(server, stream))
-    });
+    })
+    .unwrap();
     let received = pair.nodes[1]
         .received
         .remove(&(server, stream))
@@ -290,7 +325,7 @@ fn transfer_with_raw_writes(
     (data.to_vec(), received)
 }
 
-fn count_writable(pair: &Pair) -> usize {
+fn count_writable(pair: &QuicNet) -> usize {
     pair.nodes[0]
         .events
         .iter()

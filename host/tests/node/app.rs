@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::harness::Net;
-use crate::{AppStream, AppStreamError, Config, NodeEvent};
+use leanp2p_host::{AppStream, AppStreamError, Config, NodeEvent, StreamRole};
+use leanp2p_testkit::Net;
 
 const ECHO: &str = "/app/echo/1";
 
@@ -30,8 +30,8 @@ fn finished(net: &Net, i: usize, stream: AppStream) -> bool {
 
 #[test]
 fn registered_protocol_carries_bytes_both_ways() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p0, p1, now) = (net.peer(0), net.peer(1), net.time);
     assert_eq!(net.nodes[1].node.register_protocol(now, ECHO), Ok(true));
     assert_eq!(net.nodes[1].node.register_protocol(now, ECHO), Ok(false));
@@ -88,8 +88,8 @@ fn registered_protocol_carries_bytes_both_ways() {
 
 #[test]
 fn unregistered_protocol_is_refused_and_reported() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p1, now) = (net.peer(1), net.time);
     let ours = net.nodes[0].node.open_app_stream(now, p1, ECHO).unwrap();
     net.nodes[0]
@@ -107,12 +107,12 @@ fn unregistered_protocol_is_refused_and_reported() {
 
 #[test]
 fn host_protocols_cannot_be_registered() {
-    let mut net = Net::new(1, |_| Config::default());
+    let mut net = crate::net(1, |_| Config::default());
     let now = net.time;
     for id in [
         "/meshsub/1.1.0",
-        crate::PING_PROTOCOL,
-        crate::IDENTIFY_PROTOCOL,
+        leanp2p_host::PING_PROTOCOL,
+        leanp2p_host::IDENTIFY_PROTOCOL,
     ] {
         assert!(matches!(
             net.nodes[0].node.register_protocol(now, id),
@@ -127,29 +127,29 @@ fn host_protocols_cannot_be_registered() {
 
 #[test]
 fn single_protocol_dials_are_lazy_and_gossip_dials_wait_for_agreement() {
-    let mut net = Net::new(2, |_| Config::default());
-    net.connect(0, 1);
+    let mut net = crate::net(2, |_| Config::default());
+    net.connect(0, 1).unwrap();
     let (p1, now) = (net.peer(1), net.time);
     let ours = net.nodes[0].node.open_app_stream(now, p1, ECHO).unwrap();
     let s = net.nodes[0]
         .node
-        .test_conns()
-        .get(&ours.conn)
-        .and_then(|c| c.stream(ours.stream))
+        .stream_info(ours.conn, ours.stream)
         .unwrap();
     // V1Lazy: writable before any answer, negotiation still unconfirmed.
-    assert!(s.writable && s.is_negotiating());
+    assert!(s.writable && s.negotiating);
     // The gossip stream offers three versions: not writable until the listener agrees.
-    let mut fresh = super::harness::Net::new(2, |_| Config::default());
-    fresh.dial(0, 1);
+    let mut fresh = crate::net(2, |_| Config::default());
+    fresh.dial(0, 1).unwrap();
+    let p1 = fresh.peer(1);
     fresh.run_until(Duration::from_secs(5), |net| {
-        net.nodes[0]
-            .node
-            .test_conns()
-            .values()
-            .any(|c| c.gossip_out.is_some())
+        let node = &net.nodes[0].node;
+        node.connections_to(&p1)
+            .into_iter()
+            .any(|c| node.gossip_stream(c).is_some())
     });
-    let c = fresh.nodes[0].node.test_conns().values().next().unwrap();
-    let g = c.stream(c.gossip_out.unwrap()).unwrap();
-    assert!(!g.writable && g.is_negotiating());
+    let node = &fresh.nodes[0].node;
+    let c = node.connections_to(&p1)[0];
+    let g = node.stream_info(c, node.gossip_stream(c).unwrap()).unwrap();
+    assert_eq!(g.role, StreamRole::GossipOut);
+    assert!(!g.writable && g.negotiating);
 }

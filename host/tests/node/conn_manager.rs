@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::harness::Net;
-use crate::{Config, ConnManagerConfig, DisconnectReason, NodeEvent};
+use leanp2p_host::{Config, ConnManagerConfig, DisconnectReason, NodeEvent};
 use leanp2p_quic::Direction;
+use leanp2p_testkit::Net;
 
 fn connected_count(net: &Net, i: usize, direction: Direction) -> usize {
     net.nodes[i]
@@ -16,7 +16,7 @@ fn connected_count(net: &Net, i: usize, direction: Direction) -> usize {
 
 #[test]
 fn known_peer_is_redialled_after_the_peer_closes() {
-    let mut net = Net::new(2, |_| Config::default());
+    let mut net = crate::net(2, |_| Config::default());
     let (p0, p1, addr1, now) = (net.peer(0), net.peer(1), net.nodes[1].addr, net.time);
     net.nodes[0].node.add_known_peer(now, p1, addr1).unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| {
@@ -40,12 +40,10 @@ fn known_peer_is_redialled_after_the_peer_closes() {
 
 #[test]
 fn redial_backoff_grows_exponentially_and_is_capped() {
-    let mut net = Net::new(2, |_| {
+    let mut net = crate::net(2, |_| {
         let mut config = Config::default();
-        let cm = ConnManagerConfig {
-            redial_max_backoff: Duration::from_secs(8),
-            ..Default::default()
-        };
+        let mut cm = ConnManagerConfig::default();
+        cm.redial_max_backoff = Duration::from_secs(8);
         config.conn_manager(cm);
         config
     });
@@ -88,14 +86,14 @@ fn redial_backoff_grows_exponentially_and_is_capped() {
 
 #[test]
 fn live_inbound_leg_does_not_suppress_redialling_the_outbound_one() {
-    let mut net = Net::new(2, |_| Config::default());
+    let mut net = crate::net(2, |_| Config::default());
     let (p0, p1, addr1, now) = (net.peer(0), net.peer(1), net.nodes[1].addr, net.time);
     net.nodes[0].node.add_known_peer(now, p1, addr1).unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| net.nodes[0]
         .node
         .is_connected(&p1)));
     // The peer dials us too: an inbound leg.
-    net.dial(1, 0);
+    net.dial(1, 0).unwrap();
     assert!(net.run_until(Duration::from_secs(5), |net| {
         net.nodes[0].node.connections_to(&p1).len() == 2
     }));
@@ -116,23 +114,21 @@ fn live_inbound_leg_does_not_suppress_redialling_the_outbound_one() {
 
 #[test]
 fn inbound_peer_limit_disconnects_extra_peers() {
-    let mut net = Net::new(3, |i| {
+    let mut net = crate::net(3, |i| {
         let mut config = Config::default();
         if i == 0 {
-            let cm = ConnManagerConfig {
-                max_inbound_peers: 1,
-                ..Default::default()
-            };
+            let mut cm = ConnManagerConfig::default();
+            cm.max_inbound_peers = 1;
             config.conn_manager(cm);
         }
         config
     });
-    net.dial(1, 0);
+    net.dial(1, 0).unwrap();
     let p0 = net.peer(0);
     assert!(net.run_until(Duration::from_secs(5), |net| net.nodes[1]
         .node
         .is_connected(&p0)));
-    net.dial(2, 0);
+    net.dial(2, 0).unwrap();
     net.run_for(Duration::from_secs(3));
     assert!(net.nodes[1].node.is_connected(&p0));
     assert!(!net.nodes[2].node.is_connected(&p0));
@@ -150,29 +146,27 @@ fn inbound_peer_limit_disconnects_extra_peers() {
 
 #[test]
 fn outbound_peer_limit_refuses_dials() {
-    let mut net = Net::new(3, |i| {
+    let mut net = crate::net(3, |i| {
         let mut config = Config::default();
         if i == 0 {
-            let cm = ConnManagerConfig {
-                max_outbound_peers: 1,
-                ..Default::default()
-            };
+            let mut cm = ConnManagerConfig::default();
+            cm.max_outbound_peers = 1;
             config.conn_manager(cm);
         }
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let (addr, peer, now) = (net.nodes[2].addr, net.peer(2), net.time);
     assert_eq!(
         net.nodes[0].node.dial(now, addr, Some(peer)),
-        Err(crate::DialError::TooManyPeers)
+        Err(leanp2p_host::DialError::TooManyPeers)
     );
 }
 
 #[test]
 fn mutual_known_peers_converge_without_churn() {
-    let mut net = Net::new(2, |_| Config::default());
-    let topic = crate::TopicHash::new("t");
+    let mut net = crate::net(2, |_| Config::default());
+    let topic = leanp2p_host::TopicHash::new("t");
     let (p0, p1, a0, a1, now) = (
         net.peer(0),
         net.peer(1),
@@ -212,7 +206,7 @@ fn mutual_known_peers_converge_without_churn() {
 
 #[test]
 fn graylisted_peers_are_disconnected() {
-    let mut net = Net::new(2, |i| {
+    let mut net = crate::net(2, |i| {
         let mut config = Config::default();
         if i == 0 {
             let mut gossipsub = leanp2p_gossipsub::lean::config();
@@ -224,7 +218,7 @@ fn graylisted_peers_are_disconnected() {
         }
         config
     });
-    net.connect(0, 1);
+    net.connect(0, 1).unwrap();
     let (p0, p1) = (net.peer(0), net.peer(1));
     net.run_for(Duration::from_secs(2));
     assert!(net.nodes[0].node.is_connected(&p1));
@@ -244,18 +238,14 @@ fn graylisted_peers_are_disconnected() {
 
 #[test]
 fn huge_configured_durations_are_accepted_and_run() {
-    let mut net = Net::new(2, |_| {
+    let mut net = crate::net(2, |_| {
         let mut config = Config::default();
-        let cm = ConnManagerConfig {
-            redial_initial_backoff: Duration::from_secs(1),
-            redial_max_backoff: Duration::MAX,
-            target_peers: 1,
-            ..Default::default()
-        };
-        let limits = crate::Limits {
-            slow_peer_disconnect: Some(Duration::MAX),
-            ..crate::Limits::default()
-        };
+        let mut cm = ConnManagerConfig::default();
+        cm.redial_initial_backoff = Duration::from_secs(1);
+        cm.redial_max_backoff = Duration::MAX;
+        cm.target_peers = 1;
+        let mut limits = leanp2p_host::Limits::default();
+        limits.slow_peer_disconnect = Some(Duration::MAX);
         config
             .conn_manager(cm)
             .limits(limits)

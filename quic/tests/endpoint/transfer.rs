@@ -1,17 +1,18 @@
 //! Bulk transfers: byte-identical delivery, loss and reordering, congestion controllers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::pair::{payload, LinkConfig, Pair};
-use crate::{Config, CongestionController, TimeoutReason};
+use leanp2p_quic::{Config, CongestionController, TimeoutReason};
+use leanp2p_testkit::{random_payload, LinkConfig, QuicNet};
 
 /// Sends `len` bytes client → server on one stream and returns (sent, received).
-fn one_stream_transfer(pair: &mut Pair, len: usize, limit: Duration) -> (Vec<u8>, Vec<u8>) {
-    let (client, server) = pair.connect();
+fn one_stream_transfer(pair: &mut QuicNet, len: usize, limit: Duration) -> (Vec<u8>, Vec<u8>) {
+    let (client, server) = pair.connect(0, 1).unwrap();
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
-    let data = payload(len, 1);
-    pair.send(0, client, stream, data.clone(), true);
-    pair.drive_until(limit, |p| p.nodes[1].finished.contains(&(server, stream)));
+    let data = random_payload(len, 1);
+    pair.send(0, client, stream, data.clone(), true).unwrap();
+    pair.drive_until(limit, |p| p.nodes[1].finished.contains(&(server, stream)))
+        .unwrap();
     let received = pair.nodes[1]
         .received
         .remove(&(server, stream))
@@ -21,7 +22,7 @@ fn one_stream_transfer(pair: &mut Pair, len: usize, limit: Duration) -> (Vec<u8>
 
 #[test]
 fn sixteen_mib_through_one_stream_arrive_byte_identical() {
-    let mut pair = Pair::new();
+    let mut pair = QuicNet::new(Instant::now()).unwrap();
     let (sent, received) =
         one_stream_transfer(&mut pair, 16 * 1024 * 1024, Duration::from_secs(60));
     assert_eq!(received.len(), sent.len());
@@ -52,7 +53,12 @@ fn four_mib_complete_under_ten_percent_loss_and_reordering() {
         reorder_delay: Duration::from_millis(20),
         ..LinkConfig::default()
     };
-    let mut pair = Pair::with_configs(vec![Config::default(), Config::default()], link);
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
+        vec![Config::default(), Config::default()],
+        link,
+    )
+    .unwrap();
     let (sent, received) =
         one_stream_transfer(&mut pair, 4 * 1024 * 1024, Duration::from_secs(300));
     assert!(received == sent, "payload differs");
@@ -69,7 +75,12 @@ fn new_reno_and_bbr_transfers_complete() {
     for controller in [CongestionController::NewReno, CongestionController::Bbr] {
         let mut config = Config::default();
         config.congestion_controller(controller);
-        let mut pair = Pair::with_configs(vec![config.clone(), config], LinkConfig::default());
+        let mut pair = QuicNet::with_configs(
+            Instant::now(),
+            vec![config.clone(), config],
+            LinkConfig::default(),
+        )
+        .unwrap();
         let (sent, received) = one_stream_transfer(&mut pair, 1024 * 1024, Duration::from_secs(60));
         assert!(received == sent, "{controller:?}: payload differs");
     }
@@ -79,10 +90,16 @@ fn new_reno_and_bbr_transfers_complete() {
 fn gso_batches_carry_segment_size() {
     let mut config = Config::default();
     config.max_gso_segments(8);
-    let mut pair = Pair::with_configs(vec![config, Config::default()], LinkConfig::default());
-    let (client, _) = pair.connect();
+    let mut pair = QuicNet::with_configs(
+        Instant::now(),
+        vec![config, Config::default()],
+        LinkConfig::default(),
+    )
+    .unwrap();
+    let (client, _) = pair.connect(0, 1).unwrap();
     let stream = pair.nodes[0].endpoint.open_bi(client).unwrap();
-    pair.send(0, client, stream, payload(256 * 1024, 2), true);
+    pair.send(0, client, stream, random_payload(256 * 1024, 2), true)
+        .unwrap();
     let now = pair.time;
     let mut buf = Vec::new();
     let mut batched = false;
@@ -99,6 +116,7 @@ fn gso_batches_carry_segment_size() {
 /// times, even under loss and reordering (rustls' own randomness does not change sizes).
 #[test]
 fn same_seeds_give_the_same_trace() {
+    let t0 = Instant::now();
     let trace = || {
         let link = LinkConfig {
             loss: 0.05,
@@ -106,7 +124,8 @@ fn same_seeds_give_the_same_trace() {
             reorder_delay: Duration::from_millis(10),
             ..LinkConfig::default()
         };
-        let mut pair = Pair::with_configs(vec![Config::default(), Config::default()], link);
+        let mut pair =
+            QuicNet::with_configs(t0, vec![Config::default(), Config::default()], link).unwrap();
         let start = pair.time;
         let (sent, received) = one_stream_transfer(&mut pair, 512 * 1024, Duration::from_secs(60));
         assert!(sent == received);
