@@ -141,7 +141,6 @@ mod limits;
 mod node;
 mod pacer;
 mod peer_target;
-mod ping;
 mod stats;
 mod timer;
 

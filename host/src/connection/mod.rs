@@ -9,6 +9,7 @@
 //! datagram — is this connection idle, when is its next deadline, may the peer open
 //! another stream of this class — cost O(streams touched + log n), not O(streams).
 
+mod ping;
 mod stream;
 mod table;
 
@@ -19,11 +20,11 @@ use std::time::{Duration, Instant};
 use leanp2p_identity::PeerId;
 use leanp2p_quic::{ConnId, Direction, StreamId};
 
+pub(crate) use ping::{take_blocks, PingDue, PingState, PING_SIZE};
 pub(crate) use stream::{InboundClass, Stream, StreamKind};
 pub(crate) use table::Connections;
 
 use crate::event::DisconnectReason;
-use crate::ping::PingState;
 use crate::timer::TimeoutReason;
 
 /// What one stream contributes to its connection's counters.

@@ -1,5 +1,7 @@
-//! `/ipfs/ping/1.0.0` on the node: sending pings, echoing the peer's (state in
-//! [`crate::ping`]).
+//! `/ipfs/ping/1.0.0` on the node: carries out what each connection's [`PingState`]
+//! decides (open the ping stream, send, report), and echoes the peer's pings.
+//!
+//! [`PingState`]: crate::connection::PingState
 
 use std::time::Instant;
 
@@ -8,41 +10,36 @@ use leanp2p_quic::{ConnId, StreamId};
 use rand_core::RngCore;
 
 use super::{Node, PING_PROTOCOL};
-use crate::connection::StreamKind;
+use crate::connection::{take_blocks, PingDue, StreamKind, PING_SIZE};
 use crate::event::{NodeEvent, PingFailure};
-use crate::ping::{take_blocks, PING_SIZE};
 
 impl Node {
-    /// Sends a ping when one is due; fails the one in flight after its timeout.
+    /// Runs the connection's ping timer: send a ping when one is due, fail the one in
+    /// flight after its timeout.
     pub(crate) fn ping_tick(&mut self, now: Instant, conn: ConnId) {
         let config = self.config.ping.clone();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if !config.enabled || c.ping.unsupported || c.local_close.is_some() {
+        if c.local_close.is_some() {
             return;
         }
-        if let Some((_, sent)) = c.ping.outstanding {
-            if now >= sent + config.timeout {
+        let writable = c
+            .ping
+            .stream
+            .and_then(|stream| c.stream(stream))
+            .is_some_and(|s| s.writable);
+        let due = c.ping.due(now, &config, writable);
+        match due {
+            PingDue::Nothing => {}
+            PingDue::TimedOut => {
                 self.ping_stream_lost(now, conn, PingFailure::Timeout);
                 if let Some(stream) = self.conns.get_mut(&conn).and_then(|c| c.ping.stream.take()) {
                     self.reset_stream(now, conn, stream, false);
                 }
             }
-            return;
-        }
-        if now < c.ping.next_at {
-            return;
-        }
-        match c.ping.stream {
-            Some(stream) => {
-                let writable = c.stream(stream).is_some_and(|s| s.writable);
-                if writable {
-                    self.send_ping(now, conn, stream);
-                }
-            }
-            None => {
-                c.ping.next_at = now + config.interval;
+            PingDue::Send(stream) => self.send_ping(now, conn, stream),
+            PingDue::Open => {
                 let protocols = vec![ProtocolId::from_static(PING_PROTOCOL)];
                 let kind = StreamKind::PingOut(Vec::new());
                 match self.open_stream(now, conn, kind, protocols) {
@@ -62,16 +59,14 @@ impl Node {
 
     /// Writes a fresh 32-byte payload on our ping stream.
     pub(crate) fn send_ping(&mut self, now: Instant, conn: ConnId, stream: StreamId) {
+        let mut payload = [0u8; PING_SIZE];
+        self.rng.fill_bytes(&mut payload);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if c.ping.stream != Some(stream) || c.ping.outstanding.is_some() {
-            return;
+        if c.ping.start(now, stream, payload) {
+            self.write_stream(now, conn, stream, bytes::Bytes::copy_from_slice(&payload));
         }
-        let mut payload = [0u8; PING_SIZE];
-        self.rng.fill_bytes(&mut payload);
-        c.ping.outstanding = Some((payload, now));
-        self.write_stream(now, conn, stream, bytes::Bytes::copy_from_slice(&payload));
     }
 
     /// Echo bytes arrived on our ping stream.
@@ -84,23 +79,10 @@ impl Node {
         let Some(StreamKind::PingOut(buf)) = c.stream_mut(stream).map(|s| &mut s.kind) else {
             return;
         };
-        let mut outcomes = Vec::new();
-        for block in take_blocks(buf) {
-            match c.ping.outstanding.take() {
-                Some((sent, at)) if sent == block => {
-                    let rtt = now.saturating_duration_since(at);
-                    c.ping.last_rtt = Some(rtt);
-                    c.ping.next_at = now + interval;
-                    outcomes.push(Ok(rtt));
-                }
-                _ => {
-                    // A wrong echo, or an echo nobody asked for.
-                    c.ping.stream = None;
-                    c.ping.next_at = now + interval;
-                    outcomes.push(Err(PingFailure::Mismatch));
-                    break;
-                }
-            }
+        let mut buf = std::mem::take(buf);
+        let outcomes = c.ping.on_echo(now, &mut buf, interval);
+        if let Some(StreamKind::PingOut(rest)) = c.stream_mut(stream).map(|s| &mut s.kind) {
+            *rest = buf;
         }
         for outcome in outcomes {
             match outcome {
@@ -138,11 +120,7 @@ impl Node {
             return;
         };
         let peer = c.peer;
-        c.ping.next_at = now + interval;
-        if error == PingFailure::Unsupported {
-            c.ping.stream = None;
-        }
-        if c.ping.outstanding.take().is_some() {
+        if c.ping.lost(now, interval, error) {
             self.counters.pings_failed += 1;
             self.emit(NodeEvent::PingFailed { peer, conn, error });
         }
