@@ -79,7 +79,8 @@ impl TimerTable {
         }
     }
 
-    /// The deadline of `key`.
+    /// The deadline of `key` (debug checks).
+    #[cfg(debug_assertions)]
     pub(crate) fn get(&self, key: TimerKey) -> Option<(Instant, TimeoutReason)> {
         self.by_key.get(&key).copied()
     }

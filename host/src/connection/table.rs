@@ -89,7 +89,8 @@ impl Connections {
         self.map.iter()
     }
 
-    /// Connection ids in order.
+    /// Connection ids in order (debug checks).
+    #[cfg(debug_assertions)]
     pub(crate) fn keys(&self) -> btree_map::Keys<'_, ConnId, Connection> {
         self.map.keys()
     }
