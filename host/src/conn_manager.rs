@@ -26,6 +26,15 @@ use crate::error::ConfigError;
 
 /// Connection-manager settings.
 ///
+/// Redial policy: known peers ([`crate::Node::add_known_peer`], bootnodes) are redialled
+/// forever with capped exponential backoff ([`ConnManagerConfig::redial_initial_backoff`]
+/// up to [`ConnManagerConfig::redial_max_backoff`]) and seeded jitter whenever our
+/// *outbound* leg to them is gone (a live inbound leg does not count). With
+/// [`ConnManagerConfig::target_peers`] set, the node also dials peers from its address
+/// book (the application's addresses, identify listen addresses, PX suggestions with a
+/// known address) while fewer peers are connected, with the same backoff; a connection
+/// shorter than [`crate::STABLE_CONNECTION`] counts as a failure.
+///
 /// Limit policy: [`crate::Node::dial`] and target dials refuse to exceed
 /// [`ConnManagerConfig::max_outbound_peers`]. A new peer that connects inbound while
 /// [`ConnManagerConfig::max_inbound_peers`] inbound-only peers are connected is closed

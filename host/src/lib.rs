@@ -76,45 +76,30 @@
 //!
 //! A connection that no protocol needs (no gossip stream either way, no request in
 //! flight, not our leg to a known peer) is closed after
-//! [`Config::idle_connection_timeout`]. QUIC keep-alive comes from
-//! [`leanp2p_quic::Config`]; on top, an empty gossipsub RPC is written on gossip streams
-//! idle for [`Config::gossip_keepalive`] (default 20 s).
-//!
-//! Known peers ([`Node::add_known_peer`], [`Node::add_bootnode`]) are redialled forever
-//! with capped exponential backoff and seeded jitter whenever our *outbound* leg to them
-//! is gone (a live inbound leg does not count). With
-//! [`ConnManagerConfig::target_peers`] set, the node also dials peers from its address
-//! book ([`Node::add_peer_address`], identify listen addresses, PX suggestions with a
-//! known address) while fewer peers are connected, with the same backoff (a connection
-//! shorter than [`STABLE_CONNECTION`] counts as a failure). [`ConnManagerConfig`] caps
-//! inbound-only and outbound peers (an inbound peer over the cap is closed right after
-//! its handshake with [`DisconnectReason::PeerLimit`]); peers whose gossipsub score
+//! [`Config::idle_connection_timeout`]; keep-alive comes from QUIC
+//! ([`leanp2p_quic::Config`]) and [`Config::gossip_keepalive`]. Known peers, bootnodes,
+//! the peer target, redial backoff and the peer caps are the connection manager's: see
+//! [`ConnManagerConfig`] (and [`STABLE_CONNECTION`]), [`Node::add_known_peer`],
+//! [`Node::add_bootnode`] and [`Node::add_peer_address`]. Peers whose gossipsub score
 //! falls below the graylist threshold are disconnected; dialling ourselves is refused.
-//!
+
 //! # Memory: what a slow peer can cost
 //!
-//! [`Node::buffered_bytes`] (and [`Stats::buffered_bytes`]) counts the unsent bytes the
-//! host holds per peer.
+//! [`Node::buffered_bytes`] (and [`Stats::buffered_bytes`]) counts what the node holds
+//! unsent per peer. Each bound is documented where it is set:
 //!
-//! * Gossip: each peer has one outgoing queue, in the router (pending control, then
-//!   our publishes, then forwards and IWANT replies). The host pulls frames from it into
-//!   the peer's `/meshsub` stream buffer while that holds at most
-//!   [`Limits::gossip_send_high_water`], and reports what the buffer still holds to the
-//!   router, where it counts against the same budget: queue plus stream buffer stay
-//!   under [`Limits::gossip_peer_buffer`] (forwards) or that plus
-//!   [`Limits::gossip_priority_reserve`] (our publishes), plus one frame; control is
-//!   never dropped. Beyond, frames are dropped and counted
-//!   ([`Counters::gossip_forwards_dropped`], [`Counters::gossip_priority_dropped`]), the
-//!   router's `SlowPeer` becomes [`NodeEvent::SlowPeer`] once per overflow episode, and
-//!   a peer whose episode lasts [`Limits::slow_peer_disconnect`] is disconnected
-//!   ([`DisconnectReason::SlowPeer`]).
-//! * Responses: [`Node::respond`] refuses a chunk with [`RespondError::QueueFull`] once
-//!   the response stream holds [`Limits::response_high_water`] unsent bytes, and emits
-//!   [`NodeEvent::ResponseWritable`] when the server may go on, so a response holds at
-//!   most the mark plus one chunk.
-//! * Below the host, QUIC holds what it accepted until acknowledged, bounded by the
-//!   peer's flow-control credit and [`leanp2p_quic::Config::send_window`].
+//! * gossip: one queue per peer (in the router) plus its stream buffer, under one byte
+//!   budget — the overflow policy, the `SlowPeer` episode and the slow-peer disconnect
+//!   are on [`Limits::gossip_peer_buffer`];
+//! * responses: [`Node::respond`] and [`Limits::response_high_water`] (refuse with
+//!   [`RespondError::QueueFull`], go on at [`NodeEvent::ResponseWritable`]);
+//! * every other stream: [`Limits::max_stream_send_buffer`];
+//! * below the host, QUIC: [`leanp2p_quic::Config::send_window`] and the peer's credit.
 //!
+//! The repository's `docs/ARCHITECTURE.md` has the table of every queue and budget, the
+//! data paths, and the host's internals (`node/` routes, `connection/` owns streams, the
+//! timer table).
+
 //! # Pacing, stats, lean profile
 //!
 //! [`PacerConfig`] / [`Node::set_pacer`] install a node-level [`Pacer`] ([`NullPacer`] by
