@@ -11,6 +11,8 @@ use leanp2p_identity::{keyfile, Enr};
 
 use super::super::CliError;
 use super::bootnodes::read_bootnodes_file;
+use crate::commands::workload::payload;
+use crate::commands::workload::serve::{MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 
 /// Default listen address (CLI.md).
 pub(crate) const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/udp/9001/quic-v1";
@@ -197,7 +199,7 @@ impl NodeArgs {
         if topics.is_empty() {
             topics = leanp2p_host::lean::topics(&self.network, 0);
         }
-        let block_range = super::blocks::MIN_BLOCK_SIZE..=super::blocks::MAX_BLOCK_SIZE;
+        let block_range = MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE;
         for (flag, size) in [
             ("--block-size", Some(self.block_size)),
             ("--serve-block-size", self.serve_block_size),
@@ -220,10 +222,10 @@ impl NodeArgs {
             None => None,
         };
         let publish = if self.publish_count > 0 {
-            if self.publish_size < super::payload::HEADER_LEN {
+            if self.publish_size < payload::HEADER_LEN {
                 return Err(CliError::BadFlag(format!(
                     "--publish-size must be at least {} bytes",
-                    super::payload::HEADER_LEN
+                    payload::HEADER_LEN
                 )));
             }
             if self.publish_size > leanp2p_host::lean::MAX_PAYLOAD_SIZE {

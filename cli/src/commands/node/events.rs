@@ -4,15 +4,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use leanp2p_host::{
-    lean, Direction, Multiaddr, Node, NodeEvent, PeerId, ResponseChunk, Validation,
-};
+use leanp2p_host::{lean, Direction, Multiaddr, Node, NodeEvent, PeerId, Validation};
 use serde_json::{json, Value};
 
 use super::args::GossipEncoding;
 use super::blocks;
-use super::payload;
 use super::session::{PendingRequest, Session};
+use crate::commands::workload::payload;
+use crate::commands::workload::serve::{BlockSource, Protocol, Served};
 
 /// SSZ size of a lean `Status` (two checkpoints of root + slot).
 const STATUS_SIZE: usize = 80;
@@ -115,35 +114,31 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
                 "rpc_request_in",
                 json!({ "protocol": protocol.as_str(), "peer": peer.to_string() }),
             );
-            // Status is answered with a genesis status (all zero), blocks_by_root with
-            // synthetic blocks; blocks_by_range gets an empty response.
-            let result = if blocks::is_blocks_by_root(protocol.as_str()) {
-                blocks::serve(session, node, now, channel, &body)
-            } else if protocol.as_str() == lean::STATUS.as_str() {
-                node.respond(now, channel, ResponseChunk::success(vec![0u8; STATUS_SIZE]))
-                    .and_then(|()| node.end_response(now, channel))
-                    .map(|()| session.counters.status_served += 1)
-                    .map_err(|e| e.to_string())
-            } else {
-                node.end_response(now, channel).map_err(|e| e.to_string())
+            // The one server, over synthetic blocks: status answers genesis (all zero),
+            // blocks_by_root synthetic blocks, blocks_by_range no blocks.
+            let source = BlockSource::Synthetic {
+                size: session.serve_block_size,
             };
-            if let Err(e) = result {
-                session.out.emit(
+            let result = session
+                .server
+                .serve(&source, node, now, channel, protocol.as_str(), &body);
+            match result {
+                Ok(outcome) => on_served(session, outcome.served),
+                Err(e) => session.out.emit(
                     "error",
                     json!({ "where": "respond", "peer": peer.to_string(), "error": e }),
-                );
+                ),
             }
         }
         NodeEvent::ResponseWritable { channel } => {
-            if let Err(e) = blocks::resume(session, node, now, channel) {
-                session
+            match session.server.resume(node, now, channel) {
+                Ok(served) => on_served(session, served),
+                Err(e) => session
                     .out
-                    .emit("error", json!({ "where": "respond", "error": e }));
+                    .emit("error", json!({ "where": "respond", "error": e })),
             }
         }
-        NodeEvent::InboundAborted { channel, .. } => {
-            session.serving.remove(&channel);
-        }
+        NodeEvent::InboundAborted { channel, .. } => session.server.abort(channel),
         NodeEvent::Response {
             request, payload, ..
         } => {
@@ -179,6 +174,16 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
     }
     if request_ended {
         session.check_done();
+    }
+}
+
+/// Counts a response that was sent in full (CLI.md `status_served`,
+/// `blocks_requests_served`).
+fn on_served(session: &mut Session, served: Option<Served>) {
+    match served.map(|s| s.protocol) {
+        Some(Protocol::Status) => session.counters.status_served += 1,
+        Some(Protocol::BlocksByRoot) => session.counters.blocks_requests_served += 1,
+        _ => {}
     }
 }
 

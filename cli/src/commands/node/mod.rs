@@ -4,10 +4,13 @@
 //! * `args`: flags and their validation (bad input → exit 2);
 //! * `run`: setup, the loop, graceful close, summary;
 //! * `events`: `NodeEvent` → JSON lines, counters, reactions;
-//! * `blocks`: `--request-blocks` / `--serve-block-size` (blocks_by_root);
+//! * `blocks`: `--request-blocks` (the blocks_by_root client; requests are answered —
+//!   status, blocks_by_range, blocks_by_root with `--serve-block-size` synthetic blocks —
+//!   by the workload's one server, `workload::serve`, and payloads follow the one format
+//!   of `workload::payload`);
 //! * `metrics`: `--metrics-addr` (Prometheus text at `/metrics`);
 //! * `publisher`: the `--publish-*` load generator thread;
-//! * `payload`, `output`, `session`, `summary`: helpers.
+//! * `bootnodes`, `output`, `session`, `summary`: helpers.
 
 mod args;
 mod blocks;
@@ -15,7 +18,6 @@ mod bootnodes;
 mod events;
 mod metrics;
 mod output;
-mod payload;
 mod publisher;
 mod run;
 mod session;

@@ -14,8 +14,8 @@ use rand_core::{RngCore, SeedableRng};
 use serde_json::json;
 
 use super::args::{GossipEncoding, PublishPlan};
-use super::payload;
 use super::session::{lock, Shared};
+use crate::commands::workload::payload;
 
 /// How often the mesh size is polled while waiting for `--publish-min-peers`.
 const MESH_POLL: Duration = Duration::from_millis(50);

@@ -159,7 +159,7 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         status_requests: BTreeMap::new(),
         block_requests: BTreeMap::new(),
         greeted: Default::default(),
-        serving: BTreeMap::new(),
+        server: Default::default(),
         handle: handle.clone(),
     }));
 

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::args::GossipEncoding;
 use super::output::Output;
 use super::summary::Counters;
+use crate::commands::workload::serve::BlockServer;
 
 /// Shared, lockable session.
 pub(crate) type Shared = Arc<Mutex<Session>>;
@@ -67,12 +68,9 @@ pub(crate) struct Session {
     pub block_requests: BTreeMap<RequestId, BlockRequest>,
     /// Peers already sent our requests (once per peer, on its first connection).
     pub greeted: BTreeSet<PeerId>,
-    /// blocks_by_root responses paused by `respond` backpressure: the blocks still to
-    /// send, resumed on `ResponseWritable`.
-    pub serving: BTreeMap<
-        leanp2p_host::ChannelId,
-        std::collections::VecDeque<(leanp2p_reqresp::lean::Root, usize)>,
-    >,
+    /// Answers status / blocks requests with synthetic blocks; holds the responses
+    /// paused by `respond` backpressure until `ResponseWritable`.
+    pub server: BlockServer,
     pub handle: ReactorHandle,
 }
 

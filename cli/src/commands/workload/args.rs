@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::payload::{HEADER_LEN, MAX_PUBLISHERS};
+use super::payload::{MAX_PUBLISHERS, MESSAGE_HEADER_LEN};
 use super::schedule::{Workload, MAX_SLOTS};
 use crate::commands::CliError;
 
@@ -62,12 +62,14 @@ impl WorkloadArgs {
             return bad("--slot-ms must be in 100..=60000".into());
         }
         let max_size = leanp2p_host::lean::MAX_PAYLOAD_SIZE;
-        if self.block_size < HEADER_LEN || self.block_size > max_size {
-            return bad(format!("--block-size must be in {HEADER_LEN}..={max_size}"));
-        }
-        if self.attestation_size < HEADER_LEN || self.attestation_size > max_size {
+        if self.block_size < MESSAGE_HEADER_LEN || self.block_size > max_size {
             return bad(format!(
-                "--attestation-size must be in {HEADER_LEN}..={max_size}"
+                "--block-size must be in {MESSAGE_HEADER_LEN}..={max_size}"
+            ));
+        }
+        if self.attestation_size < MESSAGE_HEADER_LEN || self.attestation_size > max_size {
+            return bad(format!(
+                "--attestation-size must be in {MESSAGE_HEADER_LEN}..={max_size}"
             ));
         }
         if self.dial_peers == 0 {

@@ -20,6 +20,7 @@ use leanp2p_host::{Node, NodeEvent, PeerId, TopicHash, Validation};
 
 use super::payload::{self, Header, Kind, MsgKey};
 use super::schedule::{Publication, Workload};
+use super::serve::BlockServer;
 use super::store::{BlockStore, Insert};
 use super::sync::SyncState;
 
@@ -93,6 +94,8 @@ pub(crate) struct NodeDriver {
     plan: Vec<Publication>,
     next: usize,
     pub(super) store: BlockStore,
+    /// Answers status / blocks requests from `store`.
+    pub(super) server: BlockServer,
     pub(super) stats: NodeStats,
     pub(super) sync: SyncState,
     peers: BTreeSet<PeerId>,
@@ -123,6 +126,7 @@ impl NodeDriver {
             started: false,
             next: 0,
             store: BlockStore::default(),
+            server: BlockServer::default(),
             stats: NodeStats::default(),
             sync: SyncState::default(),
             peers: BTreeSet::new(),
@@ -310,6 +314,8 @@ impl NodeDriver {
                 protocol,
                 body,
             } => self.serve(node, now, channel, peer, protocol.as_str(), &body),
+            NodeEvent::ResponseWritable { channel } => self.resume_serving(node, now, channel),
+            NodeEvent::InboundAborted { channel, .. } => self.server.abort(channel),
             NodeEvent::Response {
                 request,
                 peer,

@@ -1,20 +1,25 @@
 //! The lean devnet workload, shared by `leanp2p devnet` (N reactors on 127.0.0.1) and
-//! `leanp2p sim` (the deterministic simulator), so the two cannot drift.
+//! `leanp2p sim` (the deterministic simulator), so the two cannot drift. Its payload
+//! format and req/resp server are also the ones `leanp2p node` uses.
 //!
 //! * `schedule`: the plan — slots, the round-robin proposer, attestations from every
 //!   present node, the late joiner, who dials whom, who must receive what;
-//! * `payload`: message bytes (CLI.md header: send time + sequence number);
+//! * `payload`: the one payload format (CLI.md header: send time + sequence number,
+//!   used by `leanp2p node` too) and the workload messages built on it;
 //! * `driver`: [`NodeDriver`], one node's workload as a sans-IO machine over a
 //!   `leanp2p_host::Node` (events and run time in; publish / request / respond out);
-//! * `store` and `sync`: the block store, status, blocks_by_range / blocks_by_root
-//!   serving and the late joiner's sync;
+//! * `store`: the block store;
+//! * `serve`: the one status / blocks_by_range / blocks_by_root server, over the store
+//!   (devnet, sim) or synthetic blocks (`leanp2p node --serve-block-size`);
+//! * `sync`: status on connect and the late joiner's sync;
 //! * `report`: delivery, percentiles, the JSON `summary` and the human table.
 
 mod args;
 mod driver;
-mod payload;
+pub(crate) mod payload;
 mod report;
 mod schedule;
+pub(crate) mod serve;
 mod store;
 mod sync;
 

@@ -1,24 +1,22 @@
 //! Req/resp of the workload: status on every new connection, serving status /
-//! blocks_by_range / blocks_by_root from the block store, and syncing: a node that
-//! learns of a head it lacks asks that peer for the head by root and for the slots
-//! below it by range, then chases any parent it still lacks by root.
+//! blocks_by_range / blocks_by_root from the block store (through the one server,
+//! `serve`), and syncing: a node that learns of a head it lacks asks that peer for the
+//! head by root and for the slots below it by range, then chases any parent it still
+//! lacks by root.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leanp2p_host::lean;
-use leanp2p_host::{ChannelId, Node, PeerId, ProtocolId, RequestId, ResponseChunk, ResponseCode};
-use leanp2p_reqresp::lean::{
-    BlocksByRangeRequest, BlocksByRootRequest, Checkpoint, RangeCheck, Root, Status,
-};
+use leanp2p_host::{ChannelId, Node, PeerId, ProtocolId, RequestId};
+use leanp2p_reqresp::lean::{BlocksByRangeRequest, BlocksByRootRequest, Root, Status};
 
 use super::driver::NodeDriver;
 use super::payload::{self, Kind};
+use super::serve::{BlockSource, Served};
 use super::store::{BlockStore, Insert, ZERO_ROOT};
 
-/// Bytes served per blocks request at most (bounded memory per response).
-pub(crate) const MAX_SERVED_BYTES_PER_REQUEST: usize = 32 << 20;
 /// Roots per blocks_by_root request (the protocol's limit).
 const MAX_ROOTS_PER_REQUEST: usize = 1024;
 /// Blocks per blocks_by_range request (the protocol's limit).
@@ -72,17 +70,9 @@ impl SyncState {
 }
 
 impl NodeDriver {
-    fn our_status(&self) -> Status {
-        let (root, slot) = self.store.head();
-        Status {
-            finalized: Checkpoint::default(),
-            head: Checkpoint { root, slot },
-        }
-    }
-
     /// Sends our status to a newly connected peer.
     pub(super) fn request_status(&mut self, node: &mut Node, now: Instant, peer: PeerId) {
-        let body = match self.our_status().to_ssz() {
+        let body = match BlockSource::Store(&self.store).status().to_ssz() {
             Ok(body) => body,
             Err(e) => {
                 tracing::warn!(%e, "status encoding");
@@ -125,7 +115,7 @@ impl NodeDriver {
         }
     }
 
-    /// Answers an inbound request from the store.
+    /// Answers an inbound request from the store (the one server, [`BlockServer`]).
     pub(super) fn serve(
         &mut self,
         node: &mut Node,
@@ -135,71 +125,35 @@ impl NodeDriver {
         protocol: &str,
         body: &[u8],
     ) {
-        let chunks: Result<Vec<Bytes>, ResponseChunk> = if protocol == lean::STATUS.as_str() {
-            match (Status::from_ssz(body), self.our_status().to_ssz()) {
-                (Ok(theirs), Ok(ours)) => {
+        let source = BlockSource::Store(&self.store);
+        match self
+            .server
+            .serve(&source, node, now, channel, protocol, body)
+        {
+            Ok(outcome) => {
+                if let Some(theirs) = outcome.peer_status {
                     self.stats.rpc.status_served += 1;
                     self.sync.best_peer_head = self.sync.best_peer_head.max(theirs.head.slot);
-                    Ok(vec![Bytes::from(ours)])
                 }
-                (Err(e), _) | (_, Err(e)) => Err(invalid(e.to_string())),
+                self.on_served(outcome.served);
             }
-        } else if protocol == lean::BLOCKS_BY_RANGE.as_str() {
-            match BlocksByRangeRequest::from_ssz(body) {
-                Ok(request) => match request.check(self.store.head().1) {
-                    RangeCheck::Serve => Ok(capped(
-                        self.store
-                            .range(request.start_slot, request.count)
-                            .map(|b| b.data.clone()),
-                    )),
-                    RangeCheck::OutsideWindow => Err(ResponseChunk::error(
-                        ResponseCode::ResourceUnavailable,
-                        "start slot outside the serving window",
-                    )),
-                    _ => Err(invalid("count must be 1..=1024".to_string())),
-                },
-                Err(e) => Err(invalid(e.to_string())),
-            }
-        } else if protocol == lean::BLOCKS_BY_ROOT.as_str()
-            || protocol == lean::BLOCKS_BY_ROOT_LEGACY.as_str()
-        {
-            match BlocksByRootRequest::from_ssz(body) {
-                Ok(request) => Ok(capped(
-                    request
-                        .roots
-                        .iter()
-                        .filter_map(|root| self.store.get(root))
-                        .map(|b| b.data.clone()),
-                )),
-                Err(e) => Err(invalid(e.to_string())),
-            }
-        } else {
-            Ok(Vec::new())
-        };
-        let result = match chunks {
-            Ok(chunks) => {
-                let blocks = if protocol == lean::STATUS.as_str() {
-                    0
-                } else {
-                    chunks.len() as u64
-                };
-                let sent = chunks.into_iter().try_for_each(|chunk| {
-                    node.respond(now, channel, ResponseChunk::success(chunk))
-                });
-                if sent.is_ok() {
-                    self.stats.rpc.blocks_served += blocks;
-                    self.stats.rpc.requests_served += 1;
-                }
-                sent.and_then(|()| node.end_response(now, channel))
-            }
-            Err(error) => node
-                .respond(now, channel, error)
-                .and_then(|()| node.end_response(now, channel)),
-        };
-        if let Err(e) = result {
-            // Close what was sent rather than leave the channel open.
-            let _ = node.end_response(now, channel);
-            tracing::debug!(node = self.index, %peer, %e, protocol, "respond failed");
+            Err(e) => tracing::debug!(node = self.index, %peer, %e, protocol, "respond failed"),
+        }
+    }
+
+    /// A paused response may go on (`ResponseWritable`).
+    pub(super) fn resume_serving(&mut self, node: &mut Node, now: Instant, channel: ChannelId) {
+        match self.server.resume(node, now, channel) {
+            Ok(served) => self.on_served(served),
+            Err(e) => tracing::debug!(node = self.index, %e, "respond failed"),
+        }
+    }
+
+    /// Counts a response that was sent in full.
+    fn on_served(&mut self, served: Option<Served>) {
+        if let Some(served) = served {
+            self.stats.rpc.blocks_served += served.blocks;
+            self.stats.rpc.requests_served += 1;
         }
     }
 
@@ -373,26 +327,11 @@ impl NodeDriver {
     }
 }
 
-fn invalid(message: String) -> ResponseChunk {
-    ResponseChunk::error(ResponseCode::InvalidRequest, message)
-}
-
-/// Blocks up to [`MAX_SERVED_BYTES_PER_REQUEST`] in all.
-fn capped(blocks: impl Iterator<Item = Bytes>) -> Vec<Bytes> {
-    let mut total = 0usize;
-    blocks
-        .take_while(|b| {
-            total += b.len();
-            total <= MAX_SERVED_BYTES_PER_REQUEST
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use leanp2p_host::NodeEvent;
+    use leanp2p_host::{NodeEvent, ResponseCode};
     use leanp2p_reqresp::FailureReason;
     use leanp2p_sim::{NodeIdx, Sim};
 
@@ -413,6 +352,11 @@ mod tests {
 
     impl Pair {
         fn new() -> Self {
+            Self::with_blocks(3, 1000)
+        }
+
+        /// `b`'s store holds `count` chained blocks of `size` bytes.
+        fn with_blocks(count: u64, size: usize) -> Self {
             let mut sim = Sim::new(5);
             let a = sim.add_node(lean::config("test")).unwrap();
             let b = sim.add_node(lean::config("test")).unwrap();
@@ -420,8 +364,8 @@ mod tests {
             let mut driver = NodeDriver::new(1, Arc::new(workload(2, 5, None)), Vec::new());
             let mut parent = ZERO_ROOT;
             let mut roots = Vec::new();
-            for slot in 1..=3 {
-                let block = build(1, MsgKey::new(slot, Kind::Block, 0), 0, &parent, 1000);
+            for slot in 1..=count {
+                let block = build(1, MsgKey::new(slot, Kind::Block, 0), 0, &parent, size);
                 parent = root_of(&block);
                 roots.push(parent);
                 driver.store.insert(Bytes::from(block));
@@ -563,5 +507,19 @@ mod tests {
         let (chunks, failure) = pair.request(&lean::BLOCKS_BY_RANGE, range(1, 3));
         assert!(failure.is_none());
         assert_eq!(chunks.len(), 3);
+    }
+
+    #[test]
+    fn a_response_larger_than_the_send_queue_is_paced_not_cut() {
+        // 20 blocks of 1 MB: more than QUIC's send window takes at once plus the 1 MiB
+        // response high-water mark, so `respond` pushes back (`QueueFull`) and the rest
+        // goes out on `ResponseWritable` (without the pacing this response is cut short).
+        let mut pair = Pair::with_blocks(20, 1_000_000);
+        let (chunks, failure) = pair.request(&lean::BLOCKS_BY_RANGE, range(1, 20));
+        assert!(failure.is_none(), "{failure:?}");
+        let got: Vec<Root> = chunks.iter().map(|c| root_of(c)).collect();
+        assert_eq!(got, pair.roots);
+        assert_eq!(pair.driver.stats.rpc.blocks_served, 20);
+        assert_eq!(pair.driver.stats.rpc.requests_served, 1);
     }
 }
