@@ -88,6 +88,18 @@ impl StreamCounters {
     }
 }
 
+/// What a connection's timers ask the node to do at one `handle_timeout` (its ping
+/// timer is separate: [`PingState::due`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionDue {
+    /// Streams whose multistream-select deadline passed: fail and reset them.
+    pub(crate) negotiations: Vec<StreamId>,
+    /// The periodic identify query is due (the timer is consumed).
+    pub(crate) identify: bool,
+    /// Nothing has needed the connection for the idle timeout: close it.
+    pub(crate) idle: bool,
+}
+
 /// One established connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -293,6 +305,26 @@ impl Connection {
             }),
         ];
         candidates.into_iter().flatten().min_by_key(|(at, _)| *at)
+    }
+
+    /// The connection's timers at `now`: which negotiations expired, whether the
+    /// identify query and the idle close are due. Nothing once we close it. Consumes the
+    /// identify timer; the node carries the work out.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, idle_timeout: Duration) -> ConnectionDue {
+        if self.local_close.is_some() {
+            return ConnectionDue::default();
+        }
+        let identify = self.identify_at.is_some_and(|at| at <= now);
+        if identify {
+            self.identify_at = None;
+        }
+        ConnectionDue {
+            negotiations: self.expired_negotiations(now),
+            identify,
+            idle: self
+                .idle_since
+                .is_some_and(|since| crate::conn_manager::later(since, idle_timeout) <= now),
+        }
     }
 
     /// Checks the counters against a full scan of the stream table (debug builds).

@@ -112,39 +112,25 @@ impl Node {
 
     /// Runs one connection's due timers: negotiation timeouts, ping, identify, idle.
     fn run_connection_timers(&mut self, now: Instant, conn: ConnId) {
+        let idle_timeout = self.config.idle_connection_timeout;
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         if c.local_close.is_some() {
             return;
         }
-        let expired = c.expired_negotiations(now);
-        for stream in expired {
+        let due = c.handle_timeout(now, idle_timeout);
+        for stream in due.negotiations {
             self.counters.negotiation_timeouts += 1;
             let _span = self.conns.get(&conn).map(|c| c.span.clone().entered());
             tracing::debug!(%stream, "negotiation timed out");
             self.negotiation_failed(now, conn, stream, true);
         }
         self.ping_tick(now, conn);
-        if self
-            .conns
-            .get(&conn)
-            .and_then(|c| c.identify_at)
-            .is_some_and(|at| at <= now)
-        {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.identify_at = None;
-            }
+        if due.identify {
             self.open_identify_query(now, conn);
         }
-        let idle_due = self
-            .conns
-            .get(&conn)
-            .and_then(|c| c.idle_since)
-            .is_some_and(|since| {
-                crate::conn_manager::later(since, self.config.idle_connection_timeout) <= now
-            });
-        if idle_due {
+        if due.idle {
             self.close_with(now, conn, DisconnectReason::Idle);
         }
     }
