@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use leanp2p_identity::PeerId;
 use leanp2p_quic::{ConnId, Direction, StreamId};
 
-pub(crate) use ping::{take_blocks, PingDue, PingState, PING_SIZE};
+pub(crate) use ping::{
+    take_blocks, PingDue, PingState, MAX_ECHO_BACKLOG, PING_READ_CHUNK, PING_SIZE,
+};
 pub(crate) use stream::{InboundClass, Stream, StreamKind};
 pub(crate) use table::Connections;
 

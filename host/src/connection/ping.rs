@@ -13,6 +13,16 @@ use crate::event::PingFailure;
 /// Size of one ping payload.
 pub(crate) const PING_SIZE: usize = 32;
 
+/// Unsent echo bytes one inbound ping stream may hold: past this we stop reading the
+/// stream until the echoes drain, so a peer that pings without granting credit is held
+/// back by QUIC flow control instead of filling our memory. With
+/// [`PING_READ_CHUNK`], a ping stream holds at most 8 KiB.
+pub(crate) const MAX_ECHO_BACKLOG: usize = 4 * 1024;
+
+/// Bytes read from an inbound ping stream at a time (the echo backlog can pass
+/// [`MAX_ECHO_BACKLOG`] by at most this).
+pub(crate) const PING_READ_CHUNK: usize = 4 * 1024;
+
 /// Our side of ping on one connection.
 #[derive(Debug)]
 pub(crate) struct PingState {

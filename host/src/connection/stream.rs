@@ -109,6 +109,10 @@ pub(crate) struct Stream {
     pub(crate) outbound: bool,
     /// Negotiated inbound order (for replacing the oldest gossip stream).
     pub(crate) opened_at: Instant,
+    /// Not read while set: what we owe the peer on this stream (ping echoes) waits for
+    /// its credit; unread bytes hold back the peer through QUIC flow control. Cleared
+    /// when the stream drains.
+    pub(crate) read_paused: bool,
     /// What the connection's counters hold for this stream (see `Connection::settle`).
     pub(super) accounted: Accounted,
     /// Borrowed mutably since the connection last settled its counters.
@@ -136,6 +140,7 @@ impl Stream {
             peer_stopped: false,
             outbound,
             opened_at: now,
+            read_paused: false,
             accounted: Accounted::default(),
             dirty: false,
         }

@@ -10,7 +10,7 @@ use leanp2p_quic::{ConnId, StreamId};
 use rand_core::RngCore;
 
 use super::{Node, PING_PROTOCOL};
-use crate::connection::{take_blocks, PingDue, StreamKind, PING_SIZE};
+use crate::connection::{take_blocks, PingDue, StreamKind, MAX_ECHO_BACKLOG, PING_SIZE};
 use crate::event::{NodeEvent, PingFailure};
 
 impl Node {
@@ -109,6 +109,12 @@ impl Node {
         for block in take_blocks(buf) {
             self.counters.pings_answered += 1;
             self.write_stream(now, conn, stream, bytes::Bytes::copy_from_slice(&block));
+        }
+        // Echoes the peer does not take (no credit) stop us reading its pings.
+        if let Some(s) = self.conns.stream_mut(&conn, stream) {
+            if s.send.buffered_bytes() >= MAX_ECHO_BACKLOG {
+                s.read_paused = true;
+            }
         }
     }
 

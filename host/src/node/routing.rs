@@ -293,6 +293,7 @@ impl Node {
         for (conn, stream) in ready {
             let mut left = budget;
             let mut exhausted = false;
+            let mut paused = false;
             while left > 0 {
                 if !self.conns.get(&conn).is_some_and(|c| c.has_stream(stream)) {
                     // Unknown or forgotten stream: drain and discard.
@@ -307,7 +308,23 @@ impl Node {
                         }
                     }
                 }
-                match self.endpoint.read(conn, stream, left) {
+                let (read_paused, ping_in) = self
+                    .conns
+                    .stream(&conn, stream)
+                    .map_or((false, false), |s| {
+                        (s.read_paused, matches!(s.kind, StreamKind::PingIn(_)))
+                    });
+                if read_paused {
+                    paused = true;
+                    break;
+                }
+                // Echo streams are read in small steps so their backlog stays small.
+                let max = if ping_in {
+                    left.min(crate::connection::PING_READ_CHUNK)
+                } else {
+                    left
+                };
+                match self.endpoint.read(conn, stream, max) {
                     Ok(Some(bytes)) => {
                         any = true;
                         left = left.saturating_sub(bytes.len());
@@ -319,7 +336,8 @@ impl Node {
                     }
                 }
             }
-            if exhausted {
+            if exhausted || paused {
+                // A paused stream is put back by `flush_stream` once it drains.
                 self.readable.remove(&(conn, stream));
             }
         }
@@ -753,6 +771,10 @@ impl Node {
                         .handle_stream_unsent(now, rr_key(conn, stream), unsent);
                 } else if matches!(s.kind, StreamKind::ReqResp { .. }) {
                     self.counters.reqresp_bytes_sent += written as u64;
+                }
+                if s.read_paused && s.send.buffered_bytes() < crate::connection::MAX_ECHO_BACKLOG {
+                    s.read_paused = false;
+                    self.readable.insert((conn, stream));
                 }
                 if s.send.is_empty() && s.finish_queued {
                     s.send_closed = true;

@@ -359,3 +359,50 @@ fn finished_inbound_streams_are_forgotten() {
     assert_eq!(net.nodes[0].node.stream_count(c0), baseline);
     assert_eq!(net.nodes[1].node.stats().counters.gossip_streams_opened, 1);
 }
+
+#[test]
+fn ping_echoes_do_not_pile_up_when_a_peer_floods_pings() {
+    // Node 1 grants 4 KiB of stream credit at a time, so echoes cannot leave as fast as
+    // its pings arrive (a peer that pings and barely reads).
+    let mut net = crate::net(2, |i| {
+        let mut config = no_ping();
+        if i == 1 {
+            config.quic.stream_receive_window = 4 * 1024;
+        }
+        config
+    });
+    net.connect(0, 1).unwrap();
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    // Node 1 negotiates ping behind its host and floods 1 MiB of pings at once.
+    let mut hello = ms_frame("/multistream/1.0.0");
+    hello.extend(ms_frame("/ipfs/ping/1.0.0"));
+    let stream = raw_stream(&mut net, 1, conn, &hello);
+    let pings = vec![7u8; 1 << 20];
+    let mut written = 0;
+    while written < pings.len() {
+        let n = net.nodes[1]
+            .node
+            .raw_endpoint_mut()
+            .write(conn, stream, &pings[written..])
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        written += n;
+    }
+    net.drain(1);
+    let mut max_buffered = 0;
+    let total = (written / 32) as u64;
+    net.run_until(Duration::from_secs(30), |net| {
+        let node = &net.nodes[0].node;
+        max_buffered = max_buffered.max(node.buffered_bytes(&p1));
+        node.stats().counters.pings_answered >= total
+    });
+    // Every ping is still answered, and the echoes we owe never pass the bound.
+    assert_eq!(net.nodes[0].node.stats().counters.pings_answered, total);
+    assert!(
+        max_buffered <= 8 * 1024,
+        "{max_buffered} bytes of echoes queued"
+    );
+}
