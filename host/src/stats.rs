@@ -43,7 +43,9 @@ pub struct Counters {
     /// [`crate::Node::respond`] calls refused with `QueueFull` because the response
     /// stream held [`crate::Limits::response_high_water`] unsent bytes.
     pub responses_backpressured: u64,
-    /// Early inbound gossip frames dropped over [`crate::Limits::max_early_gossip_frames`].
+    /// Inbound gossip frames dropped before the peer was registered with the router:
+    /// over [`crate::Limits::max_early_gossip_frames`] / `max_early_gossip_bytes`, or
+    /// after we gave up on our `/meshsub` stream to the peer.
     pub early_gossip_dropped: u64,
     /// Req/resp bytes written.
     pub reqresp_bytes_sent: u64,

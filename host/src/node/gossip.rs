@@ -31,8 +31,18 @@ impl Node {
             c.gossip_active = false;
             let peer = c.peer;
             self.unregister_gossip(now, peer);
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gossip_given_up = true;
+            }
             return;
         }
+        let peer = c.peer;
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.gossip_given_up = false;
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         c.gossip_attempts += 1;
         c.gossip_active = true;
         let protocols = leanp2p_gossipsub::PROTOCOL_IDS
@@ -278,7 +288,8 @@ impl Node {
             if let Err(error) = self.gossip.handle_rpc(now, peer, frame) {
                 tracing::debug!(%peer, %error, "gossip frame refused");
             }
-        } else if p.early_frames.len() < limits.max_early_gossip_frames
+        } else if !p.gossip_given_up
+            && p.early_frames.len() < limits.max_early_gossip_frames
             && p.early_bytes.saturating_add(frame.len()) <= limits.max_early_gossip_bytes
         {
             p.early_bytes += frame.len();

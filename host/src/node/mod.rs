@@ -54,6 +54,10 @@ pub(crate) struct Peer {
     pub(crate) gossip_conn: Option<ConnId>,
     /// Registered with the router (our `/meshsub` stream is negotiated).
     pub(crate) gossip_registered: bool,
+    /// We gave up on our `/meshsub` stream to the peer (it failed
+    /// [`crate::Limits::max_gossip_stream_attempts`] times): its inbound gossip frames are
+    /// dropped and counted instead of waiting for a registration that will not come.
+    pub(crate) gossip_given_up: bool,
     /// Inbound gossip frames received before registration.
     pub(crate) early_frames: VecDeque<Bytes>,
     /// Their bytes.

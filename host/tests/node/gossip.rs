@@ -258,3 +258,44 @@ fn same_seeds_give_the_same_event_trace() {
     assert!(first[0].contains("PingSuccess") && first[1].contains("Message"));
     assert_eq!(first, trace());
 }
+
+#[test]
+fn inbound_gossip_is_dropped_once_our_gossip_stream_is_given_up() {
+    let mut net = crate::net(2, |i| {
+        let mut config = leanp2p_host::Config::default();
+        if i == 0 {
+            config.limits.max_gossip_stream_attempts = 1;
+        }
+        config
+    });
+    net.connect(0, 1).unwrap();
+    net.run_for(std::time::Duration::from_secs(1));
+    let (p0, p1) = (net.peer(0), net.peer(1));
+    // Node 1 resets the one /meshsub stream node 0 may open to it: node 0 gives up.
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    let node = &net.nodes[1].node;
+    let inbound = node
+        .stream_ids(conn)
+        .into_iter()
+        .find(|id| node.stream_info(conn, *id).unwrap().role == leanp2p_host::StreamRole::GossipIn)
+        .unwrap();
+    net.nodes[1]
+        .node
+        .raw_endpoint_mut()
+        .reset(conn, inbound, 0)
+        .unwrap();
+    net.drain(1);
+    net.run_for(std::time::Duration::from_secs(1));
+    assert_eq!(net.nodes[0].node.gossip_stream_count(&p1), 0);
+    // Node 1 keeps gossiping to node 0 (its own stream is fine): ten subscriptions.
+    let before = net.nodes[0].node.stats().counters.early_gossip_dropped;
+    for i in 0..10 {
+        let now = net.time;
+        let topic = TopicHash::new(&format!("t{i}"));
+        net.nodes[1].node.subscribe(now, &topic).unwrap();
+        net.run_for(std::time::Duration::from_millis(50));
+    }
+    // They are dropped and counted, not kept for a registration that will not come.
+    let dropped = net.nodes[0].node.stats().counters.early_gossip_dropped - before;
+    assert!(dropped >= 10, "{dropped} frames dropped");
+}
