@@ -393,3 +393,86 @@ fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
     assert_eq!(rpc_a["blocks_bytes_received"], 300);
     assert_eq!(lines_b.last().unwrap()["rpc"]["blocks_requests_served"], 1);
 }
+
+#[test]
+fn a_reader_that_stops_reading_stdout_does_not_stall_the_node() {
+    const PORT_A: &str = "39331";
+    const N: u64 = 200;
+    let enr = Command::new(BIN)
+        .args([
+            "enr",
+            "--key-hex",
+            KEY_A,
+            "--ip",
+            "127.0.0.1",
+            "--quic",
+            PORT_A,
+        ])
+        .output()
+        .unwrap();
+    assert!(enr.status.success());
+    let enr = String::from_utf8(enr.stdout).unwrap();
+    let enr = enr.lines().next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("- {enr}\n")).unwrap();
+
+    // Node A: its stdout is a pipe nobody reads. It publishes N messages while node B
+    // floods it with gossip, each of which is a JSON line A cannot get rid of.
+    let a_listen = format!("/ip4/127.0.0.1/udp/{PORT_A}/quic-v1");
+    let count = N.to_string();
+    let mut a = Command::new(BIN)
+        .args([
+            "node",
+            "--key-hex",
+            KEY_A,
+            "--listen",
+            &a_listen,
+            "--json",
+            "--run-secs",
+            "30",
+            "--publish-count",
+            &count,
+            "--publish-size",
+            "100",
+            "--publish-interval-ms",
+            "20",
+            "--publish-min-peers",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let unread_stdout = a.stdout.take();
+    let b = spawn(&[
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--bootnodes",
+        nodes.to_str().unwrap(),
+        "--json",
+        "--run-secs",
+        "25",
+        "--publish-count",
+        "4000",
+        "--publish-size",
+        "100",
+        "--publish-interval-ms",
+        "1",
+        "--publish-min-peers",
+        "1",
+        "--expect-messages",
+        &count,
+        "--exit-when-done",
+        "--linger-ms",
+        "200",
+    ]);
+    let (code_b, lines_b, stderr_b) = b.finish(Vec::new());
+    let _ = a.kill();
+    let _ = a.wait();
+    drop(unread_stdout);
+    // A went on publishing although nobody read its output: B got every message.
+    assert_eq!(code_b, 0, "{stderr_b}\n{:#?}", events(&lines_b, "summary"));
+    assert_eq!(events(&lines_b, "gossip").len() as u64, N);
+}

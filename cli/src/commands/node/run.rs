@@ -193,13 +193,21 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
 
     let mut session = lock(&shared);
     let exit_code = exit_code(&session, plan.publish.as_ref().map(|p| p.count));
-    let fields = summary_fields(
+    let mut fields = summary_fields(
         &peer_id.to_string(),
         exit_code,
         &session.counters,
         start.elapsed(),
     );
+    if let Some(map) = fields.as_object_mut() {
+        // Lines dropped because stdout was not read (the reactor never waits for it).
+        map.insert(
+            "output_lines_dropped".into(),
+            session.out.lines_dropped().into(),
+        );
+    }
     session.out.emit("summary", fields);
+    session.out.finish();
     Ok(exit_code)
 }
 
