@@ -45,9 +45,15 @@ pub struct Limits {
     /// Most messages waiting for [`crate::Gossipsub::report_validation`]; further
     /// messages are ignored (not penalised) and counted. Default 10 000.
     pub max_pending_validation: usize,
-    /// Most ids remembered from a peer's IDONTWANTs; further ids are dropped and counted.
-    /// Default 10 000.
+    /// Most ids remembered from a peer's IDONTWANTs; at the cap the oldest remembered id
+    /// is evicted to make room for a new one (counted in
+    /// [`crate::stats::Counters::idontwant_dropped`]). Default 10 000.
     pub max_idontwant_per_peer: usize,
+    /// Most IDONTWANT message ids processed from one RPC (all its IDONTWANT entries
+    /// together, valid or not); further ids are ignored and counted in
+    /// [`crate::stats::Counters::idontwant_dropped`]. Default 5 000 (as
+    /// [`Limits::max_ids_per_control_entry`]).
+    pub max_idontwant_ids_per_rpc: usize,
     /// Most outstanding IWANT promises per peer. Default 5 000.
     pub max_promises_per_peer: usize,
     /// Frames in one peer's priority lane (own publishes). Default 16 384.
@@ -94,6 +100,7 @@ impl Default for Limits {
             max_mcache_entries: 100_000,
             max_pending_validation: 10_000,
             max_idontwant_per_peer: 10_000,
+            max_idontwant_ids_per_rpc: 5_000,
             max_promises_per_peer: 5_000,
             max_priority_queue_frames: 16_384,
             max_normal_queue_frames: 16_384,
@@ -129,6 +136,7 @@ impl Limits {
             ("max_mcache_entries", self.max_mcache_entries),
             ("max_pending_validation", self.max_pending_validation),
             ("max_idontwant_per_peer", self.max_idontwant_per_peer),
+            ("max_idontwant_ids_per_rpc", self.max_idontwant_ids_per_rpc),
             ("max_promises_per_peer", self.max_promises_per_peer),
             ("max_priority_queue_frames", self.max_priority_queue_frames),
             ("max_normal_queue_frames", self.max_normal_queue_frames),

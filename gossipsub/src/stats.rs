@@ -75,8 +75,15 @@ pub struct Counters {
     pub idontwant_sent: u64,
     /// IDONTWANT ids received.
     pub idontwant_received: u64,
-    /// IDONTWANT ids dropped because of the per-peer cap.
+    /// IDONTWANT ids dropped by a cap: remembered ids evicted (oldest first) to make room
+    /// under [`crate::Limits::max_idontwant_per_peer`], plus ids beyond
+    /// [`crate::Limits::max_idontwant_ids_per_rpc`] or
+    /// [`crate::Limits::max_ids_per_control_entry`] in one RPC (those are not counted as
+    /// received).
     pub idontwant_dropped: u64,
+    /// IDONTWANT ids ignored because the peer did not negotiate `/meshsub/1.2.0`
+    /// (IDONTWANT is a v1.2 message; older peers' notices are not honoured).
+    pub idontwant_unsupported: u64,
     /// IHAVE entries sent.
     pub ihave_sent: u64,
     /// IHAVE entries received.

@@ -19,38 +19,56 @@ impl Gossipsub {
             && self.config.message_id_len.is_none_or(|len| id.len() == len)
     }
 
-    /// Records IDONTWANT ids (bounded per peer). Returns the number of invalid ids.
+    /// Records IDONTWANT ids. Returns the number of invalid ids.
+    ///
+    /// Only from peers that negotiated `/meshsub/1.2.0` (others' are ignored and
+    /// counted). At most `max_ids_per_control_entry` ids per entry and
+    /// `max_idontwant_ids_per_rpc` per RPC are looked at; the rest are dropped and
+    /// counted. Each id costs O(1) amortised: the per-peer memory is bounded by
+    /// `max_idontwant_per_peer`, evicting its oldest id to make room.
     pub(crate) fn handle_idontwant(
         &mut self,
         now: Instant,
         from: PeerId,
         entries: Vec<ControlIDontWant>,
     ) -> usize {
-        let mut invalid = 0;
+        if entries.is_empty() {
+            return 0;
+        }
+        let Some(version) = self.peers.get(&from).map(|s| s.conn.version) else {
+            return 0;
+        };
+        if !version.supports_idontwant() {
+            let ids: usize = entries.iter().map(|e| e.message_ids.len()).sum();
+            self.counters.idontwant_unsupported += ids as u64;
+            tracing::debug!(peer = %from, ids, "IDONTWANT from a peer without /meshsub/1.2.0");
+            return 0;
+        }
         let max_ids = self.config.limits.max_ids_per_control_entry;
+        let mut budget = self.config.limits.max_idontwant_ids_per_rpc;
         let cap = self.config.limits.max_idontwant_per_peer;
         let expires = now + self.config.idontwant_ttl;
+        let mut invalid = 0;
         let mut received = 0u64;
         let mut dropped = 0u64;
+        let mut ids: Vec<MessageId> = Vec::new();
         for entry in entries {
-            for id in entry.message_ids.into_iter().take(max_ids) {
+            let n = entry.message_ids.len();
+            let take = n.min(max_ids).min(budget);
+            budget -= take;
+            dropped += (n - take) as u64;
+            for id in entry.message_ids.into_iter().take(take) {
                 if !self.valid_id(&id) {
                     invalid += 1;
                     continue;
                 }
+                ids.push(MessageId::new(&id));
+            }
+        }
+        if let Some(state) = self.peers.get_mut(&from) {
+            for id in ids {
                 received += 1;
-                let Some(state) = self.peers.get_mut(&from) else {
-                    return invalid;
-                };
-                if state.dont_send.len() >= cap {
-                    // Make room by dropping expired ids first.
-                    state.dont_send.retain(|_, e| *e > now);
-                }
-                if state.dont_send.len() >= cap {
-                    dropped += 1;
-                    continue;
-                }
-                state.dont_send.insert(MessageId::new(&id), expires);
+                dropped += state.dont_send.insert(now, id, expires, cap) as u64;
             }
         }
         self.counters.idontwant_received += received;

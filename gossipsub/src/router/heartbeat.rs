@@ -40,7 +40,7 @@ impl Gossipsub {
         for (peer, state) in self.peers.iter_mut() {
             state.ihave_received = 0;
             state.iasked = 0;
-            state.dont_send.retain(|_, expires| *expires > now);
+            state.dont_send.expire(now);
             if let Some(keepalive) = keepalive {
                 if now.saturating_duration_since(state.last_sent) >= keepalive
                     && state.queue.is_empty()
@@ -294,7 +294,7 @@ impl Gossipsub {
                 };
                 let raw: Vec<Vec<u8>> = peer_ids
                     .iter()
-                    .filter(|id| !state.dont_send.contains_key(*id))
+                    .filter(|id| !state.dont_send.contains(now, id))
                     .map(|id| id.as_bytes().to_vec())
                     .collect();
                 if raw.is_empty() {

@@ -295,8 +295,7 @@ impl Gossipsub {
     fn is_dont_send(&self, now: Instant, peer: &PeerId, id: &MessageId) -> bool {
         self.peers
             .get(peer)
-            .and_then(|s| s.dont_send.get(id))
-            .is_some_and(|expires| *expires > now)
+            .is_some_and(|s| s.dont_send.contains(now, id))
     }
 
     /// Publishes `data` on `topic`. The message goes out on the priority lane to every

@@ -1,6 +1,7 @@
 //! The gossipsub router state machine.
 
 mod control;
+mod dont_send;
 mod heartbeat;
 mod message;
 mod outbound;
@@ -45,8 +46,8 @@ pub(crate) struct PeerState {
     pub(crate) conn: PeerConnection,
     pub(crate) topics: BTreeSet<TopicHash>,
     pub(crate) queue: PeerQueue,
-    /// Ids the peer told us not to send, with expiry.
-    pub(crate) dont_send: HashMap<MessageId, Instant>,
+    /// Ids the peer told us not to send, with expiry (bounded, O(1) per id).
+    pub(crate) dont_send: dont_send::DontSend,
     /// IHAVE entries received this heartbeat.
     pub(crate) ihave_received: usize,
     /// Ids requested from this peer this heartbeat.
@@ -193,7 +194,7 @@ impl Gossipsub {
                     conn,
                     topics: BTreeSet::new(),
                     queue: PeerQueue::default(),
-                    dont_send: HashMap::new(),
+                    dont_send: dont_send::DontSend::default(),
                     ihave_received: 0,
                     iasked: 0,
                     last_sent: now,
