@@ -36,6 +36,11 @@ pub enum DisconnectReason {
     /// The peer did not drain our gossip for [`crate::Limits::slow_peer_disconnect`]
     /// while frames for it were being dropped.
     SlowPeer,
+    /// The connection would have exceeded
+    /// [`crate::ConnManagerConfig::max_connections_per_peer`] or (inbound)
+    /// [`crate::ConnManagerConfig::max_connections_per_ip`]; closed right after the
+    /// handshake, the peer's other connections stay (QUIC application code 5).
+    ConnectionLimit,
 }
 
 impl DisconnectReason {
@@ -54,6 +59,7 @@ impl DisconnectReason {
             Self::SelfConnection => "self_connection",
             Self::Graylisted => "graylisted",
             Self::SlowPeer => "slow_peer",
+            Self::ConnectionLimit => "connection_limit",
         }
     }
 
@@ -65,6 +71,7 @@ impl DisconnectReason {
             Self::SelfConnection => 2,
             Self::Graylisted => 3,
             Self::SlowPeer => 4,
+            Self::ConnectionLimit => 5,
         }
     }
 }

@@ -78,7 +78,8 @@
 //! flight, not our leg to a known peer) is closed after
 //! [`Config::idle_connection_timeout`]; keep-alive comes from QUIC
 //! ([`leanp2p_quic::Config`]) and [`Config::gossip_keepalive`]. Known peers, bootnodes,
-//! the peer target, redial backoff and the peer caps are the connection manager's: see
+//! the peer target, redial backoff, the peer caps and the connection caps (per peer,
+//! per IP) are the connection manager's: see
 //! [`ConnManagerConfig`] (and [`STABLE_CONNECTION`]), [`Node::add_known_peer`],
 //! [`Node::add_bootnode`] and [`Node::add_peer_address`]. Peers whose gossipsub score
 //! falls below the graylist threshold are disconnected; dialling ourselves is refused.

@@ -82,6 +82,14 @@ pub struct Counters {
     pub datagrams_sent: u64,
     /// Bytes handed to the caller.
     pub bytes_sent: u64,
+    /// Connections closed right after the handshake because the peer already had
+    /// [`crate::ConnManagerConfig::max_connections_per_peer`] connections (inbound and
+    /// our own dials; also in `disconnections` as `connection_limit`).
+    pub connections_refused_per_peer: u64,
+    /// Inbound connections closed right after the handshake because their remote IP
+    /// already had [`crate::ConnManagerConfig::max_connections_per_ip`] inbound
+    /// connections (also in `disconnections` as `connection_limit`).
+    pub connections_refused_per_ip: u64,
 }
 
 /// A snapshot of the node's state ([`crate::Node::stats`]).

@@ -1,8 +1,8 @@
-//! Connection manager on the node: known peers and their redials, peer limits,
-//! graylist disconnects (policy in [`crate::conn_manager`]).
+//! Connection manager on the node: known peers and their redials, connection caps, peer
+//! limits, graylist disconnects (policy in [`crate::conn_manager`]).
 
 use super::Node;
-use crate::conn_manager::{later, KnownPeer};
+use crate::conn_manager::{ip_key, ip_limited, later, KnownPeer};
 use crate::error::DialError;
 use crate::event::DisconnectReason;
 use leanp2p_identity::{Multiaddr, PeerId};
@@ -170,7 +170,52 @@ impl Node {
         }
     }
 
-    /// A connection came up: clear the known peer's dial, enforce the peer limits.
+    /// Whether the just established `conn` to `peer` stays within
+    /// [`crate::ConnManagerConfig::max_connections_per_peer`] and (inbound, not a known
+    /// peer) [`crate::ConnManagerConfig::max_connections_per_ip`]; counts the refusal if
+    /// not. Other connections count while we are not closing them.
+    fn within_connection_caps(&mut self, conn: ConnId, peer: PeerId, direction: Direction) -> bool {
+        let cm = &self.config.conn_manager;
+        let live = |(id, c): &(&ConnId, &crate::connection::Connection)| {
+            **id != conn && c.local_close.is_none()
+        };
+        let to_peer = self
+            .conns
+            .iter()
+            .filter(live)
+            .filter(|(_, c)| c.peer == peer)
+            .count();
+        if to_peer >= cm.max_connections_per_peer {
+            tracing::debug!(%peer, to_peer, "connection over the per-peer cap");
+            self.counters.connections_refused_per_peer += 1;
+            return false;
+        }
+        let Some(remote) = self.conns.get(&conn).map(|c| c.remote.ip()) else {
+            return true;
+        };
+        if direction != Direction::Inbound
+            || self.known.contains_key(&peer)
+            || !ip_limited(cm, remote)
+        {
+            return true;
+        }
+        let ip = ip_key(remote);
+        let from_ip = self
+            .conns
+            .iter()
+            .filter(live)
+            .filter(|(_, c)| c.direction == Direction::Inbound && ip_key(c.remote.ip()) == ip)
+            .count();
+        if from_ip >= cm.max_connections_per_ip {
+            tracing::debug!(%peer, %ip, from_ip, "inbound connection over the per-IP cap");
+            self.counters.connections_refused_per_ip += 1;
+            return false;
+        }
+        true
+    }
+
+    /// A connection came up: clear the known peer's dial, enforce the connection caps
+    /// and the peer limits.
     /// Returns `false` if the connection is being closed.
     pub(crate) fn on_connection_admitted(
         &mut self,
@@ -180,6 +225,14 @@ impl Node {
         direction: Direction,
     ) -> bool {
         self.node_timers_changed = true;
+        if !self.within_connection_caps(conn, peer, direction) {
+            self.close_with(now, conn, DisconnectReason::ConnectionLimit);
+            // Our own dial refused by our own cap counts as a failed dial: a known peer
+            // is redialled with backoff (otherwise nothing would dial it again), a target
+            // dial fails when the close is confirmed (`on_target_dial_failed`).
+            self.on_dial_failed(now, conn, Some(peer));
+            return false;
+        }
         if let Some(k) = self.known.get_mut(&peer) {
             if k.dialing == Some(conn) || direction == Direction::Outbound {
                 k.dialing = None;

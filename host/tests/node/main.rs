@@ -14,6 +14,7 @@ mod app;
 mod conn_manager;
 mod gossip;
 mod limits;
+mod limits_conn;
 mod peer_target;
 mod reqresp;
 mod routing;
