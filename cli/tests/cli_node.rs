@@ -85,6 +85,30 @@ impl Running {
     }
 }
 
+/// A lean-quickstart `nodes.yaml` (in a fresh temp dir, kept alive by the returned
+/// handle) listing node A (key [`KEY_A`]) on 127.0.0.1:`port` by its ENR.
+fn nodes_yaml_for_a(port: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let enr = Command::new(BIN)
+        .args([
+            "enr",
+            "--key-hex",
+            KEY_A,
+            "--ip",
+            "127.0.0.1",
+            "--quic",
+            port,
+        ])
+        .output()
+        .unwrap();
+    assert!(enr.status.success());
+    let enr = String::from_utf8(enr.stdout).unwrap();
+    let enr = enr.lines().next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("# lean-quickstart\n- {enr}\n")).unwrap();
+    (dir, nodes)
+}
+
 fn events<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["event"] == name).collect()
 }
@@ -117,24 +141,7 @@ fn bad_flags_give_exit_2_and_one_line() {
 fn two_nodes_gossip_through_a_nodes_yaml_bootnode() {
     const N: u64 = 8;
     const PORT_A: &str = "39311";
-    let enr = Command::new(BIN)
-        .args([
-            "enr",
-            "--key-hex",
-            KEY_A,
-            "--ip",
-            "127.0.0.1",
-            "--quic",
-            PORT_A,
-        ])
-        .output()
-        .unwrap();
-    assert!(enr.status.success());
-    let enr = String::from_utf8(enr.stdout).unwrap();
-    let enr = enr.lines().next().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let nodes = dir.path().join("nodes.yaml");
-    std::fs::write(&nodes, format!("# lean-quickstart\n- {enr}\n")).unwrap();
+    let (_dir, nodes) = nodes_yaml_for_a(PORT_A);
 
     let a_listen = format!("/ip4/127.0.0.1/udp/{PORT_A}/quic-v1");
     let count = N.to_string();
@@ -398,24 +405,7 @@ fn a_direct_peer_gets_raw_gossip_with_sha256_ids() {
 fn a_reader_that_stops_reading_stdout_does_not_stall_the_node() {
     const PORT_A: &str = "39331";
     const N: u64 = 200;
-    let enr = Command::new(BIN)
-        .args([
-            "enr",
-            "--key-hex",
-            KEY_A,
-            "--ip",
-            "127.0.0.1",
-            "--quic",
-            PORT_A,
-        ])
-        .output()
-        .unwrap();
-    assert!(enr.status.success());
-    let enr = String::from_utf8(enr.stdout).unwrap();
-    let enr = enr.lines().next().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let nodes = dir.path().join("nodes.yaml");
-    std::fs::write(&nodes, format!("- {enr}\n")).unwrap();
+    let (_dir, nodes) = nodes_yaml_for_a(PORT_A);
 
     // Node A: its stdout is a pipe nobody reads. It publishes N messages while node B
     // floods it with gossip, each of which is a JSON line A cannot get rid of.
