@@ -35,9 +35,13 @@ pub struct Config {
     /// Interval at which an ack-eliciting PING is sent on an otherwise idle connection.
     /// `None` disables keep-alive. Must be below `max_idle_timeout`. Default 5 s.
     pub keep_alive_interval: Option<Duration>,
-    /// Time a handshake may take before the attempt is abandoned
+    /// Time the handshake of a dial may take before the attempt is abandoned
     /// ([`crate::DialFailure::HandshakeTimedOut`] for dials). Default 5 s.
     pub handshake_timeout: Duration,
+    /// Time an inbound handshake may take before it is abandoned and its slot freed. A
+    /// half-open handshake (forged Initial, peer gone) holds an inbound slot this long,
+    /// so it is shorter than `handshake_timeout`. Default 3 s.
+    pub inbound_handshake_timeout: Duration,
     /// Bidirectional streams the peer may have open at once (`initial_max_streams_bidi`).
     /// Default 256.
     pub max_concurrent_bidi_streams: u32,
@@ -73,6 +77,7 @@ impl Default for Config {
             max_idle_timeout: Duration::from_secs(10),
             keep_alive_interval: Some(Duration::from_secs(5)),
             handshake_timeout: Duration::from_secs(5),
+            inbound_handshake_timeout: Duration::from_secs(3),
             max_concurrent_bidi_streams: 256,
             stream_receive_window: 10_000_000,
             receive_window: 15_000_000,
@@ -104,6 +109,12 @@ impl Config {
     /// Sets [`Config::handshake_timeout`].
     pub fn handshake_timeout(&mut self, value: Duration) -> &mut Self {
         self.handshake_timeout = value;
+        self
+    }
+
+    /// Sets [`Config::inbound_handshake_timeout`].
+    pub fn inbound_handshake_timeout(&mut self, value: Duration) -> &mut Self {
+        self.inbound_handshake_timeout = value;
         self
     }
 
@@ -179,6 +190,11 @@ impl Config {
         }
         if self.handshake_timeout.is_zero() {
             return Err(ConfigError::InvalidTimer("handshake_timeout must be > 0"));
+        }
+        if self.inbound_handshake_timeout.is_zero() {
+            return Err(ConfigError::InvalidTimer(
+                "inbound_handshake_timeout must be > 0",
+            ));
         }
         if self.max_concurrent_bidi_streams == 0 {
             return Err(ConfigError::InvalidWindow(

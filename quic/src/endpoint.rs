@@ -4,7 +4,7 @@
 //! [`crate::translate`] and the stream commands in [`crate::streams`].
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -226,6 +226,29 @@ impl Endpoint {
         self.conns.values().filter(|c| c.is_handshaking()).count()
     }
 
+    /// Our dials whose handshake is still running.
+    fn outbound_handshake_count(&self) -> usize {
+        self.handshakes(Direction::Outbound).count()
+    }
+
+    /// Inbound connections whose handshake is still running.
+    fn inbound_handshake_count(&self) -> usize {
+        self.handshakes(Direction::Inbound).count()
+    }
+
+    /// Inbound connections from `ip` whose handshake is still running.
+    fn inbound_handshakes_from(&self, ip: IpAddr) -> usize {
+        self.handshakes(Direction::Inbound)
+            .filter(|c| c.remote.ip().to_canonical() == ip)
+            .count()
+    }
+
+    fn handshakes(&self, direction: Direction) -> impl Iterator<Item = &Conn> + '_ {
+        self.conns
+            .values()
+            .filter(move |c| c.direction == direction && c.is_handshaking())
+    }
+
     pub(crate) fn observe(&mut self, now: Instant) {
         self.last_now = Some(self.last_now.map_or(now, |last| last.max(now)));
     }
@@ -268,20 +291,29 @@ impl Endpoint {
 
     fn on_incoming(&mut self, now: Instant, incoming: quinn_proto::Incoming) {
         let limits = &self.config.limits;
-        if self.conns.len() >= limits.max_connections
-            || self.handshake_count() >= limits.max_handshakes
-        {
-            debug!(remote = %incoming.remote_address(), "refusing connection: limits reached");
-            self.stats.incoming_refused += 1;
-            self.scratch.clear();
-            let transmit = self.inner.refuse(incoming, &mut self.scratch);
-            self.queue_stateless(transmit);
+        let remote = incoming.remote_address();
+        let inbound = self.inbound_handshake_count();
+        if self.conns.len() >= limits.max_connections || inbound >= limits.max_handshakes {
+            debug!(%remote, "refusing connection: limits reached");
+            self.refuse(incoming);
             return;
         }
-        if self.config.validate_addresses
-            && !incoming.remote_address_validated()
-            && incoming.may_retry()
-        {
+        let validated = incoming.remote_address_validated();
+        let ip = remote.ip().to_canonical();
+        let over_ip_limit =
+            !ip.is_loopback() && self.inbound_handshakes_from(ip) >= limits.max_handshakes_per_ip;
+        if over_ip_limit {
+            self.stats.incoming_over_ip_limit += 1;
+            if validated || !incoming.may_retry() {
+                debug!(%remote, "refusing connection: per-IP handshake limit reached");
+                self.refuse(incoming);
+                return;
+            }
+        }
+        let must_validate = self.config.validate_addresses
+            || over_ip_limit
+            || inbound >= limits.retry_above_handshakes;
+        if must_validate && !validated && incoming.may_retry() {
             self.scratch.clear();
             match self.inner.retry(incoming, &mut self.scratch) {
                 Ok(transmit) => {
@@ -292,7 +324,6 @@ impl Endpoint {
             }
             return;
         }
-        let remote = incoming.remote_address();
         self.scratch.clear();
         match self.inner.accept(incoming, now, &mut self.scratch, None) {
             Ok((handle, quinn)) => {
@@ -311,6 +342,14 @@ impl Endpoint {
         }
     }
 
+    /// Refuses an inbound connection attempt with `CONNECTION_REFUSED` and counts it.
+    fn refuse(&mut self, incoming: quinn_proto::Incoming) {
+        self.stats.incoming_refused += 1;
+        self.scratch.clear();
+        let transmit = self.inner.refuse(incoming, &mut self.scratch);
+        self.queue_stateless(transmit);
+    }
+
     fn register(
         &mut self,
         handle: ConnectionHandle,
@@ -322,7 +361,11 @@ impl Endpoint {
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
-        let deadline = now + self.config.handshake_timeout;
+        let timeout = match direction {
+            Direction::Inbound => self.config.inbound_handshake_timeout,
+            Direction::Outbound => self.config.handshake_timeout,
+        };
+        let deadline = now + timeout;
         self.conns.insert(
             id,
             Conn::new(
@@ -360,7 +403,7 @@ impl Endpoint {
         if self.conns.len() >= self.config.limits.max_connections {
             return Err(DialError::TooManyConnections);
         }
-        if self.handshake_count() >= self.config.limits.max_handshakes {
+        if self.outbound_handshake_count() >= self.config.limits.max_handshakes {
             return Err(DialError::TooManyHandshakes);
         }
         let (crypto, rejection) = self.tls.client_config(expected)?;
@@ -435,6 +478,9 @@ impl Endpoint {
             if let ConnState::Handshaking { deadline } = conn.state {
                 if now >= deadline {
                     debug!(conn = %id, "handshake timed out");
+                    if conn.direction == Direction::Inbound {
+                        self.stats.incoming_handshakes_timed_out += 1;
+                    }
                     translate::end(
                         conn,
                         id,

@@ -15,10 +15,24 @@ pub struct Limits {
     /// `CONNECTION_REFUSED`; `dial` returns [`crate::DialError::TooManyConnections`].
     /// Default 1024.
     pub max_connections: usize,
-    /// Maximum number of connections whose handshake is still in progress (inbound and
-    /// outbound together). Inbound connections beyond it are refused. Default 256, so 40
-    /// peers dialling at once all complete.
+    /// Maximum number of connections whose handshake is still in progress, counted per
+    /// direction: inbound connections beyond it are refused (and counted in
+    /// [`crate::EndpointStats::incoming_refused`]), and `dial` returns
+    /// [`crate::DialError::TooManyHandshakes`] once that many of our own dials are
+    /// handshaking. Inbound handshakes never count against dials, so a flood of forged
+    /// Initials cannot stop us from dialling out. Default 256, so 40 peers dialling at
+    /// once all complete.
     pub max_handshakes: usize,
+    /// Maximum number of inbound handshakes in progress from one source IP (loopback
+    /// exempt). Beyond it an Initial whose address is not yet validated is answered with
+    /// a Retry (a spoofer cannot complete it), a validated one is refused; both are
+    /// counted in [`crate::EndpointStats::incoming_over_ip_limit`]. Default 8.
+    pub max_handshakes_per_ip: usize,
+    /// Number of inbound handshakes in progress from which every new inbound connection
+    /// must first prove its address with a Retry round trip (as with
+    /// [`crate::Config::validate_addresses`], but only under load), so that Initials from
+    /// spoofed addresses hold no handshake slot. Default 64.
+    pub retry_above_handshakes: usize,
     /// Maximum number of stateless datagrams (version negotiation, stateless reset,
     /// refusals, retries) queued for [`crate::Endpoint::poll_transmit`] between two drains.
     /// Further ones are dropped and counted. Default 64.
@@ -38,6 +52,8 @@ impl Default for Limits {
         Self {
             max_connections: 1024,
             max_handshakes: 256,
+            max_handshakes_per_ip: 8,
+            retry_above_handshakes: 64,
             max_queued_stateless_transmits: 64,
             max_datagram_size: 65_527,
             incoming_buffer_size: 64 * 1024,
@@ -55,6 +71,11 @@ impl Limits {
         if self.max_handshakes == 0 || self.max_handshakes > self.max_connections {
             return Err(ConfigError::InvalidLimit(
                 "max_handshakes must be in 1..=max_connections",
+            ));
+        }
+        if self.max_handshakes_per_ip == 0 {
+            return Err(ConfigError::InvalidLimit(
+                "max_handshakes_per_ip must be > 0",
             ));
         }
         if self.max_queued_stateless_transmits == 0 {

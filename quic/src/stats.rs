@@ -21,6 +21,13 @@ pub struct EndpointStats {
     pub incoming_refused: u64,
     /// Inbound connection attempts answered with a Retry (address validation).
     pub incoming_retried: u64,
+    /// Inbound connection attempts over [`crate::Limits::max_handshakes_per_ip`]: retried
+    /// (unvalidated address, also counted in `incoming_retried`) or refused (validated
+    /// address, also counted in `incoming_refused`).
+    pub incoming_over_ip_limit: u64,
+    /// Inbound handshakes abandoned after [`crate::Config::inbound_handshake_timeout`]
+    /// (also counted in `incoming_failed`).
+    pub incoming_handshakes_timed_out: u64,
     /// Inbound handshakes that failed (bad certificate, timeout, peer gave up).
     pub incoming_failed: u64,
     /// Connections that reached [`crate::Event::Connected`].

@@ -8,6 +8,7 @@
 // Tests abort on a broken fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod flood;
 mod handshake;
 mod liveness;
 mod robustness;
