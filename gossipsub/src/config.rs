@@ -16,6 +16,10 @@ use crate::wire::proto::Message;
 /// Computes the id of a message. Must be a pure function of the message.
 pub type MessageIdFn = fn(&Message) -> MessageId;
 
+/// Reads the declared decoded length of a message's data without decoding it (lean: the
+/// snappy block header, [`crate::lean::declared_payload_len`]); `None` if unreadable.
+pub type PayloadLenFn = fn(&[u8]) -> Option<u64>;
+
 /// How messages are authored and checked.
 #[derive(Clone)]
 pub enum SignaturePolicy {
@@ -143,6 +147,17 @@ pub struct Config {
     pub allow_self_origin: bool,
     /// Per-topic maximum data size (stricter than `limits.max_transmit_size`).
     pub topic_max_message_size: BTreeMap<TopicHash, usize>,
+    /// Reads the declared decoded (decompressed) length of a message's data; `None` (the
+    /// default) means data is not encoded and `topic_max_payload_size` is not checked.
+    /// [`crate::lean::config`] sets the snappy header reader.
+    pub payload_len_fn: Option<PayloadLenFn>,
+    /// Per-topic cap on the declared decoded payload length (read with `payload_len_fn`).
+    /// Checked before the message id is computed — under the lean profile, before
+    /// anything is decompressed; a message declaring more is rejected as invalid (P4).
+    /// Data whose length cannot be read is not rejected by this check. Empty by default
+    /// (lean topics name the network, so the application fills it in, e.g. small caps
+    /// for attestation subnets).
+    pub topic_max_payload_size: BTreeMap<TopicHash, usize>,
     /// Direct (explicit) peers: always forwarded to, never grafted.
     pub direct_peers: BTreeSet<PeerId>,
     /// Heartbeats between reconnect requests for disconnected direct peers.
@@ -194,6 +209,8 @@ impl Default for Config {
             message_id_len: None,
             allow_self_origin: false,
             topic_max_message_size: BTreeMap::new(),
+            payload_len_fn: None,
+            topic_max_payload_size: BTreeMap::new(),
             direct_peers: BTreeSet::new(),
             direct_connect_ticks: 300,
             idle_keepalive: Some(Duration::from_secs(20)),

@@ -133,6 +133,12 @@ pub fn snappy_decompressed_len(data: &[u8]) -> Result<u64, SnappyError> {
     }
 }
 
+/// The declared decompressed length of snappy-block gossip data, read from its header
+/// without decompressing (a [`crate::config::PayloadLenFn`]); `None` if the header is bad.
+pub fn declared_payload_len(data: &[u8]) -> Option<u64> {
+    snappy_decompressed_len(data).ok()
+}
+
 /// Snappy *block* compression (gossip payloads; req/resp uses the framed format).
 pub fn snappy_compress(data: &[u8], max_len: usize) -> Result<Vec<u8>, SnappyError> {
     if data.len() > max_len {
@@ -166,9 +172,18 @@ pub fn snappy_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, SnappyE
             max: max_len,
         });
     }
+    #[cfg(test)]
+    DECOMPRESSIONS.with(|n| n.set(n.get() + 1));
     snap::raw::Decoder::new()
         .decompress_vec(data)
         .map_err(|_| SnappyError::Corrupt)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Snappy decompressions run on this thread (tests count work with it; the router is
+    /// synchronous, so a test's router decompresses on the test's thread).
+    pub(crate) static DECOMPRESSIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The lean (Altair-style) message id:
@@ -220,6 +235,7 @@ pub fn config() -> Config {
         signature_policy: SignaturePolicy::StrictNoSign,
         message_id_fn,
         message_id_len: Some(MESSAGE_ID_LEN),
+        payload_len_fn: Some(declared_payload_len),
         allow_self_origin: true,
         do_px: false,
         scoring: None,

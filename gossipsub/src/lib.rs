@@ -67,7 +67,9 @@ pub mod fuzzing;
 #[cfg(test)]
 mod tests;
 
-pub use config::{default_message_id, Config, MessageIdFn, ScoreConfig, SignaturePolicy};
+pub use config::{
+    default_message_id, Config, MessageIdFn, PayloadLenFn, ScoreConfig, SignaturePolicy,
+};
 pub use error::{
     ConfigError, FrameError, PeerError, PublishError, RpcError, SnappyError, SubscriptionError,
     TopicError, ValidationError,

@@ -63,6 +63,70 @@ impl<K: Hash + Eq + Clone> TimeCache<K> {
     }
 }
 
+/// A map whose entries expire `ttl` after insertion, with a hard size cap (oldest
+/// evicted): the same bound and expiry policy as [`TimeCache`].
+#[derive(Debug)]
+pub(crate) struct TimeMap<K: Hash + Eq + Clone, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<(Instant, K)>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
+    pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            ttl,
+            max,
+        }
+    }
+
+    /// Inserts `key → value` unless `key` is present (then nothing changes, not refreshed).
+    pub(crate) fn insert(&mut self, now: Instant, key: K, value: V) {
+        self.expire(now);
+        if self.map.contains_key(&key) {
+            return;
+        }
+        while self.map.len() >= self.max {
+            match self.order.pop_front() {
+                Some((_, old)) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.max == 0 {
+            return;
+        }
+        self.map.insert(key.clone(), value);
+        self.order.push_back((now + self.ttl, key));
+    }
+
+    /// The value of an unexpired `key` (entries past their ttl are dropped first).
+    pub(crate) fn get(&mut self, now: Instant, key: &K) -> Option<&V> {
+        self.expire(now);
+        self.map.get(key)
+    }
+
+    pub(crate) fn expire(&mut self, now: Instant) {
+        while let Some((expires, _)) = self.order.front() {
+            if *expires > now {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +145,25 @@ mod tests {
         assert!(cache.contains(&3));
         cache.expire(t0 + Duration::from_secs(13));
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn time_map_expires_and_caps_like_time_cache() {
+        let t0 = Instant::now();
+        let mut map = TimeMap::new(Duration::from_secs(10), 2);
+        map.insert(t0, 1, "a");
+        map.insert(t0 + Duration::from_secs(1), 1, "b");
+        assert_eq!(map.get(t0, &1), Some(&"a"), "not overwritten");
+        map.insert(t0 + Duration::from_secs(2), 2, "c");
+        map.insert(t0 + Duration::from_secs(3), 3, "d");
+        assert_eq!(
+            map.get(t0 + Duration::from_secs(3), &1),
+            None,
+            "evicted by the cap"
+        );
+        assert_eq!(map.get(t0 + Duration::from_secs(12), &2), None);
+        assert_eq!(map.get(t0 + Duration::from_secs(12), &3), Some(&"d"));
+        map.expire(t0 + Duration::from_secs(13));
+        assert_eq!(map.len(), 0);
     }
 }

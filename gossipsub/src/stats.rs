@@ -51,6 +51,13 @@ pub struct Counters {
     pub messages_received: u64,
     /// Duplicate messages received.
     pub duplicates: u64,
+    /// Duplicates recognised by the raw-message seen cache (a hash of the message as
+    /// received), without computing the message id — under the lean profile, without
+    /// decompressing. Included in `duplicates`.
+    pub duplicates_raw: u64,
+    /// Inbound messages whose id was computed with `message_id_fn` (under the lean
+    /// profile each one costs a snappy decompression).
+    pub message_ids_computed: u64,
     /// Messages rejected before validation (signature policy, size, topic).
     pub invalid_messages: u64,
     /// Messages accepted by the application.

@@ -33,6 +33,7 @@ impl Gossipsub {
         // Shifts and expiries.
         self.mcache.shift();
         self.seen.expire(now);
+        self.seen_raw.expire(now);
         let slack = self.config.heartbeat_interval * self.config.backoff_slack;
         self.backoffs.expire(now, slack);
         let keepalive = self.config.idle_keepalive;

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use leanp2p_identity::{PeerId, PublicKey};
 use prost::Message as _;
+use sha2::{Digest, Sha256};
 
 use super::{Gossipsub, PendingMessage};
 use crate::config::SignaturePolicy;
@@ -66,18 +67,43 @@ impl Gossipsub {
             self.counters.unsubscribed_topic_messages += 1;
             return;
         }
-        let id = (self.config.message_id_fn)(&msg);
-        if !self.seen.insert(now, id.clone()) {
-            self.counters.duplicates += 1;
-            if let Some((score, _)) = &mut self.score {
-                score.duplicated_message(now, &from, &id, &topic);
-            }
-            if let Some(pending) = self.pending_validation.get_mut(&id) {
-                if pending.source != from {
-                    pending.also_from.insert(from);
+        if let (Some(len_fn), Some(max)) = (
+            self.config.payload_len_fn,
+            self.config.topic_max_payload_size.get(&topic),
+        ) {
+            let declared = len_fn(msg.data.as_deref().unwrap_or_default());
+            if declared.is_some_and(|len| len > *max as u64) {
+                self.counters.invalid_messages += 1;
+                if let Some((score, _)) = &mut self.score {
+                    score.reject_invalid(&from, &topic);
                 }
+                return;
             }
-            self.promises.delivered(&id);
+        }
+        // Duplicates of a message already received in the same encoding are recognised
+        // from a hash of the raw fields, before `message_id_fn` (which decompresses under
+        // the lean profile) runs.
+        let raw_key = raw_message_key(&msg);
+        let known = self.seen_raw.get(now, &raw_key).cloned();
+        let id = match known {
+            Some(id) if self.seen.contains(&id) => {
+                self.counters.duplicates_raw += 1;
+                self.handle_duplicate(now, from, &id, &topic);
+                return;
+            }
+            // The id was evicted from `seen` but not from `seen_raw` (or the reverse
+            // order of expiry at the same instant): reuse it, it is a pure function of
+            // the message.
+            Some(id) => id,
+            None => {
+                let id = (self.config.message_id_fn)(&msg);
+                self.counters.message_ids_computed += 1;
+                self.seen_raw.insert(now, raw_key, id.clone());
+                id
+            }
+        };
+        if !self.seen.insert(now, id.clone()) {
+            self.handle_duplicate(now, from, &id, &topic);
             return;
         }
         self.promises.delivered(&id);
@@ -129,6 +155,21 @@ impl Gossipsub {
             self.mcache.put(&id, &topic, frame.clone());
             self.forward(now, &id, &topic, frame, &[from]);
         }
+    }
+
+    /// A duplicate of a seen message: P3 credit / counters, remembers the extra sender
+    /// of a message awaiting validation, settles IWANT promises.
+    fn handle_duplicate(&mut self, now: Instant, from: PeerId, id: &MessageId, topic: &TopicHash) {
+        self.counters.duplicates += 1;
+        if let Some((score, _)) = &mut self.score {
+            score.duplicated_message(now, &from, id, topic);
+        }
+        if let Some(pending) = self.pending_validation.get_mut(id) {
+            if pending.source != from {
+                pending.also_from.insert(from);
+            }
+        }
+        self.promises.delivered(id);
     }
 
     /// Sends IDONTWANT(id) to mesh peers of `topic` speaking v1.2 (not `source`).
@@ -430,6 +471,31 @@ impl Gossipsub {
             }
         }
     }
+}
+
+/// The raw-message seen-cache key: SHA-256 over every field of `msg`, each
+/// length-prefixed (absent and empty fields differ). Equal keys mean equal messages
+/// (barring a SHA-256 collision), hence equal ids for any pure `message_id_fn`. Costs
+/// one hash of the bytes as received, never a decompression.
+fn raw_message_key(msg: &Message) -> [u8; 32] {
+    fn field(hasher: &mut Sha256, value: Option<&[u8]>) {
+        match value {
+            Some(bytes) => {
+                hasher.update([1]);
+                hasher.update((bytes.len() as u64).to_le_bytes());
+                hasher.update(bytes);
+            }
+            None => hasher.update([0]),
+        }
+    }
+    let mut hasher = Sha256::new();
+    field(&mut hasher, Some(msg.topic.as_bytes()));
+    field(&mut hasher, msg.data.as_deref());
+    field(&mut hasher, msg.from.as_deref());
+    field(&mut hasher, msg.seqno.as_deref());
+    field(&mut hasher, msg.signature.as_deref());
+    field(&mut hasher, msg.key.as_deref());
+    hasher.finalize().into()
 }
 
 /// Verifies a StrictSign message; returns its author.

@@ -22,7 +22,7 @@ use crate::mcache::MessageCache;
 use crate::promises::Promises;
 use crate::queue::{PeerQueue, PendingPrune};
 use crate::score::{PeerScore, PeerScoreThresholds};
-use crate::seen::TimeCache;
+use crate::seen::{TimeCache, TimeMap};
 use crate::stats::{Counters, PeerStats, Stats, TopicStats};
 use crate::types::{MessageId, Outbound, PeerConnection, TopicHash};
 use crate::wire::{decode_rpc, proto::Message};
@@ -84,6 +84,12 @@ pub struct Gossipsub {
     pub(crate) backoffs: Backoffs,
     pub(crate) mcache: MessageCache,
     pub(crate) seen: TimeCache<MessageId>,
+    /// Raw-message seen cache: SHA-256 of the received message's fields (topic, data as
+    /// received — i.e. still compressed under the lean profile — from, seqno, signature,
+    /// key) → its id. A hit is a duplicate handled without calling `message_id_fn` (which
+    /// decompresses under the lean profile). Same bound and expiry as `seen`:
+    /// `seen_ttl` and `limits.max_seen_entries`.
+    pub(crate) seen_raw: TimeMap<[u8; 32], MessageId>,
     pub(crate) promises: Promises,
     pub(crate) score: Option<(PeerScore, PeerScoreThresholds)>,
     pub(crate) pending_validation: HashMap<MessageId, PendingMessage>,
@@ -142,6 +148,7 @@ impl Gossipsub {
                 config.limits.max_mcache_entries,
             ),
             seen: TimeCache::new(config.seen_ttl, config.limits.max_seen_entries),
+            seen_raw: TimeMap::new(config.seen_ttl, config.limits.max_seen_entries),
             next_heartbeat: now + config.heartbeat_initial_delay,
             config,
             rng,

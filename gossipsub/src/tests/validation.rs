@@ -196,3 +196,82 @@ fn validated_messages_leave_no_stale_deadline() {
     h.drain();
     assert_eq!(h.gs.timeout_reason(), Some(crate::TimeoutReason::Heartbeat));
 }
+
+fn decompressions() -> u64 {
+    crate::lean::DECOMPRESSIONS.with(std::cell::Cell::get)
+}
+
+#[test]
+fn duplicates_of_a_compressed_message_decompress_once() {
+    let (mut h, peers) = setup();
+    // A highly compressible 1 MiB payload: each decompression is real work.
+    let payload = vec![0u8; 1 << 20];
+    let compressed = crate::lean::snappy_compress(&payload, payload.len()).unwrap();
+    let before = decompressions();
+    for round in 0..3 {
+        for p in &peers {
+            h.rpc(*p, msg(TOPIC, &compressed)).unwrap();
+        }
+        h.advance(Duration::from_millis(100 * (round + 1)));
+    }
+    assert_eq!(decompressions() - before, 1, "12 copies, one decompression");
+    let c = h.gs.stats().counters;
+    assert_eq!(
+        (
+            c.messages_received,
+            c.duplicates,
+            c.duplicates_raw,
+            c.message_ids_computed
+        ),
+        (12, 11, 11, 1)
+    );
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    let Event::Message { id, .. } = &events[0] else {
+        panic!("expected a message event");
+    };
+    // The duplicates were recorded against the pending message (not forwarded back).
+    h.gs.report_validation(h.now, id, peers[0], Validation::Accept)
+        .unwrap();
+    let sent = h.drain();
+    assert!(peers.iter().all(|p| messages_to(&sent, *p) == 0));
+}
+
+#[test]
+fn the_raw_seen_cache_expires_with_the_seen_cache() {
+    let (mut h, peers) = setup();
+    let compressed = crate::lean::snappy_compress(b"payload", 100).unwrap();
+    h.rpc(peers[0], msg(TOPIC, &compressed)).unwrap();
+    h.advance(h.gs.config().seen_ttl + Duration::from_secs(1));
+    h.gs.handle_timeout(h.now);
+    assert_eq!(h.gs.seen_raw.len(), 0);
+    let before = decompressions();
+    h.rpc(peers[1], msg(TOPIC, &compressed)).unwrap();
+    assert_eq!(
+        decompressions() - before,
+        1,
+        "expired: the id is computed again"
+    );
+    assert_eq!(h.gs.stats().counters.duplicates, 0);
+}
+
+#[test]
+fn declared_payload_over_the_topic_cap_is_rejected_without_decompressing() {
+    let mut cfg = test_config();
+    cfg.topic_max_payload_size.insert(topic(), 1_000);
+    let mut h = Harness::new(cfg);
+    let p = h.connect([1], true, &[TOPIC])[0];
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.events();
+    // 1 MiB of zeros compresses to ~50 KiB, well under the data cap.
+    let payload = vec![0u8; 1 << 20];
+    let bomb = crate::lean::snappy_compress(&payload, payload.len()).unwrap();
+    let small = crate::lean::snappy_compress(&[7u8; 1_000], 1_000).unwrap();
+    let before = decompressions();
+    h.rpc(p, msg(TOPIC, &bomb)).unwrap();
+    assert_eq!(decompressions() - before, 0);
+    assert_eq!(h.gs.stats().counters.invalid_messages, 1);
+    assert!(h.events().is_empty());
+    h.rpc(p, msg(TOPIC, &small)).unwrap();
+    assert_eq!(h.events().len(), 1, "at the cap is fine");
+}

@@ -434,3 +434,59 @@ proptest! {
         );
     }
 }
+
+/// An RPC body holding one 100-byte message, padded to ~1 MiB with an unknown field.
+fn padded_small_message() -> (Bytes, Vec<u8>) {
+    let data: Vec<u8> = (0..100u8).collect();
+    let mut body = msg(TOPIC, &data).encode_to_vec();
+    let padding = vec![0xAB; 1 << 20];
+    // Field 10 (unknown to the decoder), wire type 2.
+    body.push((10 << 3) | 2);
+    let mut len = padding.len();
+    while len >= 0x80 {
+        body.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    body.push(len as u8);
+    body.extend_from_slice(&padding);
+    (Bytes::from(body), data)
+}
+
+fn points_into(inner: &Bytes, outer: &Bytes) -> bool {
+    let start = outer.as_ptr() as usize;
+    let p = inner.as_ptr() as usize;
+    p >= start && p < start + outer.len()
+}
+
+#[test]
+fn small_messages_do_not_pin_big_frames() {
+    let (body, data) = padded_small_message();
+    let rpc = decode_rpc(&body, &Limits::default());
+    assert_eq!(rpc.dropped_sections, 0);
+    let got = rpc.messages[0].data.clone().unwrap();
+    assert_eq!(got, data);
+    assert!(!points_into(&got, &body), "copied out of the frame");
+    // Through the router: the event's data does not keep the frame alive either.
+    let mut h = Harness::new(test_config());
+    let p = h.connect([1], true, &[TOPIC])[0];
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.events();
+    h.gs.handle_rpc(h.now, p, body.clone()).unwrap();
+    let events = h.events();
+    let Some(Event::Message { data: got, .. }) = events.first() else {
+        panic!("expected a message event");
+    };
+    assert_eq!(got, &data);
+    assert!(!points_into(got, &body));
+}
+
+#[test]
+fn large_messages_stay_zero_copy() {
+    // A message that is most of its frame is not copied.
+    let data = vec![5u8; 4_096];
+    let body = Bytes::from(msg(TOPIC, &data).encode_to_vec());
+    let rpc = decode_rpc(&body, &Limits::default());
+    let got = rpc.messages[0].data.clone().unwrap();
+    assert_eq!(got, data);
+    assert!(points_into(&got, &body));
+}

@@ -166,7 +166,7 @@ pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
                     continue;
                 }
                 match Message::decode(section) {
-                    Ok(msg) => out.messages.push(msg),
+                    Ok(msg) => out.messages.push(unpin_message(msg, body.len())),
                     Err(_) => out.dropped_sections += 1,
                 }
             }
@@ -175,6 +175,35 @@ pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
         }
     }
     out
+}
+
+/// A decoded field shorter than `1 / UNPIN_RATIO` of its frame is copied out.
+pub(crate) const UNPIN_RATIO: usize = 8;
+
+/// Copies the byte fields of `msg` that are small relative to the frame they were sliced
+/// from out of it.
+///
+/// Decoding from a `Bytes` frame is zero-copy: every `Bytes` field of a message is a
+/// slice that keeps the whole frame allocation alive. A 100-byte message in a 12 MB frame
+/// (padded with an unknown field, say) would pin 12 MB per pending validation, per event
+/// and per cached copy. Rule: a field whose length times [`UNPIN_RATIO`] is below
+/// `frame_len` is copied into its own allocation, so what a decoded message retains is
+/// at most `UNPIN_RATIO` times its own size (or the frame, if the field is that large).
+/// The fields of one frame are disjoint, so copying costs at most one frame length.
+fn unpin_message(mut msg: Message, frame_len: usize) -> Message {
+    let unpin = |field: &mut Option<Bytes>| {
+        if let Some(bytes) = field {
+            if bytes.len().saturating_mul(UNPIN_RATIO) < frame_len {
+                *bytes = Bytes::copy_from_slice(bytes);
+            }
+        }
+    };
+    unpin(&mut msg.from);
+    unpin(&mut msg.data);
+    unpin(&mut msg.seqno);
+    unpin(&mut msg.signature);
+    unpin(&mut msg.key);
+    msg
 }
 
 fn control_entries(out: &DecodedRpc) -> usize {
