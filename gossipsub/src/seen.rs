@@ -4,67 +4,36 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-/// A set whose entries expire `ttl` after insertion, with a hard size cap (oldest evicted).
+/// A set whose entries expire `ttl` after insertion, with a hard size cap (oldest
+/// evicted): a [`TimeMap`] without values.
 #[derive(Debug)]
-pub(crate) struct TimeCache<K: Hash + Eq + Clone> {
-    map: HashMap<K, Instant>,
-    order: VecDeque<(Instant, K)>,
-    ttl: Duration,
-    max: usize,
-}
+pub(crate) struct TimeCache<K: Hash + Eq + Clone>(TimeMap<K, ()>);
 
 impl<K: Hash + Eq + Clone> TimeCache<K> {
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
-        Self {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-            ttl,
-            max,
-        }
+        Self(TimeMap::new(ttl, max))
     }
 
     /// Inserts `key`; `false` if it was already present (not refreshed).
     pub(crate) fn insert(&mut self, now: Instant, key: K) -> bool {
-        self.expire(now);
-        if self.map.contains_key(&key) {
-            return false;
-        }
-        while self.map.len() >= self.max {
-            match self.order.pop_front() {
-                Some((_, old)) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        let expires = now + self.ttl;
-        self.map.insert(key.clone(), expires);
-        self.order.push_back((expires, key));
-        true
+        self.0.insert(now, key, ())
     }
 
     pub(crate) fn contains(&self, key: &K) -> bool {
-        self.map.contains_key(key)
+        self.0.contains_key(key)
     }
 
     pub(crate) fn expire(&mut self, now: Instant) {
-        while let Some((expires, _)) = self.order.front() {
-            if *expires > now {
-                break;
-            }
-            if let Some((_, key)) = self.order.pop_front() {
-                self.map.remove(&key);
-            }
-        }
+        self.0.expire(now);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.0.len()
     }
 }
 
 /// A map whose entries expire `ttl` after insertion, with a hard size cap (oldest
-/// evicted): the same bound and expiry policy as [`TimeCache`].
+/// evicted first).
 #[derive(Debug)]
 pub(crate) struct TimeMap<K: Hash + Eq + Clone, V> {
     map: HashMap<K, V>,
@@ -83,11 +52,12 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
         }
     }
 
-    /// Inserts `key → value` unless `key` is present (then nothing changes, not refreshed).
-    pub(crate) fn insert(&mut self, now: Instant, key: K, value: V) {
+    /// Inserts `key → value` unless `key` is present (then nothing changes, not
+    /// refreshed, and `false` is returned).
+    pub(crate) fn insert(&mut self, now: Instant, key: K, value: V) -> bool {
         self.expire(now);
         if self.map.contains_key(&key) {
-            return;
+            return false;
         }
         while self.map.len() >= self.max {
             match self.order.pop_front() {
@@ -98,16 +68,22 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
             }
         }
         if self.max == 0 {
-            return;
+            return true;
         }
         self.map.insert(key.clone(), value);
         self.order.push_back((now + self.ttl, key));
+        true
     }
 
     /// The value of an unexpired `key` (entries past their ttl are dropped first).
     pub(crate) fn get(&mut self, now: Instant, key: &K) -> Option<&V> {
         self.expire(now);
         self.map.get(key)
+    }
+
+    /// Whether `key` is present (as of the last expiry).
+    pub(crate) fn contains_key(&self, key: &K) -> bool {
+        self.map.contains_key(key)
     }
 
     pub(crate) fn expire(&mut self, now: Instant) {
@@ -121,7 +97,6 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }

@@ -5,8 +5,9 @@
 //! [`QuicNet`] (N [`leanp2p_quic::Endpoint`]s joined in memory on a simulated clock, with
 //! latency, loss, reordering and an MTU), [`QuicPair`] (a two-node [`QuicNet`] with a
 //! bulk-transfer driver) and [`Net`] (N [`leanp2p_host::Node`]s joined in memory on a
-//! simulated clock). Used by the benches, the fuzz targets and the crates' integration
-//! tests (the QUIC endpoint suite in `quic/tests/endpoint/` runs on [`QuicNet`]).
+//! simulated clock). Used by the benches and by the quic and host integration tests
+//! (`quic/tests/endpoint/` runs on [`QuicNet`], `host/tests/node/` on [`Net`]); the fuzz
+//! targets keep their own small drivers.
 //!
 //! Everything here runs on simulated time: no sockets, no threads, and every random choice
 //! comes from a fixed seed. Only benches read the wall clock, to measure.

@@ -370,6 +370,8 @@ impl Node {
                 let gossip = &self.gossip.stats().counters;
                 counters.gossip_forwards_dropped = gossip.dropped_normal;
                 counters.gossip_priority_dropped = gossip.dropped_priority;
+                // Response backpressure is the req/resp machine's.
+                counters.responses_backpressured = self.reqresp.stats().responses_backpressured;
                 counters
             },
             gossipsub: self.gossip.stats(),
@@ -664,11 +666,7 @@ impl Node {
         chunk: ResponseChunk,
     ) -> Result<(), RespondError> {
         self.last_now = Some(now);
-        let before = self.reqresp.stats().responses_backpressured;
         let result = self.reqresp.respond(now, channel, chunk);
-        if self.reqresp.stats().responses_backpressured > before {
-            self.counters.responses_backpressured += 1;
-        }
         self.pump(now);
         result
     }
