@@ -35,6 +35,12 @@ pub struct Limits {
     /// Most topics one peer may be subscribed to; further SUBSCRIBEs are ignored.
     /// Default 1 024.
     pub max_subscriptions_per_peer: usize,
+    /// Most subscription changes accepted from one peer per heartbeat; further ones are
+    /// ignored, counted in [`crate::stats::Counters::subscription_changes_ignored`], and cost
+    /// the peer one behaviour penalty (P7) per heartbeat in which it happens. A
+    /// subscribe/unsubscribe toggle flood then costs O(1) per ignored change. Default
+    /// 256 (an honest peer announces all its topics at once, a few dozen for lean).
+    pub max_subscription_changes_per_heartbeat: usize,
     /// Most peer-exchange entries accepted from one PRUNE. Default 32.
     pub max_px_peers_per_prune: usize,
     /// Most entries in the seen cache; the oldest are evicted first. Default 1 000 000.
@@ -95,6 +101,7 @@ impl Default for Limits {
             max_message_id_len: 128,
             max_topic_len: 1_024,
             max_subscriptions_per_peer: 1_024,
+            max_subscription_changes_per_heartbeat: 256,
             max_px_peers_per_prune: 32,
             max_seen_entries: 1_000_000,
             max_mcache_entries: 100_000,
@@ -131,6 +138,10 @@ impl Limits {
             (
                 "max_subscriptions_per_peer",
                 self.max_subscriptions_per_peer,
+            ),
+            (
+                "max_subscription_changes_per_heartbeat",
+                self.max_subscription_changes_per_heartbeat,
             ),
             ("max_seen_entries", self.max_seen_entries),
             ("max_mcache_entries", self.max_mcache_entries),

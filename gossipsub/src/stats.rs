@@ -43,6 +43,9 @@ pub struct Counters {
     pub rpcs_received: u64,
     /// RPC sections skipped as malformed / over a limit.
     pub rpc_sections_dropped: u64,
+    /// Subscription changes ignored because the peer went over
+    /// [`crate::Limits::max_subscription_changes_per_heartbeat`].
+    pub subscription_changes_ignored: u64,
     /// Frames dropped because they exceeded `max_transmit_size`.
     pub frames_too_large: u64,
     /// Frames ignored because the sender was graylisted.

@@ -103,9 +103,24 @@ pub struct Limits {
     /// How often the host may (re)open its outbound `/meshsub` stream on one connection
     /// before giving gossip up for that connection (rust-libp2p: 5).
     pub max_gossip_stream_attempts: u32,
-    /// Most events queued for the application; further events are dropped and counted
-    /// in [`crate::Counters::events_dropped`]. Default 65 536.
+    /// Most events queued for the application. At this many, the node stops reading
+    /// every peer's streams until the application drains the queue to half, and drops
+    /// informational events (subscription changes, peer exchange, slow peer, identify,
+    /// ping results), counted in [`crate::Counters::events_dropped`]. Messages,
+    /// requests, responses and connection/stream lifecycle events are never dropped.
+    /// Default 65 536.
     pub max_queued_events: usize,
+    /// Payload bytes held by queued events at which the node stops reading every
+    /// peer's streams (until half is drained). Default 256 MiB.
+    pub max_queued_event_bytes: usize,
+    /// Queued events charged to one peer at which the node stops reading that peer's
+    /// streams (ping streams excepted) until the application drains it to half; QUIC
+    /// flow control then pushes back on the peer. Counted in
+    /// [`crate::Counters::event_backpressure_pauses`]. Default 1 024.
+    pub max_peer_queued_events: usize,
+    /// Payload bytes of queued events charged to one peer at which reading that peer
+    /// pauses the same way. Default 32 MiB.
+    pub max_peer_queued_event_bytes: usize,
 }
 
 impl Default for Limits {
@@ -131,6 +146,9 @@ impl Default for Limits {
             max_early_gossip_bytes: 16 * 1024 * 1024,
             max_gossip_stream_attempts: 5,
             max_queued_events: 65_536,
+            max_queued_event_bytes: 256 * 1024 * 1024,
+            max_peer_queued_events: 1024,
+            max_peer_queued_event_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -155,6 +173,12 @@ impl Limits {
             ),
             ("max_identify_message", self.max_identify_message),
             ("max_queued_events", self.max_queued_events),
+            ("max_queued_event_bytes", self.max_queued_event_bytes),
+            ("max_peer_queued_events", self.max_peer_queued_events),
+            (
+                "max_peer_queued_event_bytes",
+                self.max_peer_queued_event_bytes,
+            ),
         ];
         for (name, value) in nonzero {
             if value == 0 {

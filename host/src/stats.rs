@@ -74,8 +74,17 @@ pub struct Counters {
     pub pings_succeeded: u64,
     /// Failed pings of ours.
     pub pings_failed: u64,
-    /// Events dropped because the application did not drain `poll_event`.
+    /// Informational events dropped because the queue was at
+    /// [`crate::Limits::max_queued_events`] (the application did not drain `poll_event`).
     pub events_dropped: u64,
+    /// Subscription-change events cancelled against a queued opposite change of the
+    /// same peer and topic (or a repeat of it) before the application saw either.
+    pub events_collapsed: u64,
+    /// Times a peer's queued events (or the whole queue) reached its limit and reading
+    /// its streams paused (see [`crate::Limits::max_peer_queued_events`]).
+    pub event_backpressure_pauses: u64,
+    /// Streams set aside unread because their peer's events were over budget.
+    pub streams_paused_for_events: u64,
     /// Times `poll_transmit` held back a datagram for the node pacer.
     pub paced: u64,
     /// Datagrams handed to the caller.
@@ -112,6 +121,10 @@ pub struct Stats {
     pub buffered_bytes: BTreeMap<PeerId, usize>,
     /// Their sum.
     pub buffered_bytes_total: usize,
+    /// Events waiting in [`crate::Node::poll_event`]'s queue.
+    pub queued_events: usize,
+    /// Payload bytes those events hold.
+    pub queued_event_bytes: usize,
     /// Host counters.
     pub counters: Counters,
     /// The gossipsub router's stats.

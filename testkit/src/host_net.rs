@@ -25,6 +25,8 @@ pub struct TestNode {
     pub events: Vec<NodeEvent>,
     /// Accept every gossip message at once.
     pub auto_validate: bool,
+    /// Leave events in the node's queue (an application that stops polling them).
+    pub hold_events: bool,
     /// Dropped off the network: receives and sends nothing.
     pub alive: bool,
     inbox: BinaryHeap<InFlight>,
@@ -67,6 +69,7 @@ impl Net {
                 peer_id: key.peer_id(),
                 events: Vec::new(),
                 auto_validate: true,
+                hold_events: false,
                 alive: true,
                 inbox: BinaryHeap::new(),
             });
@@ -107,7 +110,10 @@ impl Net {
             }
             self.buf = buf;
             let mut validated = false;
-            while let Some(event) = self.nodes[i].node.poll_event() {
+            while !self.nodes[i].hold_events {
+                let Some(event) = self.nodes[i].node.poll_event() else {
+                    break;
+                };
                 if let NodeEvent::Message {
                     id,
                     propagation_source,

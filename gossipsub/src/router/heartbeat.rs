@@ -41,6 +41,7 @@ impl Gossipsub {
         for (peer, state) in self.peers.iter_mut() {
             state.ihave_received = 0;
             state.iasked = 0;
+            state.subscription_changes = 0;
             state.dont_send.expire(now);
             if let Some(keepalive) = keepalive {
                 if now.saturating_duration_since(state.last_sent) >= keepalive

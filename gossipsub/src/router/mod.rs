@@ -52,6 +52,8 @@ pub(crate) struct PeerState {
     pub(crate) ihave_received: usize,
     /// Ids requested from this peer this heartbeat.
     pub(crate) iasked: usize,
+    /// Subscription changes accepted from this peer this heartbeat.
+    pub(crate) subscription_changes: usize,
     /// Last time anything was queued for the peer.
     pub(crate) last_sent: Instant,
     /// Host reported its stream blocked: `poll_outbound` skips the peer.
@@ -204,6 +206,7 @@ impl Gossipsub {
                     dont_send: dont_send::DontSend::default(),
                     ihave_received: 0,
                     iasked: 0,
+                    subscription_changes: 0,
                     last_sent: now,
                     paused: false,
                 },
@@ -376,10 +379,27 @@ impl Gossipsub {
                 invalid += 1;
                 continue;
             }
-            let topic = TopicHash::from(topic);
             let Some(state) = self.peers.get_mut(&from) else {
                 return invalid;
             };
+            if state.subscription_changes
+                >= self.config.limits.max_subscription_changes_per_heartbeat
+            {
+                if state.subscription_changes
+                    == self.config.limits.max_subscription_changes_per_heartbeat
+                {
+                    // First excess change this heartbeat: one behaviour penalty.
+                    state.subscription_changes += 1;
+                    if let Some((score, _)) = &mut self.score {
+                        score.add_penalty(&from, 1);
+                    }
+                    tracing::debug!(peer = %from, "subscription churn over the limit; ignoring");
+                }
+                self.counters.subscription_changes_ignored += 1;
+                invalid += 1;
+                continue;
+            }
+            let topic = TopicHash::from(topic);
             if subscribe {
                 if state.topics.contains(&topic) {
                     continue;
@@ -389,6 +409,7 @@ impl Gossipsub {
                     continue;
                 }
                 state.topics.insert(topic.clone());
+                state.subscription_changes += 1;
                 self.topic_peers
                     .entry(topic.clone())
                     .or_default()
@@ -398,6 +419,7 @@ impl Gossipsub {
                 if !state.topics.remove(&topic) {
                     continue;
                 }
+                state.subscription_changes += 1;
                 if let Some(set) = self.topic_peers.get_mut(&topic) {
                     set.remove(&from);
                     if set.is_empty() {

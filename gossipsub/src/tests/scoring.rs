@@ -308,3 +308,40 @@ fn ip_colocation_p6() {
     h.gs.handle_peer_disconnected(h.now, peer(3));
     assert_eq!(h.gs.peer_score(&peer(1)), -5.0);
 }
+
+#[test]
+fn subscription_churn_is_capped_per_heartbeat_and_penalised_once() {
+    let mut cfg = scored_config();
+    cfg.limits.max_subscription_changes_per_heartbeat = 10;
+    let mut h = Harness::new(cfg);
+    let peers = h.connect(1..=1, true, &[]);
+    h.events();
+    // 1,000 toggles in one RPC: 10 accepted (events), 990 ignored.
+    let subs = (0..1000).map(|k| sub("/churn", k % 2 == 0)).collect();
+    let result = h.rpc(
+        peers[0],
+        Rpc {
+            subscriptions: subs,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        result,
+        Err(crate::RpcError::PartiallyInvalid { dropped: 990 })
+    );
+    assert_eq!(h.events().len(), 10);
+    assert_eq!(h.gs.stats().counters.subscription_changes_ignored, 990);
+    assert!(h.gs.peer_score(&peers[0]) < 0.0, "one P7 penalty");
+    // The next heartbeat resets the allowance.
+    h.heartbeat();
+    h.events();
+    h.rpc(
+        peers[0],
+        Rpc {
+            subscriptions: vec![sub("/churn", true)],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(h.events().len(), 1);
+}

@@ -4,6 +4,7 @@
 mod app;
 mod conn_manager;
 pub(crate) mod diagnostics;
+mod events;
 mod gossip;
 mod identify;
 mod peer_target;
@@ -87,7 +88,10 @@ pub struct Node {
     listener_protocols: ProtocolSet,
     ms_v1: leanp2p_multistream::Config,
     ms_lazy: leanp2p_multistream::Config,
-    events: VecDeque<NodeEvent>,
+    /// Events for the application, budgeted per peer (see [`events`]).
+    events: events::EventQueue,
+    /// Readable streams set aside while their peer's events are over budget, by peer.
+    parked: BTreeMap<PeerId, BTreeSet<(ConnId, StreamId)>>,
     pacer: Box<dyn Pacer>,
     pacing_until: Option<Instant>,
     rng: ChaCha20Rng,
@@ -187,6 +191,7 @@ impl Node {
             version: Version::V1Lazy,
         };
         let pacer = config.pacer.build();
+        let events = events::EventQueue::new(&config.limits);
         Ok(Self {
             local_peer: keypair.peer_id(),
             public_key: keypair.public(),
@@ -203,7 +208,8 @@ impl Node {
             listener_protocols,
             ms_v1,
             ms_lazy,
-            events: VecDeque::new(),
+            events,
+            parked: BTreeMap::new(),
             pacer,
             pacing_until: None,
             rng: ChaCha20Rng::from_seed(node_seed),
@@ -358,6 +364,8 @@ impl Node {
         Stats {
             buffered_bytes,
             buffered_bytes_total,
+            queued_events: self.events.len(),
+            queued_event_bytes: self.events.bytes(),
             connected_peers: self.peers.len(),
             outbound_peers,
             inbound_peers: self.peers.len() - outbound_peers,
@@ -444,7 +452,9 @@ impl Node {
                 self.pump(now);
             }
         }
-        self.events.pop_front()
+        let event = self.events.pop();
+        self.unpark_resumed();
+        event
     }
 
     /// When [`Node::handle_timeout`] must be called next; the last `now` seen while
@@ -460,7 +470,8 @@ impl Node {
 
     fn next_timeout(&self) -> Option<(Instant, TimeoutReason)> {
         let last = self.last_now?;
-        if !self.events.is_empty() || !self.readable.is_empty() {
+        // Queued events need `poll_event`, not a timeout: only unread input means "now".
+        if !self.readable.is_empty() {
             return Some((last, TimeoutReason::QueuedIo));
         }
         let mut best: Option<(Instant, TimeoutReason)> = None;
@@ -495,7 +506,12 @@ impl Node {
     // ----- commands --------------------------------------------------------------------
 
     /// Records a local address we accept connections on (the caller owns the socket) and
-    /// advertises it with identify; connected peers get an identify push.
+    /// advertises it with identify; connected peers get an identify push. The address also
+    /// marks dials to it as dials to ourselves ([`DialError::SelfDial`]).
+    ///
+    /// Not needed to accept connections: the node accepts an inbound handshake from any
+    /// datagram passed to [`Node::handle_datagram`], whether or not it listens. Port 0 is
+    /// refused ([`ListenError::Unadvertisable`]): pass the port the socket was bound to.
     pub fn listen(&mut self, now: Instant, addr: SocketAddr) -> Result<(), ListenError> {
         self.last_now = Some(now);
         if addr.port() == 0 {
@@ -595,6 +611,11 @@ impl Node {
     }
 
     /// Publishes `data` on `topic`.
+    ///
+    /// Fails with [`PublishError::InsufficientPeers`] (and sends nothing) until at least one
+    /// connected peer is known to be subscribed to `topic` (with a score above the publish
+    /// threshold): after connecting, wait for [`NodeEvent::Subscribed`] for the topic
+    /// before the first publish. Being subscribed ourselves is not required.
     pub fn publish(
         &mut self,
         now: Instant,
@@ -712,14 +733,97 @@ impl Node {
         self.listen_addrs.contains(&addr)
     }
 
-    /// Queues an event for the application (bounded).
+    /// Queues an event for the application, charged to the peer it concerns (see
+    /// [`events`]: never drops messages, requests, responses or lifecycle events).
     pub(crate) fn emit(&mut self, event: NodeEvent) {
-        if self.events.len() >= self.config.limits.max_queued_events {
-            self.counters.events_dropped += 1;
-            tracing::warn!("node event queue full; event dropped");
-            return;
+        let peer = self.event_peer(&event);
+        let pauses = self.events.pauses;
+        match self.events.push(event, peer) {
+            events::Pushed::Queued => {}
+            events::Pushed::Collapsed => self.counters.events_collapsed += 1,
+            events::Pushed::Dropped => {
+                if self.counters.events_dropped == 0 {
+                    tracing::warn!("node event queue full; informational events dropped");
+                }
+                self.counters.events_dropped += 1;
+            }
         }
-        self.events.push_back(event);
+        if self.events.pauses != pauses {
+            self.counters.event_backpressure_pauses += 1;
+            tracing::debug!(?peer, "queued events over budget: reading paused");
+        }
+    }
+
+    /// The peer an event is charged to.
+    fn event_peer(&self, event: &NodeEvent) -> Option<PeerId> {
+        match event {
+            NodeEvent::Connected { peer, .. }
+            | NodeEvent::Disconnected { peer, .. }
+            | NodeEvent::Subscribed { peer, .. }
+            | NodeEvent::Unsubscribed { peer, .. }
+            | NodeEvent::SlowPeer { peer, .. }
+            | NodeEvent::InboundRequest { peer, .. }
+            | NodeEvent::InboundAborted { peer, .. }
+            | NodeEvent::InboundRejected { peer, .. }
+            | NodeEvent::Response { peer, .. }
+            | NodeEvent::RequestCompleted { peer, .. }
+            | NodeEvent::RequestFailed { peer, .. }
+            | NodeEvent::Identified { peer, .. }
+            | NodeEvent::PingSuccess { peer, .. }
+            | NodeEvent::PingFailed { peer, .. }
+            | NodeEvent::AppStreamOpened { peer, .. } => Some(*peer),
+            NodeEvent::Message {
+                propagation_source, ..
+            } => Some(*propagation_source),
+            NodeEvent::PeerExchange { from, .. } => Some(*from),
+            NodeEvent::DialFailed { peer, .. } => *peer,
+            NodeEvent::AppStreamData { stream, .. }
+            | NodeEvent::AppStreamFinished { stream }
+            | NodeEvent::AppStreamReset { stream } => self.conns.get(&stream.conn).map(|c| c.peer),
+            NodeEvent::ResponseWritable { .. } => None,
+        }
+    }
+
+    /// Whether reading `conn`'s `stream` must wait for the application to drain events
+    /// (ping streams are always read: they produce no events and keep the peer alive).
+    pub(crate) fn read_held_for_events(&self, conn: ConnId, stream: StreamId) -> Option<PeerId> {
+        let c = self.conns.get(&conn)?;
+        if !self.events.is_paused(&c.peer) {
+            return None;
+        }
+        let ping = c.stream(stream).is_some_and(|s| {
+            matches!(
+                s.kind,
+                crate::connection::StreamKind::PingIn(_)
+                    | crate::connection::StreamKind::PingOut(_)
+            )
+        });
+        (!ping).then_some(c.peer)
+    }
+
+    /// Sets a readable stream aside until its peer's events drain.
+    pub(crate) fn park_stream(&mut self, peer: PeerId, conn: ConnId, stream: StreamId) {
+        if self.parked.entry(peer).or_default().insert((conn, stream)) {
+            self.counters.streams_paused_for_events += 1;
+        }
+    }
+
+    /// Puts back the streams of peers whose event budget recovered.
+    fn unpark_resumed(&mut self) {
+        for resumed in self.events.take_resumed() {
+            let peers: Vec<PeerId> = match resumed {
+                Some(peer) => vec![peer],
+                None => self.parked.keys().copied().collect(),
+            };
+            for peer in peers {
+                if self.events.is_paused(&peer) {
+                    continue;
+                }
+                if let Some(streams) = self.parked.remove(&peer) {
+                    self.readable.extend(streams);
+                }
+            }
+        }
     }
 
     /// Closes a connection with a local reason (reported when QUIC confirms).

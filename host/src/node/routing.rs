@@ -295,6 +295,12 @@ impl Node {
             let mut exhausted = false;
             let mut paused = false;
             while left > 0 {
+                if let Some(peer) = self.read_held_for_events(conn, stream) {
+                    // The peer's events wait for the application: read it later.
+                    self.park_stream(peer, conn, stream);
+                    paused = true;
+                    break;
+                }
                 if !self.conns.get(&conn).is_some_and(|c| c.has_stream(stream)) {
                     // Unknown or forgotten stream: drain and discard.
                     match self.endpoint.read(conn, stream, left) {

@@ -12,6 +12,7 @@
 
 mod app;
 mod conn_manager;
+mod events;
 mod gossip;
 mod limits;
 mod limits_conn;
