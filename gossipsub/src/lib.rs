@@ -30,6 +30,61 @@
 //! `poll_timeout` returns the last `now` seen ([`TimeoutReason::QueuedIo`]), so a driver
 //! never sleeps on pending work.
 //!
+//! Two routers joined by hand (what the host does with `/meshsub` streams), a block
+//! published by one and validated by the other:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use bytes::Bytes;
+//! use leanp2p_gossipsub::{lean, wire, Event, Gossipsub, Validation};
+//! use leanp2p_gossipsub::{PeerConnection, ProtocolVersion};
+//! use leanp2p_identity::Keypair;
+//!
+//! let t0 = Instant::now(); // tests inject time: t0 + Duration
+//! let peers = [1u8, 2].map(|i| Keypair::from_secret_bytes(&[i; 32]).unwrap().peer_id());
+//! let mut routers = [0u8, 1].map(|i| Gossipsub::new(t0, lean::config(), [i; 32]).unwrap());
+//! let topic = lean::LeanTopic::new(lean::DEFAULT_NETWORK, lean::TopicKind::Block).hash();
+//! for i in 0..2 {
+//!     routers[i].subscribe(t0, &topic).unwrap();
+//!     // The host reports a peer once its `/meshsub` stream is negotiated.
+//!     let conn = PeerConnection::new(ProtocolVersion::V1_2, i == 0);
+//!     routers[i].handle_peer_connected(t0, peers[1 - i], conn).unwrap();
+//! }
+//! let block = Bytes::from(lean::snappy_compress(b"SSZ block", lean::MAX_PAYLOAD_SIZE).unwrap());
+//!
+//! let (mut now, mut published, mut delivered) = (t0, false, None);
+//! while delivered.is_none() && now < t0 + Duration::from_secs(10) {
+//!     // `publish` fails with InsufficientPeers until the peer's subscription is known.
+//!     if !published && routers[0].subscribed_peers(&topic).next().is_some() {
+//!         routers[0].publish(now, &topic, block.clone()).unwrap();
+//!         published = true;
+//!     }
+//!     for i in 0..2 {
+//!         if routers[i].poll_timeout().is_some_and(|t| t <= now) {
+//!             routers[i].handle_timeout(now); // heartbeat
+//!         }
+//!         // The drain rule: outbound frames, then events.
+//!         let mut frames = Vec::new();
+//!         while let Some(out) = routers[i].poll_outbound() {
+//!             frames.push(out.frame);
+//!         }
+//!         for frame in frames {
+//!             let body = wire::decode_frame(&frame, lean::MAX_PAYLOAD_SIZE).unwrap();
+//!             routers[1 - i].handle_rpc(now, peers[i], body).unwrap();
+//!         }
+//!         while let Some(event) = routers[i].poll_event() {
+//!             if let Event::Message { id, propagation_source, data, .. } = event {
+//!                 let verdict = Validation::Accept; // after checking `data`
+//!                 routers[i].report_validation(now, &id, propagation_source, verdict).unwrap();
+//!                 delivered = Some(data);
+//!             }
+//!         }
+//!     }
+//!     now += Duration::from_millis(100);
+//! }
+//! assert_eq!(delivered, Some(block));
+//! ```
+//!
 //! ## Validation
 //!
 //! With `validate_messages` (the default), a received message is checked (signature

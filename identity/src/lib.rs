@@ -16,6 +16,22 @@
 //!   codec uses.
 //! * [`spec`] — spec constants shared by several crates ([`spec::MAX_PAYLOAD_SIZE`]).
 //!
+//! ```
+//! use leanp2p_identity::{Keypair, Multiaddr, PeerId};
+//!
+//! // A host key from 32 secret bytes (a node-key file holds them as 64 hex characters).
+//! let key = Keypair::from_secret_bytes(&[7; 32]).unwrap();
+//! let peer: PeerId = key.peer_id();
+//! assert!(peer.to_base58().starts_with("16Uiu2HA"));
+//! assert_eq!(peer.to_base58().parse::<PeerId>().unwrap(), peer);
+//!
+//! // The QUIC multiaddr other nodes dial, and back to what a dialler needs.
+//! let addr = Multiaddr::quic_v1("127.0.0.1:9000".parse().unwrap(), Some(peer));
+//! assert_eq!(addr.to_string(), format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{peer}"));
+//! let (socket, expected) = addr.to_quic_v1_target().unwrap();
+//! assert_eq!((socket.port(), expected), (9000, Some(peer)));
+//! ```
+//!
 //! ## Drain rule
 //! This crate has no state machines, so there is nothing to drain: every function is a pure
 //! computation on its arguments, and the [`varint`] readers are plain incremental decoders

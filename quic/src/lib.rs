@@ -30,22 +30,52 @@
 //! Each input or command queues a bounded number of events (a datagram carries at most
 //! a few dozen frames); the event queue stays small as long as the caller drains it.
 //!
-//! ```no_run
-//! # use std::time::Instant;
-//! # use leanp2p_quic::{Endpoint, Event};
-//! # fn send(_: &[u8], _: &leanp2p_quic::Transmit) {}
-//! # fn drive(endpoint: &mut Endpoint, now: Instant) {
-//! let mut buf = Vec::new();
-//! while let Some(transmit) = endpoint.poll_transmit(now, &mut buf) {
-//!     send(&buf[..transmit.size], &transmit);
-//! }
-//! while let Some(event) = endpoint.poll_event() {
-//!     if let Event::Readable { conn, stream } = event {
-//!         while let Ok(Some(_bytes)) = endpoint.read(conn, stream, 64 * 1024) {}
+//! Two endpoints joined by hand in memory, every datagram delivered one millisecond
+//! later, until both report the verified peer:
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::{Duration, Instant};
+//! use leanp2p_identity::Keypair;
+//! use leanp2p_quic::{Config, Datagram, Endpoint, Event};
+//!
+//! let t0 = Instant::now(); // tests inject time: t0 + Duration
+//! let addrs: [SocketAddr; 2] = [
+//!     "127.0.0.1:9000".parse().unwrap(),
+//!     "127.0.0.1:9001".parse().unwrap(),
+//! ];
+//! let keys = [1u8, 2].map(|i| Keypair::from_secret_bytes(&[i; 32]).unwrap()); // seeded
+//! let mut endpoints =
+//!     [0, 1].map(|i| Endpoint::new(Config::default(), &keys[i], [i as u8; 32]).unwrap());
+//! endpoints[0].dial(t0, addrs[1], Some(keys[1].peer_id())).unwrap();
+//!
+//! let (mut now, mut buf, mut connected) = (t0, Vec::new(), [false; 2]);
+//! let mut wire: Vec<(usize, Vec<u8>)> = Vec::new(); // (to, datagram)
+//! while connected != [true; 2] && now < t0 + Duration::from_secs(5) {
+//!     for (to, data) in std::mem::take(&mut wire) {
+//!         let remote = addrs[1 - to];
+//!         let datagram = Datagram { remote, local_ip: None, ecn: None, data: &data };
+//!         endpoints[to].handle_datagram(now, datagram);
 //!     }
+//!     for i in 0..2 {
+//!         let endpoint = &mut endpoints[i];
+//!         if endpoint.poll_timeout().is_some_and(|t| t <= now) {
+//!             endpoint.handle_timeout(now);
+//!         }
+//!         // The drain rule: transmits, then events, then the deadline.
+//!         while let Some(transmit) = endpoint.poll_transmit(now, &mut buf) {
+//!             wire.push((1 - i, buf[..transmit.size].to_vec()));
+//!         }
+//!         while let Some(event) = endpoint.poll_event() {
+//!             if let Event::Connected { peer, .. } = event {
+//!                 assert_eq!(peer, keys[1 - i].peer_id());
+//!                 connected[i] = true;
+//!             }
+//!         }
+//!     }
+//!     now += Duration::from_millis(1);
 //! }
-//! let _wake_at = endpoint.poll_timeout();
-//! # }
+//! assert_eq!(connected, [true; 2]);
 //! ```
 //!
 //! # Timeout reasons

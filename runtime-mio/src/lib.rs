@@ -12,6 +12,38 @@
 //! * on a thread of its own: [`spawn`] gives a [`ReactorHandle`] (commands in, woken
 //!   through a `mio::Waker`) and a channel of events out.
 //!
+//! Two nodes on their own reactor threads over loopback UDP, one dialling the other:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use leanp2p_host::{lean, Keypair, Node, NodeEvent};
+//! use leanp2p_mio::{spawn, Reactor, ReactorConfig};
+//!
+//! let keys = [1u8, 2].map(|i| Keypair::from_secret_bytes(&[i; 32]).unwrap());
+//! let [a, b] = [0, 1].map(|i| {
+//!     // Production: load the key file and draw the seed from the OS; fixed for the example.
+//!     let config = lean::config("example/0.1");
+//!     let node = Node::new(Instant::now(), config, &keys[i], [i as u8; 32]).unwrap();
+//!     let localhost = ["127.0.0.1:0".parse().unwrap()];
+//!     let reactor = Reactor::bind(node, &localhost, ReactorConfig::default());
+//!     spawn(reactor.unwrap(), "leanp2p-example").unwrap()
+//! });
+//! let (b_addr, b_peer) = (b.local_addrs[0], keys[1].peer_id());
+//! // Commands are closures run on the reactor's thread with its `now`.
+//! a.handle.run(move |node, now| drop(node.dial(now, b_addr, Some(b_peer)))).unwrap();
+//! loop {
+//!     let (_at, event) = a.events.recv_timeout(Duration::from_secs(10)).unwrap();
+//!     if let NodeEvent::Connected { peer, .. } = event {
+//!         assert_eq!(peer, b_peer);
+//!         break;
+//!     }
+//! }
+//! for reactor in [a, b] {
+//!     reactor.handle.shutdown().unwrap();
+//!     reactor.join.join().unwrap().unwrap();
+//! }
+//! ```
+//!
 //! ## Drain rule
 //! The reactor applies the stack's drain rule on every wakeup: after any `handle_*` or
 //! command it drains `poll_transmit` until `None`, then `poll_event` until `None`, then

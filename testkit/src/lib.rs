@@ -15,6 +15,30 @@
 //! The drivers follow the stack's drain rule: after any `handle_*` or command, drain
 //! `poll_transmit` until `None`, then `poll_event` until `None`, then read
 //! `poll_timeout`.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use leanp2p_host::lean;
+//! use leanp2p_testkit::{block_topic, lean_gossip_payload, Net};
+//!
+//! // Two nodes (keys 1 and 2, fixed seeds) on a simulated clock starting at t0.
+//! let mut net = Net::new(Instant::now(), 2, |_| lean::config("testkit")).unwrap();
+//! let topic = block_topic();
+//! let now = net.time;
+//! for n in &mut net.nodes {
+//!     n.node.subscribe(now, &topic).unwrap();
+//! }
+//! net.connect(0, 1).unwrap(); // dial and wait until gossip is up both ways
+//! net.run_for(Duration::from_secs(2)); // a few heartbeats: subscriptions known, mesh formed
+//! let data = lean_gossip_payload(1024, 7).unwrap();
+//! let now = net.time;
+//! net.nodes[0].node.publish(now, &topic, data.clone()).unwrap();
+//! let delivered = net.run_until(Duration::from_secs(5), |net| {
+//!     net.nodes[1].events.iter().any(|e| matches!(e,
+//!         leanp2p_host::NodeEvent::Message { data: d, .. } if *d == data))
+//! });
+//! assert!(delivered);
+//! ```
 
 mod host_net;
 mod quic_net;
