@@ -42,6 +42,9 @@ pub(crate) struct Conn {
     pub(crate) queued_for_transmit: bool,
     pub(crate) pacing_deadline: Option<Instant>,
     pub(crate) last_rx: Option<Instant>,
+    /// When quinn was first seen closing or draining; the connection is forgotten at
+    /// this + [`crate::Limits::max_drain_time`] at the latest.
+    pub(crate) closed_since: Option<Instant>,
 }
 
 impl Conn {
@@ -67,6 +70,7 @@ impl Conn {
             queued_for_transmit: false,
             pacing_deadline: None,
             last_rx: None,
+            closed_since: None,
         }
     }
 
@@ -86,8 +90,13 @@ impl Conn {
         &mut self,
         keep_alive: Option<Duration>,
         idle: Duration,
+        max_drain: Duration,
     ) -> Option<(Instant, TimeoutReason)> {
-        let quinn_deadline = self.quinn.poll_timeout();
+        let drain_cut = self.closed_since.map(|at| at + max_drain);
+        let quinn_deadline = match (self.quinn.poll_timeout(), drain_cut) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let handshake_deadline = match self.state {
             ConnState::Handshaking { deadline } => Some(deadline),
             _ => None,
@@ -103,7 +112,7 @@ impl Conn {
             handshake_deadline,
             pacing_deadline: self.pacing_deadline,
             last_rx: self.last_rx,
-            closing: self.quinn.is_closed(),
+            closing: self.quinn.is_closed() || drain_cut.is_some(),
         };
         Some((deadline, classify(deadline, &hints, keep_alive, idle)))
     }

@@ -508,6 +508,18 @@ impl Endpoint {
         self.next_timeout().map(|(_, reason)| reason)
     }
 
+    /// [`Endpoint::poll_timeout`] for a caller whose socket is not writable: queued
+    /// transmits do not count (they wait for writability), timers and undrained events
+    /// do. Lets a runtime sleep until the socket is writable instead of spinning.
+    pub fn poll_timeout_unless_transmits(&self) -> Option<(Instant, TimeoutReason)> {
+        if !self.events.is_empty() {
+            if let Some(now) = self.last_now {
+                return Some((now, TimeoutReason::QueuedIo));
+            }
+        }
+        self.timers.earliest()
+    }
+
     fn next_timeout(&self) -> Option<(Instant, TimeoutReason)> {
         if !self.stateless.is_empty() || !self.transmit_queue.is_empty() || !self.events.is_empty()
         {
@@ -595,6 +607,21 @@ impl Endpoint {
             may_transmit |=
                 translate::event(conn, id, now, event, &mut self.events, &mut self.stats);
         }
+        if conn.quinn.is_closed() && conn.closed_since.is_none() {
+            conn.closed_since = Some(now);
+        }
+        let max_drain = self.config.limits.max_drain_time;
+        if !drained && conn.closed_since.is_some_and(|at| now >= at + max_drain) {
+            // Draining longer than we allow (a peer-inflated PTO): forget it now. quinn is
+            // told it drained so its handle and connection ids are freed too; late
+            // packets from the peer then meet an unknown connection id.
+            self.stats.drains_cut_short += 1;
+            debug!(conn = %id, "drain period cut short");
+            let _ = self
+                .inner
+                .handle_event(conn.handle, quinn_proto::EndpointEvent::drained());
+            drained = true;
+        }
         if drained {
             if conn.state != ConnState::Ended {
                 let reason = CloseReason::LocallyClosed;
@@ -621,6 +648,7 @@ impl Endpoint {
         let deadline = conn.deadline(
             self.config.keep_alive_interval,
             self.config.max_idle_timeout,
+            max_drain,
         );
         self.timers.set(id, deadline);
     }

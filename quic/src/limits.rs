@@ -45,6 +45,13 @@ pub struct Limits {
     pub incoming_buffer_size: u64,
     /// Total of [`Limits::incoming_buffer_size`] over all pending connections. Default 8 MiB.
     pub incoming_buffer_size_total: u64,
+    /// Longest a closed connection is kept draining (absorbing the peer's late packets)
+    /// before it is forgotten, however large the 3·PTO that QUIC asks for: a peer
+    /// advertising a huge `max_ack_delay` (up to 16 s) could otherwise keep every
+    /// connection it closes in the table, against [`Limits::max_connections`], for ~49 s.
+    /// Connections forgotten early are counted in
+    /// [`crate::EndpointStats::drains_cut_short`]. Default 3 s.
+    pub max_drain_time: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -58,6 +65,7 @@ impl Default for Limits {
             max_datagram_size: 65_527,
             incoming_buffer_size: 64 * 1024,
             incoming_buffer_size_total: 8 * 1024 * 1024,
+            max_drain_time: std::time::Duration::from_secs(3),
         }
     }
 }
@@ -65,6 +73,9 @@ impl Default for Limits {
 impl Limits {
     /// Checks that every limit is usable.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_drain_time.is_zero() {
+            return Err(ConfigError::InvalidLimit("max_drain_time must be > 0"));
+        }
         if self.max_connections == 0 {
             return Err(ConfigError::InvalidLimit("max_connections must be > 0"));
         }

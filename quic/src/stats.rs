@@ -28,6 +28,9 @@ pub struct EndpointStats {
     /// Inbound handshakes abandoned after [`crate::Config::inbound_handshake_timeout`]
     /// (also counted in `incoming_failed`).
     pub incoming_handshakes_timed_out: u64,
+    /// Closed connections forgotten at [`crate::Limits::max_drain_time`] before QUIC's
+    /// own drain period (3·PTO) ended.
+    pub drains_cut_short: u64,
     /// Inbound handshakes that failed (bad certificate, timeout, peer gave up).
     pub incoming_failed: u64,
     /// Connections that reached [`crate::Event::Connected`].

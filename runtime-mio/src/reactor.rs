@@ -382,15 +382,7 @@ impl Reactor {
             }
 
             let busy = self.sockets.iter().any(|s| s.more_to_read);
-            let deadline = [self.node.poll_timeout(), until]
-                .into_iter()
-                .flatten()
-                .min();
-            let timeout = if busy {
-                Some(Duration::ZERO)
-            } else {
-                deadline.map(|d| round_up_to_ms(d.saturating_duration_since(now)))
-            };
+            let timeout = self.sleep_for(now, until, busy);
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -483,6 +475,25 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// How long the next `poll` may sleep: zero while a socket has more to read, else
+    /// until the node's deadline (or `until`). While a transmit is blocked on
+    /// `WouldBlock`, queued datagrams do not count as "now" (writability wakes us).
+    fn sleep_for(&self, now: Instant, until: Option<Instant>, busy: bool) -> Option<Duration> {
+        if busy {
+            return Some(Duration::ZERO);
+        }
+        let node_deadline = if self.pending.is_some() {
+            self.node.poll_timeout_while_send_blocked()
+        } else {
+            self.node.poll_timeout()
+        };
+        [node_deadline, until]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| round_up_to_ms(d.saturating_duration_since(now)))
     }
 
     /// Sends the pending transmit, then pulls and sends new ones, up to the per-wakeup cap.
@@ -638,7 +649,37 @@ fn round_up_to_ms(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    #[test]
+    fn a_transmit_blocked_on_would_block_does_not_make_the_reactor_spin() {
+        let t0 = Instant::now();
+        let key = leanp2p_host::Keypair::from_secret_bytes(&[3; 32]).unwrap();
+        let node = Node::new(t0, leanp2p_host::Config::default(), &key, [3; 32]).unwrap();
+        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut reactor = Reactor::bind(node, &[localhost], ReactorConfig::default()).unwrap();
+        // Two dials queue two Initials; the first becomes the transmit that hit
+        // `WouldBlock`, the second stays queued in the node.
+        for port in [9, 10] {
+            let to = SocketAddr::from(([127, 0, 0, 1], port));
+            reactor.node.dial(t0, to, None).unwrap();
+        }
+        let mut buf = Vec::new();
+        let transmit = reactor.node.poll_transmit(t0, &mut buf).unwrap();
+        assert_eq!(reactor.sleep_for(t0, None, false), Some(Duration::ZERO));
+        reactor.pending = Some(Pending {
+            socket: 0,
+            transmit,
+            sent: 0,
+        });
+        // Queued output no longer means "now": sleep until writable or a timer.
+        let sleep = reactor.sleep_for(t0, None, false).unwrap();
+        assert!(sleep > Duration::ZERO, "{sleep:?}");
+        // A socket with more to read still means "now".
+        assert_eq!(reactor.sleep_for(t0, None, true), Some(Duration::ZERO));
+    }
 
     #[test]
     fn timeouts_round_up_to_whole_milliseconds() {

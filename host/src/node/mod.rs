@@ -468,7 +468,19 @@ impl Node {
         self.next_timeout().map(|(_, reason)| reason)
     }
 
+    /// [`Node::poll_timeout`] for a runtime whose socket returned `WouldBlock`: datagrams
+    /// already queued for [`Node::poll_transmit`] do not make it "now" (they wait until
+    /// the socket is writable); every timer still counts. Sleep until this deadline or
+    /// writability, whichever comes first, instead of spinning on a full socket.
+    pub fn poll_timeout_while_send_blocked(&self) -> Option<Instant> {
+        self.next_timeout_with(true).map(|(at, _)| at)
+    }
+
     fn next_timeout(&self) -> Option<(Instant, TimeoutReason)> {
+        self.next_timeout_with(false)
+    }
+
+    fn next_timeout_with(&self, send_blocked: bool) -> Option<(Instant, TimeoutReason)> {
         let last = self.last_now?;
         // Queued events need `poll_event`, not a timeout: only unread input means "now".
         if !self.readable.is_empty() {
@@ -482,7 +494,13 @@ impl Node {
                 }
             }
         };
-        match (self.endpoint.poll_timeout(), self.endpoint.timeout_reason()) {
+        let transport = if send_blocked {
+            let next = self.endpoint.poll_timeout_unless_transmits();
+            (next.map(|(at, _)| at), next.map(|(_, reason)| reason))
+        } else {
+            (self.endpoint.poll_timeout(), self.endpoint.timeout_reason())
+        };
+        match transport {
             (Some(_), Some(leanp2p_quic::TimeoutReason::QueuedIo))
                 if self.pacing_until.is_some() =>
             {

@@ -154,3 +154,29 @@ fn poll_timeout_reports_queued_io_until_drained() {
         Some(TimeoutReason::QueuedIo)
     );
 }
+
+#[test]
+fn a_closed_connection_is_forgotten_within_max_drain_time_however_long_the_pto() {
+    // 400 ms one way: QUIC's own drain period (3·PTO) is several seconds here; a peer
+    // inflating `max_ack_delay` stretches it to ~49 s. The endpoint caps it at 3 s.
+    let link = LinkConfig {
+        latency: Duration::from_millis(400),
+        ..LinkConfig::default()
+    };
+    let mut pair = QuicNet::with_configs(Instant::now(), vec![Config::default(); 2], link).unwrap();
+    let (client, _) = pair.connect(0, 1).unwrap();
+    let now = pair.time;
+    pair.nodes[0].endpoint.close(now, client, 0, b"").unwrap();
+    pair.drain();
+    let closed_at = pair.time;
+    let limit = leanp2p_quic::Limits::default().max_drain_time;
+    pair.drive_until(limit + Duration::from_millis(100), |p| {
+        p.nodes[0].endpoint.connection_count() == 0
+    })
+    .unwrap();
+    assert!(pair.time - closed_at <= limit + Duration::from_millis(100));
+    assert_eq!(pair.nodes[0].endpoint.stats().drains_cut_short, 1);
+    // The peer (draining after our CONNECTION_CLOSE) is bounded the same way.
+    pair.run_for(limit + Duration::from_secs(1));
+    assert_eq!(pair.nodes[1].endpoint.connection_count(), 0);
+}
