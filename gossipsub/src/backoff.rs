@@ -45,7 +45,6 @@ impl Backoffs {
     }
 
     /// Number of entries (backoffs survive reconnects on purpose, like go/rust-libp2p).
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.until.len()
     }

@@ -151,6 +151,8 @@ pub struct Stats {
     pub mcache_len: usize,
     /// Ids in the seen cache.
     pub seen_len: usize,
+    /// (topic, peer) PRUNE backoffs held (they outlive disconnects, as in go/rust-libp2p).
+    pub backoff_len: usize,
     /// Messages awaiting validation.
     pub pending_validation: usize,
 }

@@ -123,6 +123,10 @@ pub struct Stats {
     pub buffered_bytes_total: usize,
     /// Events waiting in [`crate::Node::poll_event`]'s queue.
     pub queued_events: usize,
+    /// Entries in the address book (peers we may dial towards the peer target).
+    pub address_book_len: usize,
+    /// Known peers (kept connected and redialled).
+    pub known_peers_len: usize,
     /// Payload bytes those events hold.
     pub queued_event_bytes: usize,
     /// Host counters.

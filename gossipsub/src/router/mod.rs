@@ -604,6 +604,7 @@ impl Gossipsub {
             queued_bytes,
             mcache_len: self.mcache.len(),
             seen_len: self.seen.len(),
+            backoff_len: self.backoffs.len(),
             pending_validation: self.pending_validation.len(),
         }
     }

@@ -365,6 +365,8 @@ impl Node {
             buffered_bytes,
             buffered_bytes_total,
             queued_events: self.events.len(),
+            address_book_len: self.book.len(),
+            known_peers_len: self.known.len(),
             queued_event_bytes: self.events.bytes(),
             connected_peers: self.peers.len(),
             outbound_peers,
