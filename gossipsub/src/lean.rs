@@ -213,10 +213,14 @@ pub fn message_id_fn(msg: &Message) -> MessageId {
     message_id(&msg.topic, msg.data.as_deref().unwrap_or_default())
 }
 
+pub use crate::lean_score::{scoring, SLOT};
+
 /// Lean gossipsub parameters (leanSpec / ethlambda / zeam): D=8, D_lo=6, D_hi=12,
 /// D_lazy=6, heartbeat 700 ms, fanout TTL 60 s, history 6 / gossip 3, seen TTL 24 s,
 /// StrictNoSign, lean message id, max transmit size 12 234 442, explicit validation,
-/// scoring off, PX off, IDONTWANT threshold 1 000 bytes.
+/// PX off, IDONTWANT threshold 1 000 bytes. Scoring is off here because its topic
+/// parameters depend on the network name: set `scoring` with [`scoring`] (the host's
+/// `lean::config` does).
 pub fn config() -> Config {
     Config {
         mesh_n: 8,

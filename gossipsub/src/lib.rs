@@ -103,6 +103,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod lean;
+mod lean_score;
 pub mod limits;
 pub mod stats;
 pub mod types;

@@ -25,20 +25,41 @@ pub const PROTOCOL_VERSION: &str = "/ipfs/0.1.0";
 /// Interval of the empty gossipsub RPC on idle gossip streams (zeam: 20 s).
 pub const GOSSIP_KEEPALIVE: Duration = Duration::from_secs(20);
 
+/// Attestation subnets [`config`] scores (lean devnets run one).
+pub const DEFAULT_ATTESTATION_SUBNETS: u64 = 1;
+
+/// The lean node configuration for [`DEFAULT_NETWORK`]: [`config_for_network`] with
+/// [`DEFAULT_ATTESTATION_SUBNETS`].
+pub fn config(agent: &str) -> Config {
+    config_for_network(agent, DEFAULT_NETWORK, DEFAULT_ATTESTATION_SUBNETS)
+}
+
 /// The lean node configuration: gossipsub with the lean parameters (D=8, heartbeat
-/// 700 ms, StrictNoSign, lean message id, 12 234 442-byte frames), the lean req/resp
+/// 700 ms, StrictNoSign, lean message id, 12 234 442-byte frames) and **peer scoring
+/// on** with the lean parameters for `network`'s topics
+/// ([`leanp2p_gossipsub::lean::scoring`]: Lighthouse's thresholds — gossip −4 000,
+/// publish −8 000, graylist −16 000 — topic weights for block, aggregation and
+/// attestation subnets `0..attestation_subnets`, P3 mesh-delivery deficits off,
+/// behaviour penalties for GRAFT floods during backoff, loopback exempt from IP
+/// colocation); a graylisted peer is disconnected
+/// ([`crate::ConnManagerConfig::disconnect_graylisted`]). Also the lean req/resp
 /// protocols (status, blocks_by_root with its legacy alias, blocks_by_range), identify
 /// with `protocolVersion` `/ipfs/0.1.0` and `agent` as agent version, the 20 s gossip
 /// keep-alive, and QUIC / host defaults.
-pub fn config(agent: &str) -> Config {
+pub fn config_for_network(agent: &str, network: &str, attestation_subnets: u64) -> Config {
     let mut config = Config::default();
+    let mut gossipsub = leanp2p_gossipsub::lean::config();
+    gossipsub.scoring = Some(leanp2p_gossipsub::lean::scoring(
+        network,
+        attestation_subnets,
+    ));
     let identify = IdentifyConfig {
         protocol_version: PROTOCOL_VERSION.to_string(),
         agent_version: agent.to_string(),
         ..IdentifyConfig::default()
     };
     config
-        .gossipsub(leanp2p_gossipsub::lean::config())
+        .gossipsub(gossipsub)
         .reqresp(leanp2p_reqresp::Config::lean())
         .identify(identify)
         .gossip_keepalive(Some(GOSSIP_KEEPALIVE));

@@ -345,3 +345,25 @@ fn subscription_churn_is_capped_per_heartbeat_and_penalised_once() {
     .unwrap();
     assert_eq!(h.events().len(), 1);
 }
+
+#[test]
+fn under_the_lean_scoring_a_graft_flood_during_backoff_graylists_the_peer() {
+    let mut cfg = test_config();
+    cfg.scoring = Some(crate::lean::scoring("devnet0", 1));
+    let mut h = Harness::new(cfg);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    let peers = h.connect(1..=1, true, &[TOPIC]);
+    let attacker = peers[0];
+    // The attacker prunes us (a backoff for it on TOPIC), then GRAFTs anyway, again and
+    // again (each within the graft-flood threshold: two penalties each).
+    h.control(attacker, prune(TOPIC, Some(60), vec![])).unwrap();
+    let mut grafts = 0;
+    while h.rpc(attacker, Rpc::default()) != Err(crate::RpcError::Graylisted) {
+        h.control(attacker, graft(TOPIC)).unwrap();
+        grafts += 1;
+        assert!(grafts <= 20, "not graylisted after {grafts} GRAFTs");
+    }
+    assert!(grafts >= 8, "graylisted after only {grafts} GRAFTs");
+    assert!(h.gs.peer_score(&attacker) < -16_000.0);
+    assert!(h.gs.stats().counters.backoff_violations >= grafts as u64);
+}
