@@ -52,7 +52,15 @@ pub struct ReactorConfig {
     pub max_transmits_per_wakeup: usize,
     /// Commands applied per wakeup. Default 256.
     pub max_commands_per_wakeup: usize,
+    /// Events [`spawn`]'s channel holds for the application. When it is full the reactor
+    /// stops pulling events from the node (which then applies its per-peer event budgets,
+    /// pausing the busiest peers' streams) and keeps driving the network; it retries every
+    /// [`EVENT_RETRY`]. Default 4,096.
+    pub event_channel_capacity: usize,
 }
+
+/// How often a reactor whose event channel is full retries handing events over.
+pub const EVENT_RETRY: Duration = Duration::from_millis(5);
 
 impl Default for ReactorConfig {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for ReactorConfig {
             max_datagrams_per_wakeup: 1024,
             max_transmits_per_wakeup: 1024,
             max_commands_per_wakeup: 256,
+            event_channel_capacity: 4096,
         }
     }
 }
@@ -352,8 +361,20 @@ impl Reactor {
     pub fn run_with(
         &mut self,
         until: Option<Instant>,
+        on_event: impl FnMut(&mut Node, Instant, NodeEvent) -> ControlFlow<()>,
+        on_wakeup: impl FnMut(&mut Node, Instant) -> ControlFlow<()>,
+    ) -> Result<(), ReactorError> {
+        self.run_gated(until, on_event, on_wakeup, || true)
+    }
+
+    /// [`Reactor::run_with`] that pulls node events only while `accepts()` holds; while
+    /// it does not, the loop sleeps at most [`EVENT_RETRY`] and asks again.
+    fn run_gated(
+        &mut self,
+        until: Option<Instant>,
         mut on_event: impl FnMut(&mut Node, Instant, NodeEvent) -> ControlFlow<()>,
         mut on_wakeup: impl FnMut(&mut Node, Instant) -> ControlFlow<()>,
+        mut accepts: impl FnMut() -> bool,
     ) -> Result<(), ReactorError> {
         self.stopped = false;
         let mut events = Events::with_capacity(256);
@@ -370,10 +391,15 @@ impl Reactor {
                 self.stopped = true;
             }
             self.drain_transmits(now);
-            while let Some(event) = self.node.poll_event() {
+            let mut gate_open = accepts();
+            while gate_open {
+                let Some(event) = self.node.poll_event() else {
+                    break;
+                };
                 if on_event(&mut self.node, now, event).is_break() {
                     self.stopped = true;
                 }
+                gate_open = accepts();
             }
             // Work done by the callback is flushed before sleeping.
             self.drain_transmits(now);
@@ -382,7 +408,10 @@ impl Reactor {
             }
 
             let busy = self.sockets.iter().any(|s| s.more_to_read);
-            let timeout = self.sleep_for(now, until, busy);
+            let mut timeout = self.sleep_for(now, until, busy);
+            if !gate_open {
+                timeout = Some(timeout.map_or(EVENT_RETRY, |t| t.min(EVENT_RETRY)));
+            }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -623,15 +652,44 @@ pub struct SpawnedReactor {
 pub fn spawn(reactor: Reactor, name: &str) -> io::Result<SpawnedReactor> {
     let handle = reactor.handle();
     let local_addrs = reactor.local_addrs();
-    let (tx, events) = mpsc::channel();
+    let (tx, events) = mpsc::sync_channel(reactor.config.event_channel_capacity.max(1));
     let join = std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
             let mut reactor = reactor;
-            reactor.run(None, |_, now, event| match tx.send((now, event)) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
-            })?;
+            // An event the full channel refused, handed over before any newer one.
+            let held = std::cell::RefCell::new(None::<(Instant, NodeEvent)>);
+            let disconnected = std::cell::Cell::new(false);
+            let offer = |item: (Instant, NodeEvent)| match tx.try_send(item) {
+                Ok(()) => {}
+                Err(mpsc::TrySendError::Full(item)) => *held.borrow_mut() = Some(item),
+                Err(mpsc::TrySendError::Disconnected(_)) => disconnected.set(true),
+            };
+            reactor.run_gated(
+                None,
+                |_, now, event| {
+                    offer((now, event));
+                    if disconnected.get() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+                |_, _| {
+                    if disconnected.get() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+                || {
+                    let waiting = held.borrow_mut().take();
+                    if let Some(item) = waiting {
+                        offer(item);
+                    }
+                    held.borrow().is_none()
+                },
+            )?;
             Ok(reactor)
         })?;
     Ok(SpawnedReactor {

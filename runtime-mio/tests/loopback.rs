@@ -121,3 +121,84 @@ fn two_reactors_connect_identify_and_gossip_over_loopback() {
         }
     }
 }
+
+/// Node `secret` on a spawned reactor whose event channel holds `capacity` events.
+fn start_with_capacity(secret: u8, capacity: usize) -> (SpawnedReactor, PeerId) {
+    let key = Keypair::from_secret_bytes(&[secret; 32]).unwrap();
+    let node = Node::new(
+        Instant::now(),
+        lean::config("leanp2p-test"),
+        &key,
+        [secret; 32],
+    )
+    .unwrap();
+    let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = ReactorConfig {
+        event_channel_capacity: capacity,
+        ..ReactorConfig::default()
+    };
+    let reactor = Reactor::bind(node, &[localhost], config).unwrap();
+    (
+        spawn(reactor, &format!("node-{secret}")).unwrap(),
+        key.peer_id(),
+    )
+}
+
+/// The node's queued-event count, read on its reactor thread.
+fn queued_events(node: &SpawnedReactor) -> usize {
+    let (tx, rx) = std::sync::mpsc::channel();
+    node.handle
+        .run(move |n, _| {
+            let _ = tx.send(n.stats().queued_events);
+        })
+        .unwrap();
+    rx.recv_timeout(BOUND).unwrap()
+}
+
+#[test]
+fn a_full_event_channel_leaves_events_in_the_node_and_loses_none() {
+    let (a, a_peer) = start_with_capacity(3, 64);
+    let (b, _) = start_with_capacity(4, 1);
+    let topics = lean::topics("12345678", 4);
+    for node in [&a, &b] {
+        let topics = topics.clone();
+        node.handle
+            .run(move |n, now| {
+                for topic in &topics {
+                    n.subscribe(now, topic).unwrap();
+                }
+            })
+            .unwrap();
+    }
+    let a_addr = a.local_addrs[0];
+    b.handle
+        .run(move |n, now| {
+            n.dial(now, a_addr, Some(a_peer)).unwrap();
+        })
+        .unwrap();
+    // b's application reads nothing: Connected fills the channel, one event is held,
+    // the rest (identify, a's six subscriptions, ...) wait in b's node.
+    let deadline = Instant::now() + BOUND;
+    while queued_events(&b) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "events did not back up into the node"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Now read: every event arrives, in order, Connected first, then all six
+    // subscriptions of a.
+    let first = b.events.recv_timeout(BOUND).unwrap().1;
+    assert!(matches!(first, NodeEvent::Connected { peer, .. } if peer == a_peer));
+    let mut subscribed = 0;
+    wait_for(&b.events, "all of a's subscriptions", |e| {
+        if matches!(e, NodeEvent::Subscribed { peer, .. } if *peer == a_peer) {
+            subscribed += 1;
+        }
+        (subscribed == topics.len()).then_some(())
+    });
+    for node in [a, b] {
+        node.handle.shutdown().unwrap();
+        node.join.join().unwrap().unwrap();
+    }
+}
