@@ -19,6 +19,10 @@ pub struct IdentifyConfig {
     pub interval: Option<Duration>,
     /// Push our info to connected peers when our listen addresses change.
     pub push_on_change: bool,
+    /// How long our identify query may take, negotiation and answer together, before
+    /// its stream is reset (counted in [`crate::Counters::identify_timeouts`]).
+    /// rust-libp2p: 60 s. Default 30 s.
+    pub query_timeout: Duration,
 }
 
 impl Default for IdentifyConfig {
@@ -28,6 +32,7 @@ impl Default for IdentifyConfig {
             agent_version: concat!("leanp2p/", env!("CARGO_PKG_VERSION")).to_string(),
             interval: Some(Duration::from_secs(300)),
             push_on_change: true,
+            query_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -177,6 +182,11 @@ impl Config {
         if self.ping.interval.is_zero() || self.ping.timeout.is_zero() {
             return Err(ConfigError::InvalidSetting(
                 "ping interval and timeout must be > 0",
+            ));
+        }
+        if self.identify.query_timeout.is_zero() {
+            return Err(ConfigError::InvalidSetting(
+                "identify query timeout must be > 0",
             ));
         }
         if self.identify.interval.is_some_and(|d| d.is_zero()) {

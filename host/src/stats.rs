@@ -66,6 +66,9 @@ pub struct Counters {
     pub gossip_streams_opened: u64,
     /// Identify messages received (answers and pushes).
     pub identify_received: u64,
+    /// Our identify queries reset unanswered after
+    /// [`crate::IdentifyConfig::query_timeout`].
+    pub identify_timeouts: u64,
     /// Identify pushes sent.
     pub identify_pushes_sent: u64,
     /// Pings answered for peers.

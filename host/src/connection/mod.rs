@@ -98,6 +98,8 @@ pub(crate) struct ConnectionDue {
     pub(crate) negotiations: Vec<StreamId>,
     /// The periodic identify query is due (the timer is consumed).
     pub(crate) identify: bool,
+    /// Our identify query on this stream went unanswered past its timeout.
+    pub(crate) identify_timed_out: Option<StreamId>,
     /// Nothing has needed the connection for the idle timeout: close it.
     pub(crate) idle: bool,
 }
@@ -124,6 +126,8 @@ pub(crate) struct Connection {
     pub(crate) ping: PingState,
     /// Next periodic identify query.
     pub(crate) identify_at: Option<Instant>,
+    /// Our identify query in flight and when it times out.
+    pub(crate) identify_query: Option<(StreamId, Instant)>,
     /// Since when nothing needs this connection.
     pub(crate) idle_since: Option<Instant>,
     /// The reason we closed it (reported when QUIC confirms).
@@ -152,6 +156,7 @@ impl Connection {
             gossip_attempts: 0,
             ping: PingState::new(now),
             identify_at: None,
+            identify_query: None,
             idle_since: None,
             local_close: None,
             span: tracing::debug_span!("conn", %conn, %peer, ?direction),
@@ -299,6 +304,8 @@ impl Connection {
                 .deadline(ping.timeout, ping.enabled)
                 .map(|at| (at, TimeoutReason::Ping)),
             self.identify_at.map(|at| (at, TimeoutReason::Identify)),
+            self.identify_query
+                .map(|(_, at)| (at, TimeoutReason::Identify)),
             self.idle_since.map(|since| {
                 (
                     crate::conn_manager::later(since, idle_timeout),
@@ -320,9 +327,17 @@ impl Connection {
         if identify {
             self.identify_at = None;
         }
+        let identify_timed_out = match self.identify_query {
+            Some((stream, at)) if at <= now => {
+                self.identify_query = None;
+                Some(stream)
+            }
+            _ => None,
+        };
         ConnectionDue {
             negotiations: self.expired_negotiations(now),
             identify,
+            identify_timed_out,
             idle: self
                 .idle_since
                 .is_some_and(|since| crate::conn_manager::later(since, idle_timeout) <= now),

@@ -40,8 +40,14 @@ impl Node {
         }
         let kind = StreamKind::IdentifyQuery(Vec::new());
         let protocols = vec![ProtocolId::from_static(IDENTIFY_PROTOCOL)];
-        if let Err(error) = self.open_stream(now, conn, kind, protocols) {
-            tracing::debug!(%conn, %error, "could not open identify stream");
+        match self.open_stream(now, conn, kind, protocols) {
+            Ok(stream) => {
+                let timeout = self.config.identify.query_timeout;
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.identify_query = Some((stream, now + timeout));
+                }
+            }
+            Err(error) => tracing::debug!(%conn, %error, "could not open identify stream"),
         }
     }
 

@@ -614,6 +614,11 @@ impl Node {
             }
             StreamKind::IdentifyQuery(buf) | StreamKind::IdentifyPushIn(buf) => {
                 let bytes = std::mem::take(buf);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if c.identify_query.is_some_and(|(s, _)| s == stream) {
+                        c.identify_query = None;
+                    }
+                }
                 self.on_identify_message(now, conn, &bytes, push);
                 self.finish_stream(now, conn, stream);
             }

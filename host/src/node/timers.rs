@@ -2,6 +2,7 @@
 //! (see [`crate::timer`]).
 
 use super::Node;
+use crate::connection::StreamKind;
 use crate::event::DisconnectReason;
 use crate::timer::{TimeoutReason, TimerKey};
 use leanp2p_quic::{ConnId, Direction};
@@ -127,6 +128,17 @@ impl Node {
             self.negotiation_failed(now, conn, stream, true);
         }
         self.ping_tick(now, conn);
+        if let Some(stream) = due.identify_timed_out {
+            let pending = self
+                .conns
+                .stream(&conn, stream)
+                .is_some_and(|s| matches!(s.kind, StreamKind::IdentifyQuery(_)));
+            if pending {
+                self.counters.identify_timeouts += 1;
+                tracing::debug!(%conn, %stream, "identify query unanswered; reset");
+                self.reset_stream(now, conn, stream, true);
+            }
+        }
         if due.identify {
             self.open_identify_query(now, conn);
         }

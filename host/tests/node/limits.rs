@@ -406,3 +406,24 @@ fn ping_echoes_do_not_pile_up_when_a_peer_floods_pings() {
         "{max_buffered} bytes of echoes queued"
     );
 }
+
+#[test]
+fn an_unanswered_identify_query_is_reset_after_its_timeout() {
+    let mut net = crate::net(2, |_| {
+        let mut config = no_ping();
+        let mut identify = leanp2p_host::IdentifyConfig::default();
+        identify.query_timeout = Duration::from_secs(2);
+        config.identify(identify);
+        config
+    });
+    net.dial(0, 1).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |net| net.nodes[0]
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::Connected { .. }))));
+    // Node 1 goes silent the moment node 0 has opened its identify query.
+    net.nodes[1].alive = false;
+    assert_eq!(net.nodes[0].node.stats().counters.identify_timeouts, 0);
+    net.run_for(Duration::from_millis(2100));
+    assert_eq!(net.nodes[0].node.stats().counters.identify_timeouts, 1);
+}

@@ -342,6 +342,9 @@ fn oid_text(der_body: &[u8]) -> String {
     Oid::new(der_body.into()).to_id_string()
 }
 
+/// Largest RSA certificate key accepted (ring itself goes up to 8192 bits).
+pub(crate) const MAX_RSA_KEY_BITS: usize = 4096;
+
 /// Classifies the certificate key; unsupported keys (P-521, Ed448, DSA, ...) are rejected.
 fn cert_key_kind(spki: &SubjectPublicKeyInfo<'_>) -> Result<CertKeyKind, CertificateError> {
     let algorithm = spki.algorithm.algorithm.as_bytes();
@@ -364,6 +367,21 @@ fn cert_key_kind(spki: &SubjectPublicKeyInfo<'_>) -> Result<CertKeyKind, Certifi
     } else if algorithm == OID_ED25519 {
         Ok(CertKeyKind::Ed25519)
     } else if algorithm == OID_RSA_ENCRYPTION {
+        // ring verifies RSA keys up to 8192 bits; a peer choosing the largest key makes
+        // every handshake cost it little and us a lot. rust-libp2p's peers use 2048.
+        let bits = match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(key)) => key.key_size(),
+            _ => {
+                return Err(CertificateError::UnsupportedSignatureScheme(
+                    "malformed RSA public key",
+                ))
+            }
+        };
+        if bits > MAX_RSA_KEY_BITS {
+            return Err(CertificateError::UnsupportedSignatureScheme(
+                "RSA key larger than 4096 bits",
+            ));
+        }
         Ok(CertKeyKind::Rsa)
     } else {
         Err(CertificateError::UnsupportedSignatureScheme(
@@ -430,6 +448,43 @@ fn rsa_pss_algorithm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DER of an RSA SubjectPublicKeyInfo with a `bits`-bit modulus.
+    fn rsa_spki(bits: usize) -> Vec<u8> {
+        fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match body.len() {
+                n if n < 0x80 => out.push(n as u8),
+                n if n < 0x100 => out.extend([0x81, n as u8]),
+                n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+            }
+            out.extend_from_slice(body);
+            out
+        }
+        let mut modulus = vec![0u8];
+        modulus.push(0x80);
+        modulus.extend(std::iter::repeat(0x5a).take(bits / 8 - 1));
+        let mut rsa_key = tlv(0x02, &modulus);
+        rsa_key.extend(tlv(0x02, &[0x01, 0x00, 0x01]));
+        let rsa_key = tlv(0x30, &rsa_key);
+        let mut bit_string = vec![0u8];
+        bit_string.extend(rsa_key);
+        let mut algorithm = tlv(0x06, OID_RSA_ENCRYPTION);
+        algorithm.extend([0x05, 0x00]);
+        let mut spki = tlv(0x30, &algorithm);
+        spki.extend(tlv(0x03, &bit_string));
+        tlv(0x30, &spki)
+    }
+
+    #[test]
+    fn rsa_certificate_keys_above_4096_bits_are_refused() {
+        use x509_parser::prelude::FromDer;
+        for (bits, ok) in [(2048, true), (4096, true), (4104, false), (8192, false)] {
+            let der = rsa_spki(bits);
+            let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
+            assert_eq!(cert_key_kind(&spki).is_ok(), ok, "{bits} bits");
+        }
+    }
 
     #[test]
     fn unix_seconds_handles_both_sides_of_the_epoch() {
