@@ -463,7 +463,7 @@ mod tests {
         }
         let mut modulus = vec![0u8];
         modulus.push(0x80);
-        modulus.extend(std::iter::repeat(0x5a).take(bits / 8 - 1));
+        modulus.extend(std::iter::repeat_n(0x5a, bits / 8 - 1));
         let mut rsa_key = tlv(0x02, &modulus);
         rsa_key.extend(tlv(0x02, &[0x01, 0x00, 0x01]));
         let rsa_key = tlv(0x30, &rsa_key);
