@@ -83,6 +83,10 @@ pub const TARGETS: &[Target] = &[
         name: "perf_machine",
         run: |data| leanp2p_perf::fuzzing::perf_machine(data, std::time::Instant::now()),
     },
+    Target {
+        name: "discv5_packet",
+        run: |data| leanp2p_discv5::fuzzing::discv5_packet(data, std::time::Instant::now()),
+    },
 ];
 
 /// Runs the target called `name` on `data`. Unknown names panic: that is a bug in the
