@@ -1,6 +1,6 @@
 //! `leanp2p`: the command-line node of the leanp2p stack.
 //!
-//! The command line is a contract (`shared/CLI.md`): devnet scripts and test harnesses rely
+//! The command line is a contract (`docs/CLI.md`): devnet scripts and test harnesses rely
 //! on its names and output. Subcommands: `keygen`, `peer-id`, `enr`, `node`, `devnet`,
 //! `sim` and `perf`.
 

@@ -1,4 +1,4 @@
-//! `leanp2p devnet` and `leanp2p sim` through the real binary (shared/CLI.md): a small
+//! `leanp2p devnet` and `leanp2p sim` through the real binary (docs/CLI.md): a small
 //! devnet on 127.0.0.1 delivers every message and the late joiner syncs; bad flags exit
 //! 2 with one line; the simulator's JSON summary and trace hash are reproducible. Every
 //! child is killed after a wall-clock deadline.
@@ -58,6 +58,11 @@ fn summary(output: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "stdout: {stdout}");
+    assert!(
+        lines[0].starts_with(r#"{"event":"summary","t_ms":"#),
+        "{}",
+        lines[0]
+    );
     let v: Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(v["event"], "summary");
     for field in [
@@ -164,4 +169,134 @@ fn sim_summary_is_reproducible_and_seed_dependent() {
     other.extend(["--seed", "9"]);
     let c = summary(&run(&other));
     assert_ne!(hash, c["trace_hash"].as_str().unwrap());
+}
+
+/// Section ids of the five charts (bytes in and out are two).
+const CHARTS: [&str; 6] = [
+    "propagation",
+    "delivery",
+    "bytes-in",
+    "bytes-out",
+    "connections",
+    "sync",
+];
+
+/// The page's embedded chart data, after checking every chart is an inline SVG.
+fn report_data(path: &std::path::Path) -> Value {
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(html.starts_with("<!doctype html>"), "{html:.200}");
+    for id in CHARTS {
+        let at = html
+            .find(&format!("<section id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no {id} section"));
+        let section = &html[at..];
+        let end = section.find("</section>").unwrap();
+        assert!(section[..end].contains("<svg"), "{id}: {}", &section[..end]);
+    }
+    // Self-contained: nothing fetched.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let marker = r#"<script type="application/json" id="leanp2p-report-data">"#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+/// Every chart's data is in the page: CDF points per kind, delivery and a timeline per
+/// node, the late joiner's sync.
+fn check_report_data(data: &Value, nodes: usize) {
+    for kind in ["block", "attestation"] {
+        let points = data["propagation_cdf"][kind].as_array().unwrap();
+        assert!(points.len() > 3, "{kind}: {points:?}");
+        assert_eq!(points.last().unwrap()[1], 1.0);
+    }
+    let delivery = data["delivery"].as_array().unwrap();
+    assert_eq!(delivery.len(), nodes);
+    assert!(
+        delivery.iter().all(|d| d["delivered"] == d["expected"]),
+        "{delivery:?}"
+    );
+    let timeline = data["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), nodes);
+    for node in timeline {
+        let t = node["t_s"].as_array().unwrap();
+        assert!(t.len() > 5, "{node}");
+        for series in ["bytes_in", "bytes_out", "connections", "blocks"] {
+            assert_eq!(node[series].as_array().unwrap().len(), t.len(), "{series}");
+        }
+        assert!(
+            node["bytes_in"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+        assert!(node["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_u64().unwrap() > 0));
+    }
+    let sync = &data["sync"];
+    assert_eq!(sync["node"], nodes - 1);
+    assert_eq!(sync["ok"], true, "{sync}");
+    assert!(sync["synced_s"].as_f64().unwrap() >= sync["started_s"].as_f64().unwrap());
+    let blocks = sync["blocks"].as_array().unwrap();
+    assert_eq!(
+        blocks.len(),
+        sync["reference_blocks"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        blocks.last(),
+        sync["reference_blocks"].as_array().unwrap().last()
+    );
+}
+
+#[test]
+fn sim_and_devnet_write_an_html_report_with_every_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_page = dir.path().join("sim.html");
+    let output = run(&[
+        "sim",
+        "--nodes",
+        "4",
+        "--virtual-secs",
+        "7",
+        "--block-size",
+        "8192",
+        "--report",
+        sim_page.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let data = report_data(&sim_page);
+    assert_eq!(data["command"], "sim");
+    check_report_data(&data, 5);
+
+    let devnet_page = dir.path().join("devnet.html");
+    let output = run(&[
+        "devnet",
+        "--nodes",
+        "3",
+        "--secs",
+        "7",
+        "--block-size",
+        "16384",
+        "--seed",
+        "5",
+        "--json",
+        "--report",
+        devnet_page.to_str().unwrap(),
+    ]);
+    let v = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{v}");
+    let data = report_data(&devnet_page);
+    assert_eq!(data["command"], "devnet");
+    check_report_data(&data, 4);
+
+    // A report path that cannot be created fails before the run: exit 2, one line.
+    let output = run(&["sim", "--report", "/nonexistent/dir/r.html"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("leanp2p: --report"));
 }

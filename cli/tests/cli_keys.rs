@@ -1,4 +1,4 @@
-//! The `keygen` and `peer-id` contract of shared/CLI.md, run against the real binary.
+//! The `keygen` and `peer-id` contract of docs/CLI.md, run against the real binary.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
 

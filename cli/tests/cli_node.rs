@@ -1,4 +1,4 @@
-//! The `leanp2p node` contract of shared/CLI.md, run against the real binary on 127.0.0.1:
+//! The `leanp2p node` contract of docs/CLI.md, run against the real binary on 127.0.0.1:
 //! bad flags, two nodes gossiping through a `nodes.yaml` bootnode ENR, a missed target,
 //! and SIGTERM. Every child has `--run-secs` and is killed after a wall-clock deadline.
 
@@ -286,7 +286,11 @@ fn metrics_are_served_and_sigterm_stops_the_node_with_a_summary() {
     let mut http = std::net::TcpStream::connect(host).unwrap();
     http.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    std::io::Write::write_all(&mut http, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::io::Write::write_all(
+        &mut http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
     let mut response = String::new();
     http.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
@@ -294,6 +298,16 @@ fn metrics_are_served_and_sigterm_stops_the_node_with_a_summary() {
         response.contains("\nlean_connected_peers 0\n"),
         "{response}"
     );
+    // OpenMetrics from prometheus-client: HELP text, histograms, `# EOF`.
+    assert!(
+        response.contains("# HELP lean_connected_peers "),
+        "{response}"
+    );
+    assert!(
+        response.contains("# TYPE leanp2p_ping_rtt_seconds histogram"),
+        "{response}"
+    );
+    assert!(response.trim_end().ends_with("# EOF"), "{response}");
 
     let pid = Pid::from_raw(i32::try_from(node.child.id()).unwrap());
     let sent = Instant::now();
@@ -465,4 +479,64 @@ fn a_reader_that_stops_reading_stdout_does_not_stall_the_node() {
     // A went on publishing although nobody read its output: B got every message.
     assert_eq!(code_b, 0, "{stderr_b}\n{:#?}", events(&lines_b, "summary"));
     assert_eq!(events(&lines_b, "gossip").len() as u64, N);
+}
+
+/// Harnesses pass every count flag as 0 meaning "none": the node starts, has nothing to
+/// do, says `done` and exits 0. Every stdout line starts with `"event"`, then `"t_ms"`.
+#[test]
+fn zero_counts_mean_none_and_json_lines_start_with_event_then_t_ms() {
+    let node = spawn(&[
+        "node",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--json",
+        "--request-blocks",
+        "0",
+        "--publish-count",
+        "0",
+        "--expect-messages",
+        "0",
+        "--publish-min-peers",
+        "0",
+        "--exit-when-done",
+        "--linger-ms",
+        "0",
+        "--run-secs",
+        "20",
+    ]);
+    let mut raw = Vec::new();
+    while let Some(line) = node.next_line() {
+        let last = line.contains(r#""event":"summary""#);
+        raw.push(line);
+        if last {
+            break;
+        }
+    }
+    let (code, lines, stderr) = node.finish(Vec::new());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(lines.is_empty(), "{lines:?}");
+    for line in &raw {
+        assert!(line.starts_with(r#"{"event":""#), "{line}");
+        let value: Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert_eq!(keys[1], "t_ms", "{line}");
+    }
+    let names: Vec<String> = raw
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "\"done\""), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "\"rpc_request_out\""),
+        "{names:?}"
+    );
+    assert_eq!(names.last().map(String::as_str), Some("\"summary\""));
+    // The summary keeps the order it is built in: the CLI.md fields first.
+    let summary = raw.last().unwrap();
+    assert!(
+        summary.starts_with(r#"{"event":"summary","t_ms":"#) && summary.contains(r#","peer_id":""#),
+        "{summary}"
+    );
+    let rpc_at = summary.find(r#""rpc":"#).unwrap();
+    assert!(summary.find(r#""peer_id""#).unwrap() < rpc_at);
 }

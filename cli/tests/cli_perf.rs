@@ -44,6 +44,13 @@ fn json_of(out: &Output) -> Value {
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one JSON object expected, got: {stdout}");
+    // A JSON line like every other: "event" first, then "t_ms", then the fields.
+    assert!(
+        lines[0].starts_with(r#"{"event":"result","t_ms":"#)
+            && lines[0].contains(r#","workload":""#),
+        "{}",
+        lines[0]
+    );
     serde_json::from_str(lines[0]).unwrap()
 }
 
@@ -239,6 +246,10 @@ fn server_answers_a_peer_client() {
     BufReader::new(server.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
+    assert!(
+        first.starts_with(r#"{"event":"listening","t_ms":"#),
+        "{first}"
+    );
     let listening: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(listening["event"], "listening", "{first}");
     let addr = listening["addr"].as_str().unwrap().to_string();

@@ -2,6 +2,8 @@
 
 mod devnet;
 mod enr;
+mod help;
+mod jsonl;
 mod keys;
 mod node;
 mod perf;
@@ -41,18 +43,22 @@ enum Command {
     /// Run one node until --run-secs, --exit-when-done or SIGINT/SIGTERM (graceful close,
     /// then a summary). Exit code 0 when every requested action succeeded, 3 when a target
     /// was missed, 2 for bad arguments.
+    #[command(after_help = help::NODE_OUTPUT)]
     Node(Box<node::NodeArgs>),
     /// The demo: N nodes in this process on 127.0.0.1, each on its own reactor thread,
     /// gossiping lean-sized blocks and attestations; a late joiner syncs with status and
     /// blocks_by_range / blocks_by_root. A live progress line, then a summary table (or
     /// one JSON `summary` line). Exit 0 when every message arrived and the joiner synced,
     /// 3 otherwise.
+    #[command(after_help = help::WORKLOAD_OUTPUT)]
     Devnet(Box<devnet::DevnetArgs>),
     /// The devnet workload on the deterministic simulator (virtual clock): delivery,
     /// propagation percentiles and a trace hash equal for equal arguments.
+    #[command(after_help = help::WORKLOAD_OUTPUT)]
     Sim(Box<sim::SimArgs>),
     /// Throughput benchmark over the full stack on loopback (or against a libp2p perf
     /// server): prints one JSON object; exit 0 when the workload completed, 3 when not.
+    #[command(after_help = help::PERF_OUTPUT)]
     Perf(Box<perf::PerfArgs>),
 }
 

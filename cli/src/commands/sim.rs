@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use leanp2p_host::lean;
 use leanp2p_sim::{LinkConfig, NodeIdx, Sim, DEFAULT_MAX_STEPS_PER_INSTANT};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
-use super::workload::{DialTarget, NodeDriver, Report, Workload, WorkloadArgs};
-use super::CliError;
+use super::workload::html::{self, PageInput};
+use super::workload::{DialTarget, NodeDriver, Report, Timeline, Workload, WorkloadArgs};
+use super::{jsonl, CliError};
 
 /// Most simulated nodes.
 const MAX_SIM_NODES: usize = 1000;
@@ -103,6 +104,7 @@ impl SimArgs {
 /// Runs `leanp2p sim`; returns the exit code.
 pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     let (workload, link) = args.plan()?;
+    let mut report_file = args.workload.open_report()?;
     let wall = Instant::now();
     let progress = SimProgress::new(std::io::stderr().is_terminal());
     let outcome = simulate(Arc::new(workload), link, args.seed, Some(progress))?;
@@ -110,6 +112,30 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     let report = outcome.report();
     let code = if report.success() { 0 } else { EXIT_MISSED };
     let virtual_s = outcome.virtual_elapsed.as_secs_f64();
+    if let Some(file) = report_file.as_mut() {
+        let w = &outcome.workload;
+        let input = PageInput {
+            command: "sim",
+            description: format!(
+                "{} nodes{} on the simulator, seed {}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B; times are virtual",
+                w.initial_nodes,
+                if w.joiner().is_some() { " + 1 late joiner" } else { "" },
+                args.seed,
+                args.latency,
+                args.jitter,
+                args.loss * 100.0,
+                w.slots,
+                w.slot.as_millis(),
+                w.block_size,
+                w.attestation_size,
+            ),
+            workload: w,
+            drivers: &outcome.drivers,
+            report: &report,
+            run_secs: virtual_s,
+        };
+        html::write(file, &input).map_err(|e| CliError::BadFlag(format!("--report: {e}")))?;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = if args.workload.json {
         let mut extra = Map::new();
@@ -127,13 +153,11 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
         extra.insert("datagrams_lost".into(), json!(outcome.datagrams_lost));
         extra.insert("exit_code".into(), json!(code));
         let fields = report.summary_json(&outcome.workload, virtual_s, extra);
-        let mut line = Map::new();
-        line.insert("event".into(), json!("summary"));
-        line.insert("t_ms".into(), json!((wall_s * 1000.0).round() as u64));
-        if let Value::Object(fields) = fields {
-            line.extend(fields);
-        }
-        writeln!(stdout, "{}", Value::Object(line))
+        writeln!(
+            stdout,
+            "{}",
+            jsonl::render("summary", (wall_s * 1000.0).round() as u64, fields)
+        )
     } else {
         let w = &outcome.workload;
         writeln!(
@@ -206,8 +230,14 @@ pub(crate) fn simulate(
     let end = workload.end();
     let mut same_instant = 0u64;
     let mut steps = 0u64;
+    let sample_interval = Timeline::interval(end);
+    let mut next_sample = Duration::ZERO;
     loop {
         deliver_events(&mut sim, &idxs, &mut drivers).map_err(|e| fail(&e))?;
+        if sim.elapsed() >= next_sample {
+            sample_all(&sim, &idxs, &mut drivers, false);
+            next_sample = sim.elapsed() + sample_interval;
+        }
         steps += 1;
         if steps % PROGRESS_CHECK_STEPS == 0 {
             if let Some(progress) = progress.as_mut() {
@@ -253,6 +283,7 @@ pub(crate) fn simulate(
             }
         }
     }
+    sample_all(&sim, &idxs, &mut drivers, true);
     if let Some(progress) = progress.as_mut() {
         progress.finish(&workload, sim.elapsed(), &drivers);
     }
@@ -266,6 +297,16 @@ pub(crate) fn simulate(
         datagrams_delivered: stats.delivered,
         datagrams_lost: stats.lost,
     })
+}
+
+/// Samples every driver's timeline (reads the nodes, changes nothing in the run).
+fn sample_all(sim: &Sim, idxs: &[NodeIdx], drivers: &mut [NodeDriver], last: bool) {
+    let t = sim.elapsed();
+    for (driver, &idx) in drivers.iter_mut().zip(idxs) {
+        if let Some(node) = sim.node(idx) {
+            driver.sample(node, t, last);
+        }
+    }
 }
 
 /// Hands every collected event to its node's driver (which may cause more events).

@@ -26,8 +26,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
 
+use super::workload::html::{self, PageInput};
 use super::workload::{DialTarget, NodeDriver, Report, WorkloadArgs};
-use super::CliError;
+use super::{jsonl, CliError};
 use progress::{LiveBoard, Progress};
 
 /// Most nodes (each is a thread with its own socket).
@@ -68,6 +69,7 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         seed,
         0,
     )?;
+    let mut report_file = args.workload.open_report()?;
     init_logging();
     let agent = format!("leanp2p/{}", env!("CARGO_PKG_VERSION"));
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -174,6 +176,27 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     // sync counts as a failed sync).
     let code = if report.success() { 0 } else { EXIT_MISSED };
     let wall_s = elapsed.as_secs_f64();
+    if let Some(file) = report_file.as_mut() {
+        let input = PageInput {
+            command: "devnet",
+            description: format!(
+                "{} nodes{} on 127.0.0.1 (one reactor thread each), {} slots of {} ms, blocks {} B, attestations {} B, seed {}{}",
+                workload.initial_nodes,
+                if workload.joiner().is_some() { " + 1 late joiner" } else { "" },
+                workload.slots,
+                workload.slot.as_millis(),
+                workload.block_size,
+                workload.attestation_size,
+                seed,
+                if interrupted { " (interrupted)" } else { "" },
+            ),
+            workload: &workload,
+            drivers: &drivers,
+            report: &report,
+            run_secs: wall_s,
+        };
+        html::write(file, &input).map_err(|e| CliError::BadFlag(format!("--report: {e}")))?;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = if args.workload.json {
         let mut extra = Map::new();
@@ -183,13 +206,11 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         extra.insert("exit_code".into(), json!(code));
         extra.insert("io".into(), io.to_json());
         let fields = report.summary_json(&workload, wall_s, extra);
-        let mut line = Map::new();
-        line.insert("event".into(), json!("summary"));
-        line.insert("t_ms".into(), json!(elapsed.as_millis() as u64));
-        if let Value::Object(fields) = fields {
-            line.extend(fields);
-        }
-        writeln!(stdout, "{}", Value::Object(line))
+        writeln!(
+            stdout,
+            "{}",
+            jsonl::render("summary", jsonl::millis(elapsed), fields)
+        )
     } else {
         writeln!(
             stdout,

@@ -50,12 +50,16 @@ impl NodeThread {
                 driver.handle_event(node, now, now.saturating_duration_since(start), event);
                 ControlFlow::Continue(())
             });
+            let t = Instant::now().saturating_duration_since(start);
+            driver.sample(reactor.node(), t, false);
             self.publish_live(&mut driver);
             if let Err(e) = result {
                 tracing::error!(node = driver.index(), %e, "reactor failed");
                 break;
             }
         }
+        let t = Instant::now().saturating_duration_since(start);
+        driver.sample(reactor.node(), t, true);
         self.close(&mut reactor, &mut driver);
         (driver, reactor.io_stats())
     }

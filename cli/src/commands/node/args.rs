@@ -80,7 +80,7 @@ pub(crate) struct NodeArgs {
     /// Hard limit on the run time, in seconds.
     #[arg(long, value_name = "S")]
     run_secs: Option<f64>,
-    /// Messages to publish.
+    /// Messages to publish (0 = none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     publish_count: u64,
     /// Size of each published payload before encoding (at least 16).
@@ -92,13 +92,13 @@ pub(crate) struct NodeArgs {
     /// Topic to publish on (full or short form; default: the first subscribed topic).
     #[arg(long, value_name = "T")]
     publish_topic: Option<String>,
-    /// Wait until the publish topic has this many mesh peers.
+    /// Wait until the publish topic has this many mesh or direct peers (0 = no wait).
     #[arg(long, value_name = "N", default_value_t = 1)]
     publish_min_peers: usize,
     /// Longest wait for --publish-min-peers before publishing anyway.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     publish_wait_max_ms: u64,
-    /// Distinct gossip messages to receive; missing them gives exit code 3.
+    /// Gossip messages to receive; fewer gives exit code 3 (0 = no expectation).
     #[arg(long, value_name = "N")]
     expect_messages: Option<u64>,
     /// Exit (after --linger-ms) once publishing and --expect-messages are done.
@@ -113,8 +113,8 @@ pub(crate) struct NodeArgs {
     /// Send a status request to every peer once connected.
     #[arg(long)]
     request_status_to_all: bool,
-    /// Send every peer one blocks_by_root request for N roots (1..=1024).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Send every peer one blocks_by_root request for N roots (0..=1024; 0 = no request).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1024))]
     request_blocks: Option<u32>,
     /// Block size announced in the requested roots (for --request-blocks).
     #[arg(long, value_name = "BYTES", default_value_t = 1024)]
@@ -180,9 +180,7 @@ impl NodeArgs {
             .map(|text| parse_bootnode(text))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(path) = &self.bootnodes {
-            for entry in read_bootnodes_file(path)? {
-                bootnodes.push(parse_bootnode(&entry)?);
-            }
+            bootnodes.extend(usable_bootnodes(path, read_bootnodes_file(path)?)?);
         }
         let dial = self
             .dial
@@ -262,12 +260,13 @@ impl NodeArgs {
             metrics_addr: self.metrics_addr,
             run_for,
             publish,
-            expect_messages: self.expect_messages,
+            expect_messages: self.expect_messages.filter(|&n| n > 0),
             exit_when_done: self.exit_when_done,
             linger: Duration::from_millis(self.linger_ms),
             quiet_gossip: self.quiet_gossip,
             request_status_to_all: self.request_status_to_all,
-            request_blocks: self.request_blocks,
+            // Every count flag takes 0 as "none" (harnesses pass `--request-blocks 0`).
+            request_blocks: self.request_blocks.filter(|&n| n > 0),
             block_size: self.block_size,
             serve_block_size: self.serve_block_size,
         })
@@ -290,6 +289,36 @@ fn parse_listen(text: &str) -> Result<SocketAddr, CliError> {
             "--listen {text}: no /p2p part allowed"
         ))),
         Err(e) => Err(CliError::BadFlag(format!("--listen {text}: {e}"))),
+    }
+}
+
+/// The usable entries of a `nodes.yaml`: an entry without a usable QUIC address
+/// (leanSpec's sample ENRs carry only `udp`) is skipped with a warning on stderr; an
+/// error only when the file lists entries and none is usable.
+fn usable_bootnodes(
+    path: &std::path::Path,
+    entries: Vec<String>,
+) -> Result<Vec<Multiaddr>, CliError> {
+    let mut usable = Vec::new();
+    let mut last_error = None;
+    for entry in &entries {
+        match parse_bootnode(entry) {
+            Ok(addr) => usable.push(addr),
+            Err(e) => {
+                eprintln!(
+                    "leanp2p: warning: --bootnodes {}: skipping {e}",
+                    path.display()
+                );
+                last_error = Some(e);
+            }
+        }
+    }
+    match last_error {
+        Some(e) if usable.is_empty() => Err(CliError::BadFlag(format!(
+            "--bootnodes {}: no usable entry ({e})",
+            path.display()
+        ))),
+        _ => Ok(usable),
     }
 }
 
@@ -341,6 +370,58 @@ mod tests {
         );
         assert_eq!(expand_topic("/x/y", "n").unwrap().as_str(), "/x/y");
         assert!(expand_topic("blocks", "n").is_err());
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    fn plan(args: &[&str]) -> Result<NodePlan, String> {
+        use clap::Parser;
+        let cmd = Cmd::try_parse_from(["node"].iter().chain(args)).map_err(|e| e.to_string())?;
+        cmd.node.resolve().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_count_flag_accepts_zero_as_none() {
+        let zeros = plan(&[
+            "--request-blocks",
+            "0",
+            "--publish-count",
+            "0",
+            "--expect-messages",
+            "0",
+            "--publish-interval-ms",
+            "0",
+            "--linger-ms",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(zeros.request_blocks, None);
+        assert!(zeros.publish.is_none());
+        assert_eq!(zeros.expect_messages, None);
+        assert_eq!(zeros.linger, Duration::ZERO);
+        let no_wait = plan(&["--publish-count", "1", "--publish-min-peers", "0"]).unwrap();
+        assert_eq!(no_wait.publish.unwrap().min_peers, 0);
+        let most = plan(&["--request-blocks", "1024"]).unwrap();
+        assert_eq!(most.request_blocks, Some(1024));
+        assert!(plan(&["--request-blocks", "1025"]).is_err());
+    }
+
+    #[test]
+    fn unusable_nodes_yaml_entries_are_skipped_unless_none_is_usable() {
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let peer = Keypair::generate(&mut rng).peer_id();
+        let good = format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{peer}");
+        let bad = "enr:-not-a-record".to_string();
+        let path = std::path::Path::new("nodes.yaml");
+        let usable = usable_bootnodes(path, vec![bad.clone(), good]).unwrap();
+        assert_eq!(usable.len(), 1);
+        assert!(usable_bootnodes(path, vec![bad]).is_err());
+        assert!(usable_bootnodes(path, Vec::new()).unwrap().is_empty());
     }
 
     #[test]

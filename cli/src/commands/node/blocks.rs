@@ -48,6 +48,7 @@ pub(crate) fn request(session: &mut Session, node: &mut Node, now: Instant, peer
                 id,
                 BlockRequest {
                     peer,
+                    sent: now,
                     roots,
                     chunks: 0,
                     bytes: 0,
@@ -87,6 +88,12 @@ pub(crate) fn on_chunk(request: &mut BlockRequest, payload: &[u8]) {
 pub(crate) fn on_end(session: &mut Session, request: BlockRequest, error: Option<String>) {
     let complete = request.chunks as usize == request.roots.len() && request.mismatched == 0;
     let ok = error.is_none() && complete;
+    let protocol = lean::BLOCKS_BY_ROOT;
+    session.metrics.request(
+        protocol.as_str(),
+        ok,
+        Instant::now().saturating_duration_since(request.sent),
+    );
     let c = &mut session.counters;
     c.blocks_chunks_received += u64::from(request.chunks);
     c.blocks_bytes_received += request.bytes;
@@ -97,7 +104,7 @@ pub(crate) fn on_end(session: &mut Session, request: BlockRequest, error: Option
         c.blocks_requests_failed += 1;
     }
     let mut fields = json!({
-        "protocol": lean::BLOCKS_BY_ROOT.as_str(),
+        "protocol": protocol.as_str(),
         "peer": request.peer.to_string(),
         "ok": ok,
         "chunks": request.chunks,

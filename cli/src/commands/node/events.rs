@@ -70,11 +70,16 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
             topic,
             data,
         } => {
+            // Decode and read the payload header, then accept: the validation latency
+            // is the time from the event to the verdict.
+            on_gossip(session, &id, propagation_source, topic.as_str(), &data);
             if let Err(e) = node.report_validation(now, &id, propagation_source, Validation::Accept)
             {
                 tracing::debug!(%e, "report_validation");
             }
-            on_gossip(session, &id, propagation_source, topic.as_str(), &data);
+            session
+                .metrics
+                .gossip_validation(topic.as_str(), Instant::now().saturating_duration_since(now));
         }
         NodeEvent::Subscribed { peer, topic } => session.out.emit(
             "subscribed",
@@ -93,10 +98,13 @@ pub(crate) fn on_event(session: &mut Session, node: &mut Node, now: Instant, eve
                 "protocols": info.protocols,
             }),
         ),
-        NodeEvent::PingSuccess { peer, rtt, .. } => session.out.emit(
-            "ping",
-            json!({ "peer": peer.to_string(), "rtt_ms": rtt.as_secs_f64() * 1000.0 }),
-        ),
+        NodeEvent::PingSuccess { peer, rtt, .. } => {
+            session.metrics.ping(rtt);
+            session.out.emit(
+                "ping",
+                json!({ "peer": peer.to_string(), "rtt_ms": rtt.as_secs_f64() * 1000.0 }),
+            );
+        }
         NodeEvent::PingFailed { peer, error, .. } => {
             tracing::debug!(%peer, ?error, "ping failed");
         }
@@ -188,6 +196,8 @@ fn on_served(session: &mut Session, served: Option<Served>) {
 }
 
 fn emit_response(session: &mut Session, pending: &PendingRequest, ok: bool, error: Option<String>) {
+    let took = Instant::now().saturating_duration_since(pending.sent);
+    session.metrics.request(lean::STATUS.as_str(), ok, took);
     let mut fields = json!({
         "protocol": lean::STATUS.as_str(),
         "peer": pending.peer.to_string(),
@@ -209,6 +219,7 @@ fn request_status(session: &mut Session, node: &mut Node, now: Instant, peer: Pe
                 request,
                 PendingRequest {
                     peer,
+                    sent: now,
                     chunks: 0,
                     bytes: 0,
                 },
@@ -247,6 +258,7 @@ fn on_gossip(
     let latency = header.and_then(|(sent, _)| payload::latency_ms(sent, payload::unix_micros()));
     if let Some(ms) = latency {
         session.counters.latency.record(ms);
+        session.metrics.gossip_propagation(topic, ms);
     }
     if !session.quiet_gossip {
         session.out.emit(

@@ -8,7 +8,8 @@
 //!   status, blocks_by_range, blocks_by_root with `--serve-block-size` synthetic blocks —
 //!   by the workload's one server, `workload::serve`, and payloads follow the one format
 //!   of `workload::payload`);
-//! * `metrics`: `--metrics-addr` (Prometheus text at `/metrics`);
+//! * `metrics`: `--metrics-addr` (OpenMetrics text at `/metrics`: `prometheus-client`
+//!   series and histograms, served by `tiny_http`);
 //! * `publisher`: the `--publish-*` load generator thread;
 //! * `bootnodes`, `output`, `session`, `summary`: helpers.
 

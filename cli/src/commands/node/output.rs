@@ -1,5 +1,6 @@
 //! Event output: one JSON object per line on stdout (`--json`), or `tracing` logs on
-//! stderr. Every JSON line carries `"event"` and `"t_ms"` (ms since start).
+//! stderr. Every JSON line starts with `"event"` and `"t_ms"` (ms since start; see
+//! `commands::jsonl`).
 //!
 //! JSON lines are written by a thread of their own through a bounded queue
 //! ([`MAX_QUEUED_LINES`]), so a reader that stops reading stdout never blocks the
@@ -12,7 +13,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::commands::jsonl;
 
 /// JSON lines queued for the stdout writer at most.
 pub(crate) const MAX_QUEUED_LINES: usize = 4096;
@@ -58,7 +61,7 @@ impl Output {
     /// Emits `event` with the fields of `fields` (a JSON object; other values are put
     /// under `"value"`). Never blocks.
     pub(crate) fn emit(&mut self, event: &str, fields: Value) {
-        let t_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let t_ms = jsonl::millis(self.start.elapsed());
         if !self.json {
             tracing::info!(target: "leanp2p::node", "{event} {fields}");
             return;
@@ -66,19 +69,7 @@ impl Output {
         let Some(writer) = &self.writer else {
             return;
         };
-        let mut line = Map::new();
-        line.insert("event".into(), Value::from(event));
-        line.insert("t_ms".into(), Value::from(t_ms));
-        match fields {
-            Value::Object(map) => line.extend(map),
-            Value::Null => {}
-            other => {
-                line.insert("value".into(), other);
-            }
-        }
-        let Ok(mut bytes) = serde_json::to_vec(&Value::Object(line)) else {
-            return;
-        };
+        let mut bytes = jsonl::render(event, t_ms, fields).into_bytes();
         bytes.push(b'\n');
         match writer.lines.try_send(bytes) {
             Ok(()) => {}

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::super::CliError;
 use super::args::{MsgIdKind, NodeArgs};
+use super::metrics::Metrics;
 use super::output::Output;
 use super::session::{lock, Session, Shared};
 use super::summary::{summary_fields, Counters};
@@ -84,8 +85,10 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         let _ = signal_handle.shutdown();
     })
     .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
+    let metrics = Metrics::new();
+    let recorder = metrics.recorder();
     if let Some(addr) = plan.metrics_addr {
-        let local = super::metrics::start(addr, reactor.handle())
+        let local = super::metrics::server::start(addr, metrics, reactor.handle())
             .map_err(|e| CliError::Node(format!("--metrics-addr {addr}: {e}")))?;
         out.emit(
             "metrics",
@@ -145,6 +148,7 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     let shared: Shared = Arc::new(Mutex::new(Session {
         out,
         counters: Counters::default(),
+        metrics: recorder,
         encoding: plan.encoding,
         quiet_gossip: plan.quiet_gossip,
         request_status_to_all: plan.request_status_to_all,

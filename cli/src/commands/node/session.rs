@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use leanp2p_host::{PeerId, RequestId};
 use leanp2p_mio::ReactorHandle;
 use serde_json::json;
 
 use super::args::GossipEncoding;
+use super::metrics::Recorder;
 use super::output::Output;
 use super::summary::Counters;
 use crate::commands::workload::serve::BlockServer;
@@ -29,6 +30,8 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, Session> {
 #[derive(Debug)]
 pub(crate) struct PendingRequest {
     pub peer: PeerId,
+    /// When it was sent (the req/resp latency histogram).
+    pub sent: Instant,
     pub chunks: u32,
     pub bytes: u64,
 }
@@ -37,6 +40,8 @@ pub(crate) struct PendingRequest {
 #[derive(Debug)]
 pub(crate) struct BlockRequest {
     pub peer: PeerId,
+    /// When it was sent (the req/resp latency histogram).
+    pub sent: Instant,
     /// The roots asked for, in order (chunk `i` must start with `roots[i]`).
     pub roots: Vec<leanp2p_reqresp::lean::Root>,
     pub chunks: u32,
@@ -49,6 +54,8 @@ pub(crate) struct BlockRequest {
 pub(crate) struct Session {
     pub out: Output,
     pub counters: Counters,
+    /// The latency histograms (`--metrics-addr` serves them).
+    pub metrics: Recorder,
     pub encoding: GossipEncoding,
     pub quiet_gossip: bool,
     pub request_status_to_all: bool,

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::report;
 use super::sink::{fresh_seed, StreamIo};
 use super::{node_config, Direction, Plan};
-use crate::commands::CliError;
+use crate::commands::{jsonl, CliError};
 use leanp2p_mio::{IoStats, Reactor, ReactorConfig};
 use leanp2p_perf::{PerfClient, PerfEvent, PerfLimits, PerfRequestId, PerfServer, PROTOCOL};
 
@@ -312,7 +312,7 @@ fn finish_report(
     // The side that sent most data owns the interesting cwnd.
     let sender = usize::from(plan.direction == Direction::Download);
     report::path_fields(&mut out, paths, sender);
-    report::print(out);
+    report::print(out, wall_start);
     if ok {
         0
     } else {
@@ -444,10 +444,9 @@ pub(crate) fn serve(plan: &Plan, listen: SocketAddr) -> Result<u8, CliError> {
     }
     for local in reactor.local_addrs() {
         let addr = Multiaddr::quic_v1(local, Some(peer));
-        println!(
-            "{}",
-            json!({ "event": "listening", "addr": addr.to_string(), "peer_id": peer.to_string() })
-        );
+        let fields = json!({ "addr": addr.to_string(), "peer_id": peer.to_string() });
+        let t_ms = jsonl::millis(wall_start.elapsed());
+        println!("{}", jsonl::render("listening", t_ms, fields));
     }
     let driver = std::cell::RefCell::new(ServerDriver::new());
     reactor
@@ -478,6 +477,6 @@ pub(crate) fn serve(plan: &Plan, listen: SocketAddr) -> Result<u8, CliError> {
     out.insert("downloaded".into(), json!(stats.bytes_sent));
     out.insert("signalled".into(), json!(stop.load(Ordering::SeqCst)));
     report::io_fields(&mut out, &[reactor.io_stats()], plan.gso_segments);
-    report::print(out);
+    report::print(out, wall_start);
     Ok(0)
 }

@@ -305,6 +305,6 @@ pub(crate) fn run(plan: &Plan) -> Result<u8, CliError> {
         &[("publisher", pub_path), ("receiver", recv_path)],
         0,
     );
-    report::print(out);
+    report::print(out, wall_start);
     Ok(if ok { 0 } else { 3 })
 }

@@ -14,7 +14,7 @@
 //!   SIGINT/SIGTERM (first line: `{"event":"listening","addr":…}`).
 //! * `--peer MULTIADDR`: the bulk client against any libp2p perf server.
 //!
-//! Output: one JSON object on stdout (`workload`, `bytes`, `elapsed_s`, `mb_per_s`,
+//! Output: one JSON line on stdout (`"event":"result"`, `t_ms`, then `workload`, `bytes`, `elapsed_s`, `mb_per_s`,
 //! `msgs_per_s`, `cpu_s`, `max_rss_kib`, path and socket stats). Exit 0 when the workload
 //! completed, 3 when it did not (failure or `--run-secs`), 2 for bad flags.
 

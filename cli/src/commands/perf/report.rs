@@ -1,12 +1,14 @@
 //! The one JSON object `perf` prints: throughput, process CPU and memory, socket and
 //! QUIC path statistics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use leanp2p_quic::ConnectionStats;
 use serde_json::{json, Map, Value};
 
 use leanp2p_mio::IoStats;
+
+use crate::commands::jsonl;
 
 /// Process CPU (user, system seconds) and peak RSS (KiB), from `getrusage`.
 pub(crate) fn resource_usage() -> (f64, f64, i64) {
@@ -173,7 +175,15 @@ pub(crate) fn path_fields(
     out.insert("path".into(), Value::Object(by_role));
 }
 
-/// Prints the object as one line on stdout.
-pub(crate) fn print(out: Map<String, Value>) {
-    println!("{}", Value::Object(out));
+/// Prints the object as one JSON line on stdout: `"event":"result"`, `t_ms` (since
+/// `started`), then the fields.
+pub(crate) fn print(out: Map<String, Value>, started: Instant) {
+    println!(
+        "{}",
+        jsonl::render(
+            "result",
+            jsonl::millis(started.elapsed()),
+            Value::Object(out)
+        )
+    );
 }

@@ -1,5 +1,7 @@
 //! The workload flags shared by `devnet` and `sim`, and their validation.
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -42,9 +44,25 @@ pub(crate) struct WorkloadArgs {
     /// Print one JSON `summary` line on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write one self-contained HTML page with SVG charts of the run (propagation
+    /// CDF per kind, delivery per node, bytes in/out and connections over time, the late
+    /// joiner's sync) and their data as JSON.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 impl WorkloadArgs {
+    /// Creates the `--report` file before the run, so a bad path fails at once (exit 2).
+    pub(crate) fn open_report(&self) -> Result<Option<File>, CliError> {
+        self.report
+            .as_ref()
+            .map(|path| {
+                File::create(path)
+                    .map_err(|e| CliError::BadFlag(format!("--report {}: {e}", path.display())))
+            })
+            .transpose()
+    }
+
     /// Checks the flags and builds the plan for `nodes` initial nodes over `total`.
     pub(crate) fn workload(
         &self,

@@ -23,6 +23,7 @@ use super::schedule::{Publication, Workload};
 use super::serve::BlockServer;
 use super::store::{BlockStore, Insert};
 use super::sync::SyncState;
+use super::timeline::Timeline;
 
 /// A peer a node keeps a connection to (dialled and redialled as a known peer).
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +106,8 @@ pub(crate) struct NodeDriver {
     /// Connected peers at our last publication (before the end of the run, when the
     /// harness closes connections).
     peers_at_last_publish: usize,
+    /// Bytes, connections and blocks over time (the `--report` page).
+    timeline: Timeline,
 }
 
 impl NodeDriver {
@@ -134,7 +137,23 @@ impl NodeDriver {
             fresh_latencies: Vec::new(),
             delivered: 0,
             peers_at_last_publish: 0,
+            timeline: Timeline::default(),
         }
+    }
+
+    /// Samples the node's timeline at run time `t` once it has started. The harness
+    /// calls this often (a point is kept per [`Timeline::interval`]); `last` forces the
+    /// final point.
+    pub(crate) fn sample(&mut self, node: &Node, t: Duration, last: bool) {
+        if self.started {
+            let end = self.workload.end();
+            self.timeline.sample(node, self.store.len(), t, end, last);
+        }
+    }
+
+    /// The sampled timeline.
+    pub(crate) fn timeline(&self) -> &Timeline {
+        &self.timeline
     }
 
     /// The node's index in the run.

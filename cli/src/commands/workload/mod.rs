@@ -12,18 +12,25 @@
 //! * `serve`: the one status / blocks_by_range / blocks_by_root server, over the store
 //!   (devnet, sim) or synthetic blocks (`leanp2p node --serve-block-size`);
 //! * `sync`: status on connect and the late joiner's sync;
-//! * `report`: delivery, percentiles, the JSON `summary` and the human table.
+//! * `report`: delivery, percentiles, the JSON `summary` and the human table;
+//! * `timeline`: bytes, connections and blocks per node over time (sampled by the
+//!   harness);
+//! * `html` and `charts`: the `--report FILE.html` page (SVG charts by `plotters`).
 
 mod args;
+mod charts;
 mod driver;
+pub(crate) mod html;
 pub(crate) mod payload;
 mod report;
 mod schedule;
 pub(crate) mod serve;
 mod store;
 mod sync;
+mod timeline;
 
 pub(crate) use args::WorkloadArgs;
 pub(crate) use driver::{DialTarget, NodeDriver};
 pub(crate) use report::{Percentiles, Report};
 pub(crate) use schedule::Workload;
+pub(crate) use timeline::Timeline;

@@ -115,7 +115,7 @@ impl NodeDriver {
         }
     }
 
-    /// Answers an inbound request from the store (the one server, [`BlockServer`]).
+    /// Answers an inbound request from the store (the one server, [`super::serve::BlockServer`]).
     pub(super) fn serve(
         &mut self,
         node: &mut Node,
