@@ -207,7 +207,8 @@ pub(crate) fn simulate(
     let n = workload.total_nodes();
     let mut idxs = Vec::with_capacity(n);
     for _ in 0..n {
-        let idx = sim.add_node(lean::config(&agent)).map_err(|e| fail(&e))?;
+        let config = lean::config_for_network(&agent, &workload.network, 1);
+        let idx = sim.add_node(config).map_err(|e| fail(&e))?;
         // The driver validates (the same code as on the devnet).
         sim.set_auto_validate(idx, false);
         idxs.push(idx);

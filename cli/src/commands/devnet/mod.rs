@@ -78,7 +78,8 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     let mut targets = Vec::with_capacity(total);
     let mut peer_ids = Vec::with_capacity(total);
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let mut config = lean::config(&agent);
+    // Peer scoring with the lean topic weights of this network.
+    let mut config = lean::config_for_network(&agent, &workload.network, 1);
     // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
     config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
     for _ in 0..total {

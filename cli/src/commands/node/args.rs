@@ -129,6 +129,8 @@ pub(crate) struct NodeArgs {
 #[derive(Debug)]
 pub(crate) struct NodePlan {
     pub key: Keypair,
+    /// Topic network segment (scoring uses its lean topic weights).
+    pub network: String,
     pub listen: Vec<SocketAddr>,
     pub bootnodes: Vec<Multiaddr>,
     pub dial: Vec<Multiaddr>,
@@ -248,6 +250,7 @@ impl NodeArgs {
             None
         };
         Ok(NodePlan {
+            network: self.network.clone(),
             key,
             listen,
             bootnodes,
