@@ -102,10 +102,17 @@ pub enum PublishError {
         /// Applicable limit.
         max: usize,
     },
-    /// Every selected peer's priority lane was full; the message is cached (and will be
-    /// gossiped) but was sent to nobody right now.
-    #[error("all peer queues are full")]
-    QueueFull,
+    /// No peer the message was chosen for has room in its priority budget
+    /// ([`crate::Limits::max_priority_queue_bytes`] / `_frames`): nothing was queued, the
+    /// message is not marked seen, and it is handed back. Publish it again after
+    /// [`crate::Event::PublishReady`].
+    #[error("{} peer(s) cannot take the message now; publish it again after PublishReady", congested.len())]
+    Backpressure {
+        /// The message payload, as passed to `publish`.
+        data: bytes::Bytes,
+        /// The chosen peers without room.
+        congested: Vec<leanp2p_identity::PeerId>,
+    },
     /// The topic string is empty or longer than `max_topic_len`.
     #[error("invalid topic")]
     InvalidTopic,

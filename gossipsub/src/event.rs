@@ -69,4 +69,8 @@ pub enum Event {
         /// The direct peer.
         peer: PeerId,
     },
+    /// A peer that made [`crate::Gossipsub::publish`] return
+    /// [`crate::PublishError::Backpressure`] has drained below half its priority budget
+    /// (or left): publish again (once per refusal).
+    PublishReady,
 }

@@ -190,6 +190,18 @@ impl PeerQueue {
         }
     }
 
+    /// Whether [`PeerQueue::push_priority`] would take a frame now.
+    pub(crate) fn priority_has_room(&self, limits: &Limits) -> bool {
+        self.priority.len() < limits.max_priority_queue_frames
+            && self.held_bytes() < limits.max_priority_queue_bytes
+    }
+
+    /// Whether the peer drained below half its priority budget (publishing may resume).
+    pub(crate) fn priority_recovered(&self, limits: &Limits) -> bool {
+        self.priority.len() <= limits.max_priority_queue_frames / 2
+            && self.held_bytes() <= limits.max_priority_queue_bytes / 2
+    }
+
     pub(crate) fn push_priority(&mut self, frame: Bytes, limits: &Limits) -> Pushed {
         if self.priority.len() >= limits.max_priority_queue_frames
             || self.held_bytes() >= limits.max_priority_queue_bytes

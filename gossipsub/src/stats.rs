@@ -79,6 +79,8 @@ pub struct Counters {
     pub messages_forwarded: u64,
     /// Own messages published.
     pub messages_published: u64,
+    /// `publish` calls refused with [`crate::PublishError::Backpressure`].
+    pub publishes_backpressured: u64,
     /// Message sends skipped because the peer sent IDONTWANT.
     pub idontwant_suppressed: u64,
     /// IDONTWANT ids sent.

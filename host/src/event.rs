@@ -283,6 +283,10 @@ pub enum NodeEvent {
         /// The stream.
         stream: AppStream,
     },
+    /// A peer that made [`crate::Node::publish`] return
+    /// [`leanp2p_gossipsub::PublishError::Backpressure`] has drained below half its
+    /// budget (or left): publish the handed-back message again.
+    PublishReady,
     /// A ping failed (the connection is kept; QUIC has its own liveness).
     PingFailed {
         /// The peer.

@@ -44,8 +44,11 @@ pub struct Limits {
     ///   [`crate::Counters::gossip_forwards_dropped`] (the peer may still get the
     ///   message from its other mesh peers);
     /// * control and our own publishes (the priority lane) may use
-    ///   [`Limits::gossip_priority_reserve`] more; beyond, they are dropped and counted
-    ///   in [`crate::Counters::gossip_priority_dropped`] (never silently);
+    ///   [`Limits::gossip_priority_reserve`] more; beyond, control still goes out, our
+    ///   publishes skip that peer (counted in
+    ///   [`crate::Counters::gossip_priority_dropped`]), and when no chosen peer has room
+    ///   [`crate::Node::publish`] refuses with `PublishError::Backpressure` (the message
+    ///   handed back, [`crate::NodeEvent::PublishReady`] when to retry);
     /// * the first drop of an episode emits [`crate::NodeEvent::SlowPeer`]; the episode
     ///   ends when the peer's buffered bytes fall below half this budget. A peer whose
     ///   episode lasts [`Limits::slow_peer_disconnect`] is disconnected

@@ -209,3 +209,85 @@ fn slow_peer_over_a_tight_budget_is_bounded_then_disconnected() {
         "the slow links were not slow"
     );
 }
+
+#[test]
+fn publishing_faster_than_the_link_loses_nothing_silently_and_keeps_order() {
+    use leanp2p_host::PublishError;
+    use leanp2p_sim::SimError;
+    // A thin link (256 KB/s) and a small priority budget: the application offers
+    // 60 × 64 KiB at once, far faster than the link drains.
+    let mut sim = Sim::new(41);
+    let small_budget = |mut config: Config| {
+        config.limits.gossip_peer_buffer = 256 * 1024;
+        config.limits.gossip_send_high_water = 128 * 1024;
+        config.limits.gossip_priority_reserve = 256 * 1024;
+        // QUIC's own send buffer would otherwise swallow the whole burst.
+        config.quic.send_window(256 * 1024);
+        config
+    };
+    let nodes: Vec<NodeIdx> = (0..2)
+        .map(|_| sim.add_node(small_budget(Config::default())).unwrap())
+        .collect();
+    sim.link(
+        nodes[0],
+        nodes[1],
+        LinkConfig {
+            bandwidth_bytes_per_sec: Some(256_000),
+            ..LinkConfig::default()
+        },
+    );
+    connect(&mut sim, &[(nodes[0], nodes[1])]);
+    let topic = TopicHash::new("/leanconsensus/sim/block/ssz_snappy");
+    subscribe_all(&mut sim, &nodes, &topic);
+
+    let mut accepted = Vec::new();
+    let mut refusals = 0;
+    for i in 0..60 {
+        let mut data = payload(i, 64 * 1024);
+        loop {
+            match sim.publish(nodes[0], &topic, data) {
+                Ok(_) => break,
+                Err(SimError::Publish(PublishError::Backpressure { data: back, .. })) => {
+                    // Handed back: wait for PublishReady, then offer the same bytes.
+                    refusals += 1;
+                    data = back;
+                    let seen = ready_events(&sim, nodes[0]);
+                    assert!(sim
+                        .run_until_condition(Duration::from_secs(30), |sim| {
+                            ready_events(sim, nodes[0]) > seen
+                        })
+                        .unwrap());
+                }
+                Err(e) => panic!("publish {i}: {e}"),
+            }
+        }
+        accepted.push(payload(i, 64 * 1024));
+    }
+    assert!(refusals > 0, "the link was not thin enough to push back");
+    let dropped = sim
+        .node(nodes[0])
+        .unwrap()
+        .stats()
+        .counters
+        .gossip_priority_dropped;
+    assert_eq!(dropped, 0);
+    assert!(sim
+        .run_until_condition(Duration::from_secs(60), |sim| received(
+            sim, nodes[1], &topic
+        )
+        .len()
+            == accepted.len())
+        .unwrap());
+    assert_eq!(
+        received(&sim, nodes[1], &topic),
+        accepted,
+        "all of it, in order"
+    );
+}
+
+fn ready_events(sim: &Sim, idx: NodeIdx) -> usize {
+    sim.events(idx)
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::PublishReady))
+        .count()
+}

@@ -23,7 +23,8 @@ since start), then the fields in this order:
   error            where, error, and peer / addr / topic / seq when known
   done             linger_ms
   summary          peer_id, exit_code, connections_established, connections_closed,
-                   published, publish_errors, gossip_received, gossip_received_bytes,
+                   published, publish_errors, publish_backpressured, gossip_received,
+                   gossip_received_bytes,
                    latency_ms {n,min,p50,p90,p99,max} or null, recv_mb_per_s, cpu_user_s,
                    cpu_sys_s, max_rss_kib, elapsed_s, rpc {status_ok, status_failed,
                    status_served, blocks_requests_ok, blocks_requests_failed,

@@ -341,7 +341,12 @@ impl Gossipsub {
 
     /// Publishes `data` on `topic`. The message goes out on the priority lane to every
     /// subscribed peer above the publish threshold (flood publish) or to the mesh /
-    /// fanout, plus direct peers.
+    /// fanout, plus direct peers. If none of them has room in its priority budget, the
+    /// message goes nowhere: [`PublishError::Backpressure`] hands `data` back and
+    /// [`Event::PublishReady`] says when to try again. If some have room, they get it;
+    /// the others are slow peers — counted in `dropped_priority` and reported once per
+    /// overflow episode with [`Event::SlowPeer`] (the message stays in the cache for
+    /// their IWANTs, and mesh peers forward it to them).
     pub fn publish(
         &mut self,
         now: Instant,
@@ -359,7 +364,7 @@ impl Gossipsub {
                 max,
             });
         }
-        let message = self.build_message(topic, data);
+        let mut message = self.build_message(topic, data);
         let frame = encode_message_frame(&message);
         let max_frame = self.config.limits.max_transmit_size;
         if frame.len() > max_frame + 10 {
@@ -376,19 +381,37 @@ impl Gossipsub {
         if targets.is_empty() {
             return Err(PublishError::InsufficientPeers);
         }
+        // If no chosen peer has room, nobody gets it and the caller gets it back.
+        // Otherwise the peers without room are slow ones (their overflow episode is
+        // reported with `SlowPeer` and counted); the others take it. Forwards are
+        // dropped first under overload; our own messages never silently.
+        let limits = &self.config.limits;
+        let congested: Vec<PeerId> = targets
+            .iter()
+            .filter(|p| {
+                self.peers
+                    .get(p)
+                    .is_some_and(|s| !s.queue.priority_has_room(limits))
+            })
+            .copied()
+            .collect();
+        if congested.len() == targets.len() {
+            self.counters.publishes_backpressured += 1;
+            self.publish_blocked.extend(congested.iter().copied());
+            return Err(PublishError::Backpressure {
+                data: message.data.take().unwrap_or_default(),
+                congested,
+            });
+        }
         self.seen.insert(now, id.clone());
         self.mcache.put(&id, topic, frame.clone());
         self.seqno = self.seqno.wrapping_add(1);
-        let mut queued = 0;
         for peer in targets {
-            if self.queue_frame(now, peer, frame.clone(), Lane::Priority) {
-                queued += 1;
-            }
+            // A congested peer's refusal is counted and starts (or continues) its
+            // overflow episode, reported once with `SlowPeer`.
+            self.queue_frame(now, peer, frame.clone(), Lane::Priority);
         }
         self.counters.messages_published += 1;
-        if queued == 0 {
-            return Err(PublishError::QueueFull);
-        }
         Ok(id)
     }
 

@@ -99,6 +99,8 @@ pub struct Gossipsub {
     pub(crate) events: VecDeque<Event>,
     /// Peers with queued output, round-robin order.
     pub(crate) ready: VecDeque<PeerId>,
+    /// Peers that made `publish` refuse with backpressure and have not recovered yet.
+    pub(crate) publish_blocked: BTreeSet<PeerId>,
     pub(crate) ready_set: BTreeSet<PeerId>,
     pub(crate) next_heartbeat: Instant,
     pub(crate) next_decay: Instant,
@@ -166,6 +168,7 @@ impl Gossipsub {
             validation_deadlines: VecDeque::new(),
             events: VecDeque::new(),
             ready: VecDeque::new(),
+            publish_blocked: BTreeSet::new(),
             ready_set: BTreeSet::new(),
             next_decay,
             heartbeat_ticks: 0,
@@ -260,6 +263,7 @@ impl Gossipsub {
         if let Some((score, _)) = &mut self.score {
             score.remove_peer(now, &peer);
         }
+        self.check_publish_ready(&peer);
         self.ready_set.remove(&peer);
         self.ready.retain(|p| *p != peer);
         tracing::debug!(%peer, "gossipsub peer disconnected");
@@ -288,6 +292,24 @@ impl Gossipsub {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.queue.set_unsent(bytes);
             state.queue.settle_episode(&self.config.limits);
+        }
+        self.check_publish_ready(&peer);
+    }
+
+    /// Ends a publish refusal once one of the peers that caused it drained below half
+    /// its priority budget (or left): emits [`Event::PublishReady`].
+    fn check_publish_ready(&mut self, peer: &PeerId) {
+        if !self.publish_blocked.contains(peer) {
+            return;
+        }
+        let recovered = self
+            .peers
+            .get(peer)
+            .is_none_or(|s| s.queue.priority_recovered(&self.config.limits));
+        if recovered {
+            // One peer with room is enough for the next publish to go out.
+            self.publish_blocked.clear();
+            self.push_event(Event::PublishReady);
         }
     }
 
@@ -636,6 +658,7 @@ impl Gossipsub {
                 self.ready_set.insert(peer);
                 self.ready.push_back(peer);
             }
+            self.check_publish_ready(&peer);
             return Some(Outbound {
                 to: peer,
                 frame,
@@ -668,6 +691,7 @@ impl Gossipsub {
         let state = self.peers.get_mut(peer)?;
         let (frame, lane) = state.queue.pop(max)?;
         state.queue.settle_episode(&self.config.limits);
+        self.check_publish_ready(peer);
         Some(Outbound {
             to: *peer,
             frame,

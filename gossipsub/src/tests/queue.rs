@@ -63,25 +63,48 @@ fn overflow_drops_forwards_not_control_and_reports_slow_peer() {
 }
 
 #[test]
-fn own_publish_fails_only_when_every_priority_lane_is_full() {
+fn own_publish_is_handed_back_only_when_no_chosen_peer_has_room() {
     let mut cfg = test_config();
-    cfg.limits.max_priority_queue_frames = 1;
+    cfg.limits.max_priority_queue_frames = 2;
     let mut h = Harness::new(cfg);
     let peers = h.connect(1..=2, true, &[TOPIC]);
     h.drain();
+    // Both streams are blocked: both priority lanes fill up.
     for p in &peers {
         h.gs.handle_peer_blocked(h.now, *p, true);
     }
-    h.gs.publish(h.now, &topic(), Bytes::from_static(b"1"))
-        .unwrap();
-    assert_eq!(
-        h.gs.publish(h.now, &topic(), Bytes::from_static(b"2")),
-        Err(crate::PublishError::QueueFull)
-    );
-    assert_eq!(h.gs.stats().counters.dropped_priority, 2);
+    for k in 0..2u8 {
+        h.gs.publish(h.now, &topic(), Bytes::from(vec![k])).unwrap();
+    }
+    let refused = h.gs.publish(h.now, &topic(), Bytes::from_static(b"third"));
+    let Err(crate::PublishError::Backpressure {
+        data,
+        mut congested,
+    }) = refused
+    else {
+        panic!("{refused:?}");
+    };
+    congested.sort();
+    let mut expected = peers.clone();
+    expected.sort();
+    assert_eq!((data, congested), (Bytes::from_static(b"third"), expected));
+    // Nothing dropped, and it is not marked seen: the same payload can be published again.
+    assert_eq!(h.gs.stats().counters.dropped_priority, 0);
+    assert_eq!(h.gs.stats().counters.publishes_backpressured, 1);
+    assert!(!h.events().contains(&crate::Event::PublishReady));
+    // peers[0] drains: PublishReady; the retry goes to it, and peers[1] (still full)
+    // is a slow peer: counted and reported, not silently skipped.
     h.gs.handle_peer_blocked(h.now, peers[0], false);
-    let sent = h.drain();
-    assert_eq!(messages_to(&sent, peers[0]), 1);
+    assert_eq!(messages_to(&h.drain(), peers[0]), 2);
+    assert!(h.events().contains(&crate::Event::PublishReady));
+    h.gs.publish(h.now, &topic(), Bytes::from_static(b"third"))
+        .unwrap();
+    assert_eq!(messages_to(&h.drain(), peers[0]), 1);
+    assert_eq!(h.gs.stats().counters.dropped_priority, 1);
+    assert!(h
+        .events()
+        .iter()
+        .any(|e| matches!(e, crate::Event::SlowPeer { peer, .. } if *peer == peers[1])));
 }
 
 #[test]

@@ -461,6 +461,7 @@ impl Node {
                 self.node_timers_changed = true;
                 NodeEvent::SlowPeer { peer, dropped }
             }
+            GossipEvent::PublishReady => NodeEvent::PublishReady,
             GossipEvent::DialDirectPeer { peer } => {
                 self.node_timers_changed = true;
                 // Dial it now if we know where it is; otherwise the embedder must.

@@ -636,6 +636,14 @@ impl Node {
     /// connected peer is known to be subscribed to `topic` (with a score above the publish
     /// threshold): after connecting, wait for [`NodeEvent::Subscribed`] for the topic
     /// before the first publish. Being subscribed ourselves is not required.
+    ///
+    /// Never loses a message silently: when every peer chosen for it holds
+    /// [`crate::Limits::gossip_peer_buffer`] + [`crate::Limits::gossip_priority_reserve`]
+    /// unsent, it goes to none and [`PublishError::Backpressure`] hands `data` back —
+    /// publish it again after [`NodeEvent::PublishReady`]. When only some of them do,
+    /// the others get it and those slow peers are counted
+    /// ([`crate::Counters::gossip_priority_dropped`]) and reported once per overflow
+    /// episode ([`NodeEvent::SlowPeer`]; the message stays cached for their IWANTs).
     pub fn publish(
         &mut self,
         now: Instant,
@@ -800,7 +808,7 @@ impl Node {
             NodeEvent::AppStreamData { stream, .. }
             | NodeEvent::AppStreamFinished { stream }
             | NodeEvent::AppStreamReset { stream } => self.conns.get(&stream.conn).map(|c| c.peer),
-            NodeEvent::ResponseWritable { .. } => None,
+            NodeEvent::ResponseWritable { .. } | NodeEvent::PublishReady => None,
         }
     }
 

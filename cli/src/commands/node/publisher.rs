@@ -19,9 +19,65 @@ use crate::commands::workload::payload;
 
 /// How often the mesh size is polled while waiting for `--publish-min-peers`.
 const MESH_POLL: Duration = Duration::from_millis(50);
-/// Publishes queued ahead of the reactor before the publisher waits for it (bounds the
-/// memory of back-to-back publishing).
-const MAX_QUEUED_PUBLISHES: u64 = 32;
+/// How long the publisher waits before retrying a publish the node pushed back on.
+const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
+
+/// What one publish attempt came to.
+enum Attempt {
+    /// Accepted or failed for good (counted either way).
+    Done,
+    /// Refused with `PublishError::Backpressure`: retry the same message.
+    Backpressured,
+}
+
+/// One publish attempt on the reactor's thread: stamps the send time, encodes, publishes
+/// and counts the outcome.
+fn attempt(
+    node: &mut leanp2p_host::Node,
+    topic: &leanp2p_host::TopicHash,
+    encoding: GossipEncoding,
+    mut body: Vec<u8>,
+    seq: u64,
+    shared: &Shared,
+) -> Attempt {
+    let now = Instant::now();
+    payload::stamp(&mut body, payload::unix_micros(), seq);
+    let data = match encoding {
+        GossipEncoding::Raw => Ok(body),
+        GossipEncoding::Snappy => {
+            leanp2p_gossipsub::lean::snappy_compress(&body, lean::MAX_PAYLOAD_SIZE)
+                .map_err(|e| e.to_string())
+        }
+    };
+    let result = data.and_then(|data| {
+        let len = data.len() as u64;
+        match node.publish(now, topic, Bytes::from(data)) {
+            Ok(_) => Ok(Some(len)),
+            Err(leanp2p_host::PublishError::Backpressure { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    let mut session = lock(shared);
+    match result {
+        Ok(Some(len)) => {
+            session.counters.published += 1;
+            session.counters.published_bytes += len;
+            Attempt::Done
+        }
+        Ok(None) => {
+            session.counters.publish_backpressured += 1;
+            Attempt::Backpressured
+        }
+        Err(error) => {
+            session.counters.publish_errors += 1;
+            session.out.emit(
+                "error",
+                json!({ "where": "publish", "seq": seq, "error": error }),
+            );
+            Attempt::Done
+        }
+    }
+}
 
 /// Starts the publisher thread. `stopping` ends it early.
 pub(crate) fn spawn(
@@ -105,42 +161,23 @@ fn publish_all(
         }
         let mut body = vec![0u8; plan.size];
         rng.fill_bytes(&mut body[payload::HEADER_LEN..]);
-        let (topic, shared_in) = (plan.topic.clone(), Arc::clone(shared));
-        let sent = handle.run(move |node, now| {
-            payload::stamp(&mut body, payload::unix_micros(), seq);
-            let data = match encoding {
-                GossipEncoding::Raw => Ok(body),
-                GossipEncoding::Snappy => {
-                    leanp2p_gossipsub::lean::snappy_compress(&body, lean::MAX_PAYLOAD_SIZE)
-                        .map_err(|e| e.to_string())
-                }
-            };
-            let result = data.and_then(|data| {
-                let len = data.len() as u64;
-                node.publish(now, &topic, Bytes::from(data))
-                    .map(|_| len)
-                    .map_err(|e| e.to_string())
+        // Publish, and while the node pushes back (a chosen peer's budget is full),
+        // retry the same message: as fast as backpressure allows, nothing lost.
+        loop {
+            let (topic, shared_in, body) = (plan.topic.clone(), Arc::clone(shared), body.clone());
+            let outcome = ask(handle, move |node| {
+                attempt(node, &topic, encoding, body, seq, &shared_in)
             });
-            let mut session = lock(&shared_in);
-            match result {
-                Ok(len) => {
-                    session.counters.published += 1;
-                    session.counters.published_bytes += len;
-                }
-                Err(error) => {
-                    session.counters.publish_errors += 1;
-                    session.out.emit(
-                        "error",
-                        json!({ "where": "publish", "seq": seq, "error": error }),
-                    );
+            match outcome {
+                None => return,
+                Some(Attempt::Done) => break,
+                Some(Attempt::Backpressured) => {
+                    if stopping.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(BACKPRESSURE_RETRY);
                 }
             }
-        });
-        if sent.is_err() {
-            return;
-        }
-        if (seq + 1) % MAX_QUEUED_PUBLISHES == 0 && ask(handle, |_| ()).is_none() {
-            return;
         }
         if !plan.interval.is_zero() {
             std::thread::sleep(plan.interval);

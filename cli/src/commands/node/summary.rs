@@ -14,6 +14,8 @@ pub(crate) struct Counters {
     pub connections_closed: u64,
     pub published: u64,
     pub publish_errors: u64,
+    /// Publishes the node refused with backpressure (each retried until accepted).
+    pub publish_backpressured: u64,
     pub published_bytes: u64,
     pub gossip_received: u64,
     pub gossip_received_bytes: u64,
@@ -123,6 +125,7 @@ pub(crate) fn summary_fields(
         "connections_closed": counters.connections_closed,
         "published": counters.published,
         "publish_errors": counters.publish_errors,
+        "publish_backpressured": counters.publish_backpressured,
         "gossip_received": counters.gossip_received,
         "gossip_received_bytes": counters.gossip_received_bytes,
         "latency_ms": counters.latency.to_json(),
