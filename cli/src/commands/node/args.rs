@@ -120,7 +120,7 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1024)]
     block_size: usize,
     /// Answer blocks_by_root for any root with a block of this size that starts with the
-    /// root (without it: the size in root bytes 0..4).
+    /// root (without it: the size in root bytes 0..4, at most 1 MiB).
     #[arg(long, value_name = "BYTES")]
     serve_block_size: Option<usize>,
 }

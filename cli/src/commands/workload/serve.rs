@@ -31,6 +31,10 @@ pub(crate) const MAX_SERVED_BYTES_PER_REQUEST: usize = 32 << 20;
 pub(crate) const MAX_BLOCK_SIZE: usize = leanp2p_reqresp::MAX_PAYLOAD_SIZE;
 /// Smallest synthetic block: the root itself.
 pub(crate) const MIN_BLOCK_SIZE: usize = 32;
+/// Largest synthetic block a root's own bytes may ask for (a larger announcement is
+/// clamped): otherwise a 36-byte request root would cost us a 10 MiB block. Bigger
+/// synthetic blocks need `--serve-block-size`.
+pub(crate) const MAX_ANNOUNCED_BLOCK_SIZE: usize = 1 << 20;
 
 /// The root of the `index`th synthetic block of `size` bytes a requester asks for.
 pub(crate) fn synthetic_root(size: usize, index: u32) -> Root {
@@ -40,10 +44,13 @@ pub(crate) fn synthetic_root(size: usize, index: u32) -> Root {
     root
 }
 
-/// The block size a synthetic root announces (root bytes 0..4).
+/// The block size a synthetic root announces (root bytes 0..4), at most
+/// [`MAX_ANNOUNCED_BLOCK_SIZE`].
 fn announced_size(root: &Root) -> usize {
     let announced = u32::from_be_bytes([root[0], root[1], root[2], root[3]]);
-    usize::try_from(announced).unwrap_or(MAX_BLOCK_SIZE)
+    usize::try_from(announced)
+        .unwrap_or(MAX_ANNOUNCED_BLOCK_SIZE)
+        .min(MAX_ANNOUNCED_BLOCK_SIZE)
 }
 
 /// Where served blocks come from.
@@ -382,13 +389,23 @@ mod tests {
     }
 
     #[test]
+    fn a_root_cannot_announce_more_than_a_mebibyte() {
+        let body = root_request(vec![synthetic_root(MAX_BLOCK_SIZE, 0)]);
+        let announced = BlockSource::Synthetic { size: None };
+        let (response, _) = plan(&announced, Protocol::BlocksByRoot, &body).unwrap();
+        assert_eq!(sizes(&response), vec![MAX_ANNOUNCED_BLOCK_SIZE]);
+    }
+
+    #[test]
     fn a_response_stops_at_the_byte_cap() {
         let per_block = MAX_BLOCK_SIZE;
         let fit = MAX_SERVED_BYTES_PER_REQUEST / per_block;
         let roots: Vec<Root> = (0..fit as u32 + 3)
             .map(|i| synthetic_root(per_block, i))
             .collect();
-        let source = BlockSource::Synthetic { size: None };
+        let source = BlockSource::Synthetic {
+            size: Some(per_block),
+        };
         let (response, _) = plan(&source, Protocol::BlocksByRoot, &root_request(roots)).unwrap();
         assert_eq!(response.chunks.len(), fit);
     }
