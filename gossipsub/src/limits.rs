@@ -41,6 +41,10 @@ pub struct Limits {
     /// subscribe/unsubscribe toggle flood then costs O(1) per ignored change. Default
     /// 256 (an honest peer announces all its topics at once, a few dozen for lean).
     pub max_subscription_changes_per_heartbeat: usize,
+    /// Most (topic, peer) PRUNE backoffs kept; a new one beyond it evicts the entry that
+    /// expires first (counted in [`crate::stats::Counters::backoffs_evicted`]). Default
+    /// 10 000.
+    pub max_backoff_entries: usize,
     /// Most peer-exchange entries accepted from one PRUNE. Default 32.
     pub max_px_peers_per_prune: usize,
     /// Most entries in the seen cache; the oldest are evicted first. Default 1 000 000.
@@ -102,6 +106,7 @@ impl Default for Limits {
             max_topic_len: 1_024,
             max_subscriptions_per_peer: 1_024,
             max_subscription_changes_per_heartbeat: 256,
+            max_backoff_entries: 10_000,
             max_px_peers_per_prune: 32,
             max_seen_entries: 1_000_000,
             max_mcache_entries: 100_000,

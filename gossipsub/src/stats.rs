@@ -46,6 +46,9 @@ pub struct Counters {
     /// Subscription changes ignored because the peer went over
     /// [`crate::Limits::max_subscription_changes_per_heartbeat`].
     pub subscription_changes_ignored: u64,
+    /// PRUNE backoffs evicted early because the table held
+    /// [`crate::Limits::max_backoff_entries`].
+    pub backoffs_evicted: u64,
     /// Frames dropped because they exceeded `max_transmit_size`.
     pub frames_too_large: u64,
     /// Frames ignored because the sender was graylisted.

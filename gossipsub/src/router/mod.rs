@@ -145,6 +145,7 @@ impl Gossipsub {
                 .scoring
                 .as_ref()
                 .map_or(Duration::from_secs(1), |s| s.params.decay_interval);
+        let backoffs = Backoffs::new(config.limits.max_backoff_entries);
         Ok(Self {
             mcache: MessageCache::new(
                 config.history_length,
@@ -161,7 +162,7 @@ impl Gossipsub {
             mesh: BTreeMap::new(),
             fanout: BTreeMap::new(),
             fanout_last_pub: BTreeMap::new(),
-            backoffs: Backoffs::default(),
+            backoffs,
             promises: Promises::default(),
             score,
             pending_validation: HashMap::new(),
@@ -596,6 +597,7 @@ impl Gossipsub {
             stats.subscribed_peers = self.topic_peers.get(topic).map_or(0, BTreeSet::len);
         }
         let mut counters = self.counters.clone();
+        counters.backoffs_evicted = self.backoffs.evicted;
         let mut peers = BTreeMap::new();
         let (mut queued_frames, mut queued_bytes) = (0, 0);
         for (peer, state) in &self.peers {
