@@ -91,7 +91,9 @@ pub struct ConnManagerConfig {
     /// Default 0 (off: the node only dials what the application and the known peers
     /// ask for). Lighthouse aims at 100; a small lean devnet wants every node.
     pub target_peers: usize,
-    /// Most entries in the address book; further addresses are ignored. Default 1024.
+    /// Most entries in the address book. Identify-learned addresses may fill at most half;
+    /// when full, a stale candidate (3+ consecutive failures, not connected or dialling)
+    /// is evicted for a new address, else the new one is ignored. Default 1024.
     pub max_address_book: usize,
     /// Most established connections to one peer, both directions together; a further
     /// connection (inbound, or our own dial) is closed right after the handshake with

@@ -9,6 +9,11 @@
 //! verified addresses: a suggested peer with an address in the book is made due at
 //! once.
 //!
+//! The book is bounded ([`crate::ConnManagerConfig::max_address_book`]); identify may
+//! fill at most half of it; when full, the stalest candidate ([`STALE_FAILURES`] or more
+//! consecutive failures, not connected, not being dialled) is evicted for a new address,
+//! else the new one is refused (counted in [`crate::Counters::address_book_refused`]).
+//!
 //! Every candidate has the connection manager's capped exponential backoff with seeded
 //! jitter: a failed dial, or a connection that ends within [`STABLE_CONNECTION`], counts
 //! as a failure; candidates are picked in PeerId order through the node's seeded RNG.
@@ -27,10 +32,25 @@ use leanp2p_quic::ConnId;
 /// as a failed dial, so such peers are not hammered.
 pub const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
+/// Consecutive failures after which a candidate is stale: when the book is full, the
+/// stalest one (most failures, not connected, not being dialled) makes room.
+pub const STALE_FAILURES: u32 = 3;
+
+/// Where an address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressSource {
+    /// [`crate::Node::add_peer_address`]: the application (discovery, ENRs).
+    Application,
+    /// A peer's identify listen addresses: at most half the book, so peers that come
+    /// and go cannot crowd out what the application supplied.
+    Identify,
+}
+
 /// A dialable address for a peer and its dial state.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     pub(crate) addr: SocketAddr,
+    pub(crate) source: AddressSource,
     /// Consecutive failures (failed dials and short-lived connections).
     pub(crate) failures: u32,
     /// Not dialled before this instant.

@@ -66,6 +66,11 @@ pub struct Counters {
     pub gossip_streams_opened: u64,
     /// Identify messages received (answers and pushes).
     pub identify_received: u64,
+    /// Stale address-book candidates evicted for a new address (see
+    /// [`crate::ConnManagerConfig::max_address_book`]).
+    pub address_book_evicted: u64,
+    /// Addresses not recorded because the book was full of fresh candidates.
+    pub address_book_refused: u64,
     /// Our identify queries reset unanswered after
     /// [`crate::IdentifyConfig::query_timeout`].
     pub identify_timeouts: u64,

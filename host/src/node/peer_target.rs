@@ -4,7 +4,7 @@
 use super::Node;
 use crate::conn_manager::later;
 use crate::error::DialError;
-use crate::peer_target::{Candidate, STABLE_CONNECTION};
+use crate::peer_target::{AddressSource, Candidate, STABLE_CONNECTION, STALE_FAILURES};
 use leanp2p_identity::PeerId;
 use leanp2p_quic::ConnId;
 use rand_core::RngCore;
@@ -26,7 +26,7 @@ impl Node {
         if peer == self.local_peer || self.is_own_address(addr) {
             return Err(DialError::SelfDial);
         }
-        let added = self.remember_address(now, peer, addr);
+        let added = self.remember_address(now, peer, addr, AddressSource::Application);
         self.fill_to_target(now);
         self.pump(now);
         Ok(added)
@@ -37,12 +37,14 @@ impl Node {
         self.book.iter().map(|(p, c)| (p, c.addr))
     }
 
-    /// Inserts or updates an address; `false` if the book is full.
+    /// Inserts or updates an address; `false` if the book is full of fresh candidates
+    /// (or, for identify, half of it is identify's already).
     pub(crate) fn remember_address(
         &mut self,
         now: Instant,
         peer: PeerId,
         addr: SocketAddr,
+        source: AddressSource,
     ) -> bool {
         self.node_timers_changed = true;
         if peer == self.local_peer
@@ -54,16 +56,33 @@ impl Node {
         }
         if let Some(c) = self.book.get_mut(&peer) {
             c.addr = addr;
+            if source == AddressSource::Application {
+                c.source = source;
+            }
             return true;
         }
-        if self.book.len() >= self.config.conn_manager.max_address_book {
-            return false;
+        let max = self.config.conn_manager.max_address_book;
+        let identify_full = source == AddressSource::Identify
+            && self.book.len() >= max / 2
+            && self
+                .book
+                .values()
+                .filter(|c| c.source == AddressSource::Identify)
+                .count()
+                >= max / 2;
+        if identify_full || self.book.len() >= max {
+            let only = identify_full.then_some(AddressSource::Identify);
+            if !self.evict_stale_address(only) {
+                self.counters.address_book_refused += 1;
+                return false;
+            }
         }
         let connected_at = self.peers.contains_key(&peer).then_some(now);
         self.book.insert(
             peer,
             Candidate {
                 addr,
+                source,
                 failures: 0,
                 next_dial: now,
                 dialing: None,
@@ -72,6 +91,30 @@ impl Node {
             },
         );
         true
+    }
+
+    /// Evicts the stalest candidate (of `only` that source, if given): the most
+    /// consecutive failures, at least [`STALE_FAILURES`], not connected, not dialling.
+    fn evict_stale_address(&mut self, only: Option<AddressSource>) -> bool {
+        let stalest = self
+            .book
+            .iter()
+            .filter(|(_, c)| {
+                c.failures >= STALE_FAILURES
+                    && c.connected_at.is_none()
+                    && c.dialing.is_none()
+                    && only.is_none_or(|s| c.source == s)
+            })
+            .max_by_key(|(_, c)| (c.failures, c.next_dial))
+            .map(|(p, _)| *p);
+        match stalest {
+            Some(peer) => {
+                self.book.remove(&peer);
+                self.counters.address_book_evicted += 1;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records the first dialable listen address a peer announced with identify.
@@ -88,7 +131,7 @@ impl Node {
                     .map(|(socket, _)| socket)
             });
         if let Some(addr) = addr {
-            self.remember_address(now, peer, addr);
+            self.remember_address(now, peer, addr, AddressSource::Identify);
         }
     }
 

@@ -259,3 +259,37 @@ fn a_peer_we_disconnect_is_not_redialled_soon_another_candidate_is() {
     assert!(!net.nodes[0].node.is_connected(&dropped));
     assert_eq!(outbound_connects(&net, 0), 2);
 }
+
+#[test]
+fn a_full_address_book_evicts_a_stale_candidate_for_a_new_one() {
+    let mut net = crate::net(2, |i| {
+        with_cm(cm(|cm| {
+            if i == 0 {
+                cm.max_address_book = 2;
+                cm.target_peers = 4;
+            }
+        }))
+    });
+    let now = net.time;
+    let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let ghosts: Vec<_> = (10..12u8)
+        .map(|i| leanp2p_testkit::peer_id(i).unwrap())
+        .collect();
+    // Two addresses where nobody answers: dialled, failed, backed off, again and again.
+    for (k, ghost) in ghosts.iter().enumerate() {
+        assert!(net.nodes[0]
+            .node
+            .add_peer_address(now, *ghost, addr(30_000 + k as u16))
+            .unwrap());
+    }
+    net.run_for(Duration::from_secs(180));
+    // The book is full of stale candidates: a real peer's address evicts one of them.
+    let (p1, a1) = (net.peer(1), net.nodes[1].addr);
+    let now = net.time;
+    assert!(net.nodes[0].node.add_peer_address(now, p1, a1).unwrap());
+    let counters = net.nodes[0].node.stats().counters;
+    assert_eq!(counters.address_book_evicted, 1);
+    assert!(net.run_until(Duration::from_secs(10), |net| net.nodes[0]
+        .node
+        .is_connected(&p1)));
+}
