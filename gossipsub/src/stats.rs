@@ -49,6 +49,9 @@ pub struct Counters {
     /// PRUNE backoffs evicted early because the table held
     /// [`crate::Limits::max_backoff_entries`].
     pub backoffs_evicted: u64,
+    /// Message signatures verified (StrictSign): duplicates of verified bytes and
+    /// messages on topics we are not in are not verified.
+    pub signatures_verified: u64,
     /// Frames dropped because they exceeded `max_transmit_size`.
     pub frames_too_large: u64,
     /// Frames ignored because the sender was graylisted.

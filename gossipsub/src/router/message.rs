@@ -45,24 +45,8 @@ impl Gossipsub {
             }
             return;
         }
-        let author = match self.check_signature_policy(&msg) {
-            Ok(author) => author,
-            Err(reason) => {
-                tracing::debug!(peer = %from, ?reason, "invalid message");
-                self.counters.invalid_messages += 1;
-                if let Some((score, _)) = &mut self.score {
-                    score.reject_invalid(&from, &topic);
-                }
-                return;
-            }
-        };
-        if let (Some(author), SignaturePolicy::StrictSign(key)) =
-            (author, &self.config.signature_policy)
-        {
-            if author == key.peer_id() && !self.config.allow_self_origin {
-                return;
-            }
-        }
+        // Cheap checks first: a message on a topic we are not in, or over the topic's
+        // declared size cap, costs no signature verification and no message id.
         if !self.mesh.contains_key(&topic) {
             self.counters.unsubscribed_topic_messages += 1;
             return;
@@ -81,16 +65,38 @@ impl Gossipsub {
             }
         }
         // Duplicates of a message already received in the same encoding are recognised
-        // from a hash of the raw fields, before `message_id_fn` (which decompresses under
-        // the lean profile) runs.
+        // from a hash of the raw fields, before the signature is verified (identical
+        // bytes were verified when first seen: `seen_raw` only holds messages that
+        // passed) and before `message_id_fn` (which decompresses under the lean profile)
+        // runs.
         let raw_key = raw_message_key(&msg);
         let known = self.seen_raw.get(now, &raw_key).cloned();
-        let id = match known {
-            Some(id) if self.seen.contains(&id) => {
+        if let Some(id) = &known {
+            if self.seen.contains(id) {
                 self.counters.duplicates_raw += 1;
-                self.handle_duplicate(now, from, &id, &topic);
+                self.handle_duplicate(now, from, id, &topic);
                 return;
             }
+        }
+        let author = match self.check_signature_policy(&msg) {
+            Ok(author) => author,
+            Err(reason) => {
+                tracing::debug!(peer = %from, ?reason, "invalid message");
+                self.counters.invalid_messages += 1;
+                if let Some((score, _)) = &mut self.score {
+                    score.reject_invalid(&from, &topic);
+                }
+                return;
+            }
+        };
+        if let (Some(author), SignaturePolicy::StrictSign(key)) =
+            (author, &self.config.signature_policy)
+        {
+            if author == key.peer_id() && !self.config.allow_self_origin {
+                return;
+            }
+        }
+        let id = match known {
             // The id was evicted from `seen` but not from `seen_raw` (or the reverse
             // order of expiry at the same instant): reuse it, it is a pure function of
             // the message.
@@ -212,7 +218,11 @@ impl Gossipsub {
                 }
                 Ok(None)
             }
-            SignaturePolicy::StrictSign(_) => verify_signature(msg).map(Some),
+            SignaturePolicy::StrictSign(_) => {
+                self.signatures_verified
+                    .set(self.signatures_verified.get() + 1);
+                verify_signature(msg).map(Some)
+            }
         }
     }
 

@@ -125,3 +125,36 @@ fn own_messages_dropped_unless_allowed() {
     .unwrap();
     assert!(twin.events().is_empty());
 }
+
+#[test]
+fn duplicates_and_foreign_topics_cost_no_signature_verification() {
+    let mut a = signed_harness(1);
+    a.connect([2], true, &[TOPIC, "other"]);
+    a.gs.publish(a.now, &topic(), Bytes::from_static(b"hello"))
+        .unwrap();
+    let m = published_message(&mut a);
+    a.gs.publish(a.now, &TopicHash::new("other"), Bytes::from_static(b"x"))
+        .unwrap();
+    let foreign = published_message(&mut a);
+
+    let mut b = signed_harness(2);
+    let pa = b.connect([1], true, &[TOPIC])[0];
+    b.gs.subscribe(b.now, &topic()).unwrap();
+    let rpc = Rpc {
+        publish: vec![m.clone(); 10],
+        ..Default::default()
+    };
+    b.rpc(pa, rpc).unwrap();
+    b.rpc(
+        pa,
+        Rpc {
+            publish: vec![foreign; 10],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let c = b.gs.stats().counters;
+    assert_eq!(c.signatures_verified, 1, "{c:?}");
+    assert_eq!(c.duplicates_raw, 9);
+    assert_eq!(c.unsubscribed_topic_messages, 10);
+}
