@@ -30,6 +30,11 @@ impl<K: Hash + Eq + Clone> TimeCache<K> {
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
+
+    /// Entries evicted by the size cap before their ttl.
+    pub(crate) fn evicted_early(&self) -> u64 {
+        self.0.evicted_early
+    }
 }
 
 /// A map whose entries expire `ttl` after insertion, with a hard size cap (oldest
@@ -40,6 +45,8 @@ pub(crate) struct TimeMap<K: Hash + Eq + Clone, V> {
     order: VecDeque<(Instant, K)>,
     ttl: Duration,
     max: usize,
+    /// Entries evicted by the cap before their ttl.
+    pub(crate) evicted_early: u64,
 }
 
 impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
@@ -49,6 +56,7 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
             order: VecDeque::new(),
             ttl,
             max,
+            evicted_early: 0,
         }
     }
 
@@ -63,6 +71,7 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
             match self.order.pop_front() {
                 Some((_, old)) => {
                     self.map.remove(&old);
+                    self.evicted_early += 1;
                 }
                 None => break,
             }

@@ -52,6 +52,12 @@ pub struct Counters {
     /// Message signatures verified (StrictSign): duplicates of verified bytes and
     /// messages on topics we are not in are not verified.
     pub signatures_verified: u64,
+    /// Message ids pushed out of the seen cache by
+    /// [`crate::Limits::max_seen_entries`] before their `seen_ttl`: a copy arriving
+    /// later is no longer recognised as a duplicate. Non-zero only under a flood of
+    /// distinct messages (the lean profile's scoring graylists peers whose messages the
+    /// application rejects).
+    pub seen_evicted_early: u64,
     /// Frames dropped because they exceeded `max_transmit_size`.
     pub frames_too_large: u64,
     /// Frames ignored because the sender was graylisted.

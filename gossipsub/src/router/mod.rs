@@ -602,6 +602,7 @@ impl Gossipsub {
         let mut counters = self.counters.clone();
         counters.backoffs_evicted = self.backoffs.evicted;
         counters.signatures_verified = self.signatures_verified.get();
+        counters.seen_evicted_early = self.seen.evicted_early();
         let mut peers = BTreeMap::new();
         let (mut queued_frames, mut queued_bytes) = (0, 0);
         for (peer, state) in &self.peers {
