@@ -86,8 +86,9 @@ pub struct Limits {
     /// Bytes an incremental [`crate::wire::FrameDecoder`] buffers; equals the max frame plus
     /// its prefix unless lowered.
     pub max_decoder_buffer: usize,
-    /// Most application events waiting in [`crate::Gossipsub::poll_event`]; when full the
-    /// oldest non-message events are dropped and counted. Default 65 536.
+    /// Most application events waiting in [`crate::Gossipsub::poll_event`]; when full a
+    /// new event (of any kind) is dropped and counted — drain `poll_event` after every
+    /// input (the host does, so it never fills there). Default 65 536.
     pub max_pending_events: usize,
     /// Most connected peers tracked. Further connections are refused. Default 10 000.
     pub max_peers: usize,
@@ -140,6 +141,7 @@ impl Limits {
             ("max_ids_per_control_entry", self.max_ids_per_control_entry),
             ("max_message_id_len", self.max_message_id_len),
             ("max_topic_len", self.max_topic_len),
+            ("max_backoff_entries", self.max_backoff_entries),
             (
                 "max_subscriptions_per_peer",
                 self.max_subscriptions_per_peer,

@@ -97,6 +97,7 @@ pub struct Limits {
     /// stream (beyond this they fail with `OpenFailure::StreamLimit`). Default 1024.
     pub max_blocked_opens: usize,
     /// Largest identify message accepted (rust-libp2p rejects more than 4096 bytes).
+    /// Default 4096.
     pub max_identify_message: usize,
     /// Inbound gossip frames held for a peer whose outbound `/meshsub` stream is not
     /// negotiated yet (so its first subscriptions are not lost). Default 64.
@@ -104,7 +105,7 @@ pub struct Limits {
     /// Bytes of such early frames held per peer. Default 16 MiB.
     pub max_early_gossip_bytes: usize,
     /// How often the host may (re)open its outbound `/meshsub` stream on one connection
-    /// before giving gossip up for that connection (rust-libp2p: 5).
+    /// before giving gossip up for that connection (rust-libp2p: 5). Default 5.
     pub max_gossip_stream_attempts: u32,
     /// Most events queued for the application. At this many, the node stops reading
     /// every peer's streams until the application drains the queue to half, and drops

@@ -34,8 +34,10 @@ pub struct Counters {
     /// [`crate::Limits::gossip_peer_buffer`] (counted by the router, whose per-peer
     /// queue is the only one).
     pub gossip_forwards_dropped: u64,
-    /// Control frames and our own publishes dropped because the peer was over
-    /// [`crate::Limits::gossip_peer_buffer`] plus [`crate::Limits::gossip_priority_reserve`].
+    /// Our own publishes not queued for a slow peer over
+    /// [`crate::Limits::gossip_peer_buffer`] plus [`crate::Limits::gossip_priority_reserve`]
+    /// while other chosen peers took them (control is never dropped; when no chosen peer
+    /// has room, `publish` hands the message back instead).
     pub gossip_priority_dropped: u64,
     /// Peers disconnected after a gossip overflow episode longer than
     /// [`crate::Limits::slow_peer_disconnect`].

@@ -253,6 +253,11 @@ pub struct Stats {
     pub delayed_rate_limited: u64,
     /// Inbound streams reset because `max_inbound_streams` was reached.
     pub rejected_stream_limit: u64,
+    /// Inbound requests rejected because the event queue was full.
+    pub rejected_event_queue_full: u64,
+    /// Inbound streams reset because the request was not complete (or was still
+    /// delayed by quota) when the inbound timeout fired: slow or stalled requesters.
+    pub inbound_request_timeouts: u64,
     /// Response chunks sent.
     pub chunks_sent: u64,
     /// `Success` chunks received.

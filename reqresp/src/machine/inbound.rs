@@ -270,7 +270,10 @@ impl ReqResp {
                 self.deliver(ch, body);
             }
             InState::Responding => self.abort_inbound(ch, Some(AbortReason::Timeout), true),
-            _ => self.abort_inbound(ch, None, true),
+            _ => {
+                self.stats.inbound_request_timeouts += 1;
+                self.abort_inbound(ch, None, true)
+            }
         }
     }
 
@@ -331,6 +334,7 @@ impl ReqResp {
     /// Hands a request to the application (or rejects it if the event queue is full).
     fn deliver(&mut self, ch: ChannelId, body: Bytes) {
         if self.events_full() {
+            self.stats.rejected_event_queue_full += 1;
             self.reject_inbound(
                 ch,
                 ResponseCode::ResourceUnavailable,

@@ -782,6 +782,26 @@ fn full_event_queue_fails_requests_and_rejects_inbound_instead_of_growing() {
             ..
         })
     ));
+    assert_eq!(p.b.stats().rejected_event_queue_full, 1);
+}
+
+#[test]
+fn a_request_that_stalls_mid_way_is_reset_at_the_inbound_timeout_and_counted() {
+    let t0 = Instant::now();
+    let mut p = Pair::lean();
+    let key = StreamKey::new(1, 1);
+    p.b.handle_stream_opened(t0, p.pa, key, lean::STATUS.as_str())
+        .unwrap();
+    // The length prefix of a Status (80 bytes), then nothing.
+    p.b.handle_stream_data(t0, key, &[80]).unwrap();
+    drain_ops(&mut p.b);
+    let at = p.b.poll_timeout().unwrap();
+    p.b.handle_timeout(at);
+    assert!(drain_ops(&mut p.b)
+        .iter()
+        .any(|op| matches!(op, StreamOp::Reset { stream, .. } if *stream == key)));
+    assert_eq!(p.b.stats().inbound_request_timeouts, 1);
+    assert_eq!(p.b.tracked_streams(), 0);
 }
 
 #[test]
