@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. Errors are one line on stderr with exit code 2.
 
+mod congestion;
 mod devnet;
 mod enr;
 mod help;

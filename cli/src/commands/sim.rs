@@ -207,7 +207,10 @@ pub(crate) fn simulate(
     let n = workload.total_nodes();
     let mut idxs = Vec::with_capacity(n);
     for _ in 0..n {
-        let config = lean::config_for_network(&agent, &workload.network, 1);
+        let mut config = lean::config_for_network(&agent, &workload.network, 1);
+        config
+            .quic
+            .congestion_controller(workload.congestion.into());
         let idx = sim.add_node(config).map_err(|e| fail(&e))?;
         // The driver validates (the same code as on the devnet).
         sim.set_auto_validate(idx, false);

@@ -80,6 +80,9 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     // Peer scoring with the lean topic weights of this network.
     let mut config = lean::config_for_network(&agent, &workload.network, 1);
+    config
+        .quic
+        .congestion_controller(workload.congestion.into());
     // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
     config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
     for _ in 0..total {

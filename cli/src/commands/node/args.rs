@@ -11,6 +11,7 @@ use leanp2p_identity::{keyfile, Enr};
 
 use super::super::CliError;
 use super::bootnodes::read_bootnodes_file;
+use crate::commands::congestion::Congestion;
 use crate::commands::workload::payload;
 use crate::commands::workload::serve::{MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 
@@ -119,6 +120,9 @@ pub(crate) struct NodeArgs {
     /// Block size announced in the requested roots (for --request-blocks).
     #[arg(long, value_name = "BYTES", default_value_t = 1024)]
     block_size: usize,
+    /// QUIC congestion controller.
+    #[arg(long, value_enum, default_value_t = Congestion::default())]
+    congestion: Congestion,
     /// Answer blocks_by_root for any root with a block of this size that starts with the
     /// root (without it: the size in root bytes 0..4, at most 1 MiB).
     #[arg(long, value_name = "BYTES")]
@@ -131,6 +135,8 @@ pub(crate) struct NodePlan {
     pub key: Keypair,
     /// Topic network segment (scoring uses its lean topic weights).
     pub network: String,
+    /// QUIC congestion controller.
+    pub congestion: Congestion,
     pub listen: Vec<SocketAddr>,
     pub bootnodes: Vec<Multiaddr>,
     pub dial: Vec<Multiaddr>,
@@ -251,6 +257,7 @@ impl NodeArgs {
         };
         Ok(NodePlan {
             network: self.network.clone(),
+            congestion: self.congestion,
             key,
             listen,
             bootnodes,

@@ -56,6 +56,7 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     let agent = format!("leanp2p/{}", env!("CARGO_PKG_VERSION"));
     // Peer scoring with the lean topic weights of this network.
     let mut config = lean::config_for_network(&agent, &plan.network, 1);
+    config.quic.congestion_controller(plan.congestion.into());
     // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
     config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
     if plan.msg_id == MsgIdKind::Sha256 {

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::payload::{MAX_PUBLISHERS, MESSAGE_HEADER_LEN};
 use super::schedule::{Workload, MAX_SLOTS};
+use crate::commands::congestion::Congestion;
 use crate::commands::CliError;
 
 /// Lean-sized load per slot, the late joiner, the topology.
@@ -41,6 +42,9 @@ pub(crate) struct WorkloadArgs {
     /// Topic network segment (`/leanconsensus/<network>/…`).
     #[arg(long, default_value = "12345678")]
     pub network: String,
+    /// QUIC congestion controller of every node.
+    #[arg(long, value_enum, default_value_t = Congestion::default())]
+    pub congestion: Congestion,
     /// Print one JSON `summary` line on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -132,6 +136,7 @@ impl WorkloadArgs {
             attestation_size: self.attestation_size,
             dial_peers: self.dial_peers,
             network: self.network.clone(),
+            congestion: self.congestion,
             seed,
             clock_base_us,
         })

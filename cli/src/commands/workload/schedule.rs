@@ -36,6 +36,8 @@ pub(crate) struct Workload {
     pub dial_peers: usize,
     /// Topic network segment.
     pub network: String,
+    /// QUIC congestion controller of every node.
+    pub congestion: crate::commands::congestion::Congestion,
     /// Seed of the topology and the payload bytes.
     pub seed: u64,
     /// Added to the run time in payload timestamps: µs since the Unix epoch at time zero
@@ -216,6 +218,7 @@ pub(crate) mod tests {
             attestation_size: 300,
             dial_peers: 8,
             network: "12345678".into(),
+            congestion: Default::default(),
             seed: 7,
             clock_base_us: 0,
         }
