@@ -15,7 +15,8 @@
 //! * [`session`]: session keys per `(node ID, UDP address)` in a bounded LRU cache.
 //! * [`table`]: the Kademlia table (256 buckets of 16, replacement caches, /24 limits).
 //! * [`machine`]: [`Discv5`], which runs handshakes, requests, answers, liveness PINGs,
-//!   iterative lookups ([`Discv5::lookup`], α = 3), table refresh lookups
+//!   iterative lookups ([`Discv5::lookup`], α = 3; [`Discv5::lookup_matching`] reports
+//!   only records passing an [`EnrPredicate`]), table refresh lookups
 //!   ([`Config::refresh_interval`]) and PONG-vote external address detection
 //!   ([`Event::ExternalAddress`]).
 //!
@@ -67,9 +68,10 @@
 //!
 //! ## Not yet
 //!
-//! Topic advertisement (REGTOPIC/TOPICQUERY) and wiring into the node and runtime are not
-//! implemented; see `discv5/README.md` (which also describes the loopback interop tests
-//! against the `discv5` crate in `discv5/interop-sigp/`).
+//! Topic advertisement (REGTOPIC/TOPICQUERY) is not implemented; see `discv5/README.md`.
+//! The runtime drives the machine in `leanp2p-mio` (`Reactor::with_discovery`); the
+//! loopback interop tests against the `discv5` crate live in
+//! `interop/tests/discv5/`.
 
 pub mod crypto;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -82,8 +84,8 @@ pub mod session;
 pub mod table;
 
 pub use machine::{
-    udp_endpoint, CommandError, Config, Direction, Discv5, Event, InboundTalkId, LookupId,
-    RequestError, Stats, TimeoutReason, Transmit,
+    udp_endpoint, CommandError, Config, Direction, Discv5, EnrPredicate, Event, InboundTalkId,
+    LookupId, RequestError, Stats, TimeoutReason, Transmit,
 };
 pub use message::{Message, RequestId};
 pub use node_id::NodeId;

@@ -44,6 +44,14 @@
 //! }
 //! ```
 //!
+//! ## Discovery
+//! Optionally the reactor also runs Node Discovery v5 ([`leanp2p_discv5::Discv5`]) on a
+//! UDP socket of its own ([`DiscoverySocket`], [`Reactor::with_discovery`]): bootnode
+//! records, periodic random lookups, its timers folded into the sleep, and every
+//! discovered record with a QUIC address that passes [`DiscoveryConfig::filter`] fed to
+//! [`leanp2p_host::Node::add_peer_address`], so the connection manager dials it while the
+//! node is under its peer target.
+//!
 //! ## Drain rule
 //! The reactor applies the stack's drain rule on every wakeup: after any `handle_*` or
 //! command it drains `poll_transmit` until `None`, then `poll_event` until `None`, then
@@ -64,11 +72,16 @@
 //! [`IoStats`]. GSO batches only happen when the node's `quic::Config::max_gso_segments`
 //! is above 1: set it from [`probe_gso_segments`].
 
+mod discovery;
 mod reactor;
 mod udp;
 
+pub use discovery::{
+    quic_address, DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, DiscoveryStats, EnrFilter,
+    MAX_FED_RECORDS,
+};
 pub use reactor::{
     spawn, Command, IoStats, NodeCommand, Reactor, ReactorClosed, ReactorConfig, ReactorError,
-    ReactorHandle, SpawnedReactor,
+    ReactorHandle, SpawnedReactor, EVENT_RETRY,
 };
 pub use udp::probe_gso_segments;

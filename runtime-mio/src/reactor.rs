@@ -28,6 +28,7 @@ use leanp2p_host::{Datagram, Node, NodeEvent, Transmit};
 use mio::{Events, Interest, Poll, Token, Waker};
 use quinn_udp::RecvMeta;
 
+use crate::discovery::{Discovery, DISCOVERY};
 use crate::udp::{ecn_from_codepoint, Granted, UdpIo, RECV_BATCH, RECV_SLOT};
 
 /// Receive buffer: one slot per message of a `recvmmsg` batch, each large enough for a
@@ -214,8 +215,8 @@ struct Pending {
 
 /// A mio event loop over one or more UDP sockets, driving one [`Node`].
 pub struct Reactor {
-    node: Node,
-    poll: Poll,
+    pub(crate) node: Node,
+    pub(crate) poll: Poll,
     sockets: Vec<Socket>,
     waker: Arc<Waker>,
     commands: mpsc::Receiver<Command>,
@@ -227,6 +228,8 @@ pub struct Reactor {
     pending: Option<Pending>,
     stats: IoStats,
     stopped: bool,
+    /// Discovery socket and machine ([`Reactor::with_discovery`]).
+    pub(crate) discovery: Option<Discovery>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -306,6 +309,7 @@ impl Reactor {
                 ..IoStats::default()
             },
             stopped: false,
+            discovery: None,
         })
     }
 
@@ -390,6 +394,9 @@ impl Reactor {
             if on_wakeup(&mut self.node, now).is_break() {
                 self.stopped = true;
             }
+            if let Some(discovery) = self.discovery.as_mut() {
+                discovery.drive(now, &mut self.node);
+            }
             self.drain_transmits(now);
             let mut gate_open = accepts();
             while gate_open {
@@ -407,7 +414,8 @@ impl Reactor {
                 return Ok(());
             }
 
-            let busy = self.sockets.iter().any(|s| s.more_to_read);
+            let busy = self.sockets.iter().any(|s| s.more_to_read)
+                || self.discovery.as_ref().is_some_and(|d| d.more_to_read);
             let mut timeout = self.sleep_for(now, until, busy);
             if !gate_open {
                 timeout = Some(timeout.map_or(EVENT_RETRY, |t| t.min(EVENT_RETRY)));
@@ -423,6 +431,11 @@ impl Reactor {
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.apply_commands(now),
+                    DISCOVERY => {
+                        if let Some(discovery) = self.discovery.as_mut() {
+                            discovery.more_to_read = true;
+                        }
+                    }
                     Token(i) => {
                         if let Some(socket) = self.sockets.get_mut(i) {
                             if event.is_readable() {
@@ -435,6 +448,9 @@ impl Reactor {
             }
             if readable {
                 self.read_datagrams(now);
+            }
+            if let Some(discovery) = self.discovery.as_mut().filter(|d| d.more_to_read) {
+                discovery.read(now, self.config.max_datagrams_per_wakeup);
             }
         }
     }
@@ -518,7 +534,8 @@ impl Reactor {
         } else {
             self.node.poll_timeout()
         };
-        [node_deadline, until]
+        let discovery = self.discovery.as_ref().and_then(Discovery::poll_timeout);
+        [node_deadline, until, discovery]
             .into_iter()
             .flatten()
             .min()

@@ -137,11 +137,18 @@ impl Discv5 {
         from: SocketAddr,
         nonce: MessageNonce,
     ) {
+        let key = (node, from);
+        // One challenge per (node, address) at a time: a second WHOAREYOU would replace
+        // the first, and the remote's handshake (signed over the first) would then fail.
+        // The remote re-sends its request after its timeout if the first was lost.
+        if self.challenges.get(&key).is_some_and(|c| c.expires > now) {
+            self.stats.whoareyou_already_pending += 1;
+            return;
+        }
         if !self.whoareyou_allowed(now, from) {
             self.stats.whoareyou_rate_limited += 1;
             return;
         }
-        let key = (node, from);
         if !self.challenges.contains_key(&key)
             && self.challenges.len() >= self.config.max_challenges
         {
@@ -282,12 +289,14 @@ impl Discv5 {
                     _ => enr,
                 },
                 _ => {
+                    debug!(node = %src_id, %from, "discv5: handshake with a bad record");
                     self.stats.handshakes_invalid += 1;
                     return;
                 }
             },
             (None, Some(known)) => known,
             (None, None) => {
+                debug!(node = %src_id, %from, "discv5: handshake without a record of an unknown node");
                 self.stats.handshakes_invalid += 1;
                 return;
             }
@@ -301,11 +310,13 @@ impl Discv5 {
         );
         let secret = crypto::ecdh(eph_pubkey, &self.keypair.secret_bytes());
         let (Ok(()), Ok(secret)) = (verified, secret) else {
+            debug!(node = %src_id, %from, "discv5: handshake with a bad signature or key");
             self.stats.handshakes_invalid += 1;
             return;
         };
         let keys = crypto::derive_keys(&secret, &src_id, &self.local_id, &challenge.data);
         let Ok(plaintext) = packet.open(&keys.initiator_key) else {
+            debug!(node = %src_id, %from, "discv5: handshake message does not decrypt");
             self.stats.handshakes_invalid += 1;
             return;
         };

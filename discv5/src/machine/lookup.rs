@@ -8,6 +8,7 @@
 //! own.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use leanp2p_identity::Enr;
@@ -24,6 +25,29 @@ pub const LOOKUP_RESULTS: usize = 16;
 pub const MAX_LOOKUP_CANDIDATES: usize = 64;
 /// FINDNODE requests one lookup may send.
 pub const MAX_LOOKUP_QUERIES: usize = 64;
+
+/// A filter on the records a lookup reports ([`Discv5::lookup_matching`]), e.g. "has a
+/// `quic` port and our network's `eth2` field". Cheap to clone (shared).
+#[derive(Clone)]
+pub struct EnrPredicate(Arc<dyn Fn(&Enr) -> bool + Send + Sync>);
+
+impl EnrPredicate {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&Enr) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Whether `enr` passes.
+    pub fn matches(&self, enr: &Enr) -> bool {
+        (self.0)(enr)
+    }
+}
+
+impl std::fmt::Debug for EnrPredicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrPredicate(..)")
+    }
+}
 
 /// Handle of a lookup started with [`Discv5::lookup`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +78,8 @@ pub(super) struct Lookup {
     in_flight: usize,
     /// A table refresh: its result is not reported.
     internal: bool,
+    /// Only records passing it are reported (all candidates are still asked).
+    predicate: Option<EnrPredicate>,
 }
 
 impl Lookup {
@@ -129,7 +155,20 @@ impl Discv5 {
     /// Starts an iterative lookup of the nodes closest to `target`, seeded from the table
     /// and the known contacts; ends with [`Event::LookupFinished`].
     pub fn lookup(&mut self, now: Instant, target: NodeId) -> Result<LookupId, CommandError> {
-        self.start_lookup(now, target, false)
+        self.start_lookup(now, target, false, None)
+    }
+
+    /// [`Discv5::lookup`] that reports only records passing `predicate`: every node on
+    /// the way is still asked (a node that fails the filter still routes), and
+    /// [`Event::LookupFinished`] lists up to [`LOOKUP_RESULTS`] nodes that answered and
+    /// match, closest to the target first.
+    pub fn lookup_matching(
+        &mut self,
+        now: Instant,
+        target: NodeId,
+        predicate: EnrPredicate,
+    ) -> Result<LookupId, CommandError> {
+        self.start_lookup(now, target, false, Some(predicate))
     }
 
     pub(super) fn start_lookup(
@@ -137,6 +176,7 @@ impl Discv5 {
         now: Instant,
         target: NodeId,
         internal: bool,
+        predicate: Option<EnrPredicate>,
     ) -> Result<LookupId, CommandError> {
         self.last_now = now;
         if self.lookups.len() >= self.config.max_lookups {
@@ -158,6 +198,7 @@ impl Discv5 {
             queried: HashSet::new(),
             in_flight: 0,
             internal,
+            predicate,
         };
         for enr in seeds {
             lookup.add(enr);
@@ -260,6 +301,7 @@ impl Discv5 {
             .candidates
             .values()
             .filter(|c| c.state == CandidateState::Responded)
+            .filter(|c| lookup.predicate.as_ref().is_none_or(|p| p.matches(&c.enr)))
             .take(LOOKUP_RESULTS)
             .map(|c| c.enr.clone())
             .collect();

@@ -10,7 +10,7 @@ mod messages;
 mod types;
 
 pub use lookup::{
-    LookupId, LOOKUP_ALPHA, LOOKUP_RESULTS, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_QUERIES,
+    EnrPredicate, LookupId, LOOKUP_ALPHA, LOOKUP_RESULTS, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_QUERIES,
 };
 pub use types::{
     CommandError, Config, Direction, Event, InboundTalkId, RequestError, Stats, TimeoutReason,
@@ -470,7 +470,7 @@ impl Discv5 {
             NodeId(self.random())
         };
         // No known node yet, or the lookup limit is reached: try again next interval.
-        let _ = self.start_lookup(now, target, true);
+        let _ = self.start_lookup(now, target, true, None);
     }
 
     fn liveness_ping(&mut self, now: Instant) {

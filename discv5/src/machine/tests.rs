@@ -404,14 +404,41 @@ fn forged_nodes_answers_are_bounded() {
 }
 
 #[test]
+fn one_outstanding_challenge_per_node_and_address() {
+    let mut net = Net::new(2);
+    let packet = |nonce: u8| {
+        let header = crate::packet::Header {
+            nonce: [nonce; 12],
+            auth: crate::packet::AuthData::Message {
+                src_id: NodeId([9; 32]),
+            },
+        };
+        crate::packet::encode_message_packet([1; 16], &net.ids[1], &header, &[0; 16], b"x").unwrap()
+    };
+    let (first, second) = (packet(1), packet(2));
+    net.nodes[1].handle_packet(net.now, net.addrs[0], &first);
+    net.nodes[1].handle_packet(net.now, net.addrs[0], &second);
+    let stats = net.nodes[1].stats();
+    assert_eq!(stats.whoareyou_sent, 1);
+    assert_eq!(stats.whoareyou_already_pending, 1);
+    // Once the challenge expired, the node is challenged again.
+    net.advance(Duration::from_secs(2));
+    net.nodes[1].handle_packet(net.now, net.addrs[0], &second);
+    assert_eq!(net.nodes[1].stats().whoareyou_sent, 2);
+}
+
+#[test]
 fn whoareyou_is_rate_limited_per_ip() {
     let mut net = Net::new(2);
     let limit = Config::default().whoareyou_per_ip;
     for i in 0..(limit + 5) {
+        // Distinct node IDs: one node gets one challenge at a time anyway.
+        let mut src = [9; 32];
+        src[0] = i as u8;
         let header = crate::packet::Header {
             nonce: [i as u8; 12],
             auth: crate::packet::AuthData::Message {
-                src_id: NodeId([9; 32]),
+                src_id: NodeId(src),
             },
         };
         let bytes =
@@ -555,6 +582,52 @@ fn lookup_walks_to_the_target() {
         assert!(d(&pair[0]) < d(&pair[1]));
     }
     assert_eq!(net.nodes[0].lookup_count(), 0);
+}
+
+#[test]
+fn lookup_matching_reports_only_matching_records() {
+    let mut net = Net::new(7);
+    // Nodes 3 and 5 advertise a QUIC port (a new record, seq 2).
+    for i in [3, 5] {
+        let enr = Enr::builder()
+            .seq(2)
+            .ip4(Ipv4Addr::LOCALHOST)
+            .udp4(net.addrs[i].port())
+            .quic4(9100 + i as u16)
+            .build(&net.keys[i])
+            .unwrap();
+        net.nodes[i].update_local_enr(net.now, enr.clone()).unwrap();
+        net.enrs[i] = enr;
+    }
+    for i in 2..7 {
+        net.connect(i, 1);
+    }
+    net.connect(0, 1);
+    let target = net.ids[3];
+    let finished = |net: &mut Net, lookup: LookupId| {
+        net.pump();
+        net.take_events(0)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::LookupFinished { id, closest, .. } if id == lookup => Some(closest),
+                _ => None,
+            })
+            .expect("lookup finished")
+    };
+    // A plain lookup finds node 3 (QUIC) and node 1 (no QUIC) ...
+    let plain = net.nodes[0].lookup(net.now, target).unwrap();
+    let all = finished(&mut net, plain);
+    assert!(
+        all.contains(&net.enrs[3]) && all.contains(&net.enrs[1]),
+        "{all:?}"
+    );
+    // ... the same lookup with a predicate reports only node 3.
+    let has_quic = EnrPredicate::new(|enr: &Enr| enr.quic4().is_some());
+    let matching = net.nodes[0]
+        .lookup_matching(net.now, target, has_quic)
+        .unwrap();
+    let only = finished(&mut net, matching);
+    assert_eq!(only, vec![net.enrs[3].clone()]);
 }
 
 #[test]

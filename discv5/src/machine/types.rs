@@ -291,6 +291,9 @@ pub struct Stats {
     /// WHOAREYOU not sent: our own handshake with that node is in progress and wins
     /// the tie-break (our node ID is larger).
     pub challenges_yielded: u64,
+    /// WHOAREYOU not sent: a challenge to that node and address is still outstanding
+    /// (its handshake is on the way, or the remote re-sends after its timeout).
+    pub whoareyou_already_pending: u64,
     /// Dropped: WHOAREYOU matching no packet of ours (or from another address).
     pub whoareyou_unsolicited: u64,
     /// Dropped: handshake without an outstanding challenge (includes replays).
