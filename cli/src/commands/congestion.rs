@@ -7,11 +7,12 @@ use leanp2p_quic::CongestionController;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(crate) enum Congestion {
     /// CUBIC (RFC 9438): quinn's and rust-libp2p's default.
-    #[default]
     Cubic,
     /// NewReno (RFC 9002 §7).
     Newreno,
-    /// BBR (quinn's implementation): does not read random loss as congestion.
+    /// BBR (quinn's implementation): does not read random loss as congestion. The lean
+    /// profile's default.
+    #[default]
     Bbr,
 }
 

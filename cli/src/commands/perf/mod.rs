@@ -196,9 +196,14 @@ fn parse_addr(
 }
 
 /// The node configuration of every perf node: the lean profile, GSO batches of
-/// `plan.gso_segments`, a bounded per-stream send buffer, and room for the streams.
+/// `plan.gso_segments`, a bounded per-stream send buffer, and room for the streams. Cubic
+/// instead of the lean profile's BBR: the baselines (quinn, rust-libp2p) run Cubic, so a
+/// ratio compares the stacks, not the controllers.
 pub(crate) fn node_config(plan: &Plan) -> Config {
     let mut config = lean::config(concat!("leanp2p-perf/", env!("CARGO_PKG_VERSION")));
+    config
+        .quic
+        .congestion_controller(leanp2p_quic::CongestionController::Cubic);
     config.quic.max_gso_segments = plan.gso_segments;
     config.limits.max_stream_send_buffer = PERF_STREAM_BUFFER;
     config.limits.max_inbound_app_streams = MAX_STREAMS + 8;
