@@ -34,6 +34,47 @@
 //! * PING and FINDNODE are answered by the machine itself (PONG carries the observed
 //!   address; FINDNODE is served from the table, distance 0 is our own record).
 //!
+//! ## Example
+//!
+//! Two machines wired in memory: node A pings node B; the first request runs the
+//! WHOAREYOU handshake, and A gets B's PONG.
+//!
+//! ```
+//! use std::net::{Ipv4Addr, SocketAddr};
+//! use std::time::Instant;
+//! use leanp2p_discv5::{Config, Discv5, Event};
+//! use leanp2p_identity::{Enr, Keypair};
+//!
+//! let now = Instant::now();
+//! let mut nodes = Vec::new();
+//! let mut addrs = Vec::new();
+//! for i in 0..2u8 {
+//!     let key = Keypair::from_secret_bytes(&[i + 1; 32]).unwrap(); // seeded keys
+//!     let port = 9000 + u16::from(i);
+//!     let enr = Enr::builder().ip4(Ipv4Addr::LOCALHOST).udp4(port).build(&key).unwrap();
+//!     nodes.push(Discv5::new(now, Config::default(), key, enr, [i; 32]).unwrap());
+//!     addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+//! }
+//! let b_enr = nodes[1].local_enr().clone();
+//! let b_id = nodes[1].local_id();
+//! nodes[0].add_enr(b_enr).unwrap();
+//! nodes[0].ping(now, b_id).unwrap();
+//! // The drain rule, by hand: move datagrams until nothing moves.
+//! let mut pong = false;
+//! for _ in 0..10 {
+//!     for i in 0..2 {
+//!         while let Some(t) = nodes[i].poll_transmit() {
+//!             let to = addrs.iter().position(|a| *a == t.dest).unwrap();
+//!             nodes[to].handle_packet(now, addrs[i], &t.bytes);
+//!         }
+//!         while let Some(event) = nodes[i].poll_event() {
+//!             pong |= i == 0 && matches!(event, Event::Pong { .. });
+//!         }
+//!     }
+//! }
+//! assert!(pong);
+//! ```
+//!
 //! ## Drain rule
 //!
 //! After **any** `handle_*` call or command, drain [`Discv5::poll_transmit`] until `None`
