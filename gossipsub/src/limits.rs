@@ -49,6 +49,12 @@ pub struct Limits {
     pub max_px_peers_per_prune: usize,
     /// Most entries in the seen cache; the oldest are evicted first. Default 1 000 000.
     pub max_seen_entries: usize,
+    /// Most bytes of the seen cache (and, separately, of the raw-bytes duplicate cache):
+    /// each id weighs its length plus 64 bytes of bookkeeping. Entries expire by time
+    /// (`Config::seen_ttl`); a flood that reaches this (or `max_seen_entries`) evicts the
+    /// oldest early, counted in [`crate::stats::Counters::seen_evicted_early`]. Default
+    /// 64 MiB.
+    pub max_seen_bytes: usize,
     /// Most messages in the message cache (IWANT replies); beyond it new messages are
     /// forwarded but not cached. Default 100 000.
     pub max_mcache_entries: usize,
@@ -110,6 +116,7 @@ impl Default for Limits {
             max_backoff_entries: 10_000,
             max_px_peers_per_prune: 32,
             max_seen_entries: 1_000_000,
+            max_seen_bytes: 64 * 1024 * 1024,
             max_mcache_entries: 100_000,
             max_pending_validation: 10_000,
             max_idontwant_per_peer: 10_000,
@@ -151,6 +158,7 @@ impl Limits {
                 self.max_subscription_changes_per_heartbeat,
             ),
             ("max_seen_entries", self.max_seen_entries),
+            ("max_seen_bytes", self.max_seen_bytes),
             ("max_mcache_entries", self.max_mcache_entries),
             ("max_pending_validation", self.max_pending_validation),
             ("max_idontwant_per_peer", self.max_idontwant_per_peer),

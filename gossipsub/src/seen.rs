@@ -14,6 +14,16 @@ impl<K: Hash + Eq + Clone> TimeCache<K> {
         Self(TimeMap::new(ttl, max))
     }
 
+    /// Also bounded by `max_bytes`, each entry weighing `weight(key)` bytes.
+    pub(crate) fn with_byte_cap(
+        ttl: Duration,
+        max: usize,
+        max_bytes: usize,
+        weight: fn(&K) -> usize,
+    ) -> Self {
+        Self(TimeMap::with_byte_cap(ttl, max, max_bytes, weight))
+    }
+
     /// Inserts `key`; `false` if it was already present (not refreshed).
     pub(crate) fn insert(&mut self, now: Instant, key: K) -> bool {
         self.0.insert(now, key, ())
@@ -37,27 +47,49 @@ impl<K: Hash + Eq + Clone> TimeCache<K> {
     }
 }
 
-/// A map whose entries expire `ttl` after insertion, with a hard size cap (oldest
-/// evicted first).
+/// A map whose entries expire `ttl` after insertion, with hard caps on entries and on
+/// bytes (oldest evicted first; each entry weighs `weight(key)` bytes).
 #[derive(Debug)]
 pub(crate) struct TimeMap<K: Hash + Eq + Clone, V> {
     map: HashMap<K, V>,
     order: VecDeque<(Instant, K)>,
     ttl: Duration,
     max: usize,
+    max_bytes: usize,
+    bytes: usize,
+    weight: fn(&K) -> usize,
     /// Entries evicted by the cap before their ttl.
     pub(crate) evicted_early: u64,
 }
 
 impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        Self::with_byte_cap(ttl, max, usize::MAX, |_| 0)
+    }
+
+    /// Also bounded by `max_bytes`, each entry weighing `weight(key)` bytes.
+    pub(crate) fn with_byte_cap(
+        ttl: Duration,
+        max: usize,
+        max_bytes: usize,
+        weight: fn(&K) -> usize,
+    ) -> Self {
         Self {
             map: HashMap::new(),
             order: VecDeque::new(),
             ttl,
             max,
+            max_bytes,
+            bytes: 0,
+            weight,
             evicted_early: 0,
         }
+    }
+
+    /// Bytes held, by the weight function.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Inserts `key → value` unless `key` is present (then nothing changes, not
@@ -67,18 +99,23 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
         if self.map.contains_key(&key) {
             return false;
         }
-        while self.map.len() >= self.max {
+        let weight = (self.weight)(&key);
+        while self.map.len() >= self.max
+            || (!self.map.is_empty() && self.bytes.saturating_add(weight) > self.max_bytes)
+        {
             match self.order.pop_front() {
                 Some((_, old)) => {
+                    self.bytes -= (self.weight)(&old);
                     self.map.remove(&old);
                     self.evicted_early += 1;
                 }
                 None => break,
             }
         }
-        if self.max == 0 {
+        if self.max == 0 || weight > self.max_bytes {
             return true;
         }
+        self.bytes += weight;
         self.map.insert(key.clone(), value);
         self.order.push_back((now + self.ttl, key));
         true
@@ -101,6 +138,7 @@ impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
                 break;
             }
             if let Some((_, key)) = self.order.pop_front() {
+                self.bytes -= (self.weight)(&key);
                 self.map.remove(&key);
             }
         }
@@ -149,5 +187,20 @@ mod tests {
         assert_eq!(map.get(t0 + Duration::from_secs(12), &3), Some(&"d"));
         map.expire(t0 + Duration::from_secs(13));
         assert_eq!(map.len(), 0);
+    }
+
+    #[test]
+    fn the_byte_cap_evicts_oldest_and_accounts_expiry() {
+        let t0 = Instant::now();
+        let mut map: TimeMap<Vec<u8>, ()> =
+            TimeMap::with_byte_cap(Duration::from_secs(10), 100, 10, |k| k.len());
+        map.insert(t0, vec![1; 4], ());
+        map.insert(t0, vec![2; 4], ());
+        assert_eq!(map.bytes(), 8);
+        map.insert(t0 + Duration::from_secs(1), vec![3; 4], ());
+        assert_eq!((map.len(), map.bytes(), map.evicted_early), (2, 8, 1));
+        assert!(!map.contains_key(&vec![1; 4]));
+        map.expire(t0 + Duration::from_secs(12));
+        assert_eq!((map.len(), map.bytes()), (0, 0));
     }
 }

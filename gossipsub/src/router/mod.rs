@@ -27,6 +27,10 @@ use crate::stats::{Counters, PeerStats, Stats, TopicStats};
 use crate::types::{MessageId, Outbound, PeerConnection, TopicHash};
 use crate::wire::{decode_rpc, proto::Message};
 
+/// Bookkeeping bytes counted per seen-cache entry beside the id itself (hash-map slot,
+/// expiry queue slot, shared allocation header).
+const SEEN_ENTRY_OVERHEAD: usize = 64;
+
 /// Why [`Gossipsub::poll_timeout`] returned its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeoutReason {
@@ -154,8 +158,18 @@ impl Gossipsub {
                 config.history_gossip,
                 config.limits.max_mcache_entries,
             ),
-            seen: TimeCache::new(config.seen_ttl, config.limits.max_seen_entries),
-            seen_raw: TimeMap::new(config.seen_ttl, config.limits.max_seen_entries),
+            seen: TimeCache::with_byte_cap(
+                config.seen_ttl,
+                config.limits.max_seen_entries,
+                config.limits.max_seen_bytes,
+                |id| id.as_bytes().len() + SEEN_ENTRY_OVERHEAD,
+            ),
+            seen_raw: TimeMap::with_byte_cap(
+                config.seen_ttl,
+                config.limits.max_seen_entries,
+                config.limits.max_seen_bytes,
+                |_| 32 + SEEN_ENTRY_OVERHEAD,
+            ),
             next_heartbeat: now + config.heartbeat_initial_delay,
             config,
             rng,
