@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct TimeCache<K: Hash + Eq + Clone>(TimeMap<K, ()>);
 
 impl<K: Hash + Eq + Clone> TimeCache<K> {
+    #[cfg(test)]
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
         Self(TimeMap::new(ttl, max))
     }
@@ -63,6 +64,7 @@ pub(crate) struct TimeMap<K: Hash + Eq + Clone, V> {
 }
 
 impl<K: Hash + Eq + Clone, V> TimeMap<K, V> {
+    #[cfg(test)]
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
         Self::with_byte_cap(ttl, max, usize::MAX, |_| 0)
     }
