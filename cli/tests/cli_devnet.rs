@@ -82,6 +82,7 @@ fn summary(output: &Output) -> Value {
 
 #[test]
 fn devnet_delivers_everything_and_the_late_joiner_syncs() {
+    // Without discovery: each node dials the earlier ones (the behaviour before it).
     let output = run(&[
         "devnet",
         "--nodes",
@@ -92,6 +93,7 @@ fn devnet_delivers_everything_and_the_late_joiner_syncs() {
         "65536",
         "--seed",
         "11",
+        "--no-discovery",
         "--json",
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -115,6 +117,8 @@ fn devnet_delivers_everything_and_the_late_joiner_syncs() {
         assert!(v["latency_ms"][field].as_f64().unwrap() >= 0.0);
     }
     assert!(v["max_rss_kib"].as_i64().unwrap() > 0);
+    assert!(v["discovery"].is_null(), "{v}");
+    assert!(v["min_connected_peers"].as_u64().unwrap() >= 1, "{v}");
     // Not a terminal: plain progress lines on stderr.
     assert!(
         stderr
@@ -125,12 +129,56 @@ fn devnet_delivers_everything_and_the_late_joiner_syncs() {
 }
 
 #[test]
+fn devnet_of_8_with_one_bootnode_connects_everyone_by_discovery() {
+    let output = run(&[
+        "devnet",
+        "--nodes",
+        "8",
+        "--secs",
+        "10",
+        "--block-size",
+        "32768",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let v = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{v}\nstderr: {stderr}");
+    assert_eq!(v["nodes"], 9);
+    assert_eq!(v["delivery_ratio"], 1.0, "{v}");
+    assert_eq!(v["sync_ok"], true, "{v}");
+    let discovery = &v["discovery"];
+    assert_eq!(discovery["bootnode"], 0, "{v}");
+    // Every node but the bootnode knew only node 0, and is connected to at least 6
+    // others that discovery found.
+    assert!(
+        discovery["min_discovered_connected"].as_u64().unwrap() >= 6,
+        "{discovery}"
+    );
+    assert!(v["min_connected_peers"].as_u64().unwrap() >= 6, "{v}");
+    let per_node = discovery["per_node"].as_array().unwrap();
+    assert_eq!(per_node.len(), 9);
+    for node in per_node {
+        assert!(node["discovered"].as_u64().unwrap() >= 6, "{node}");
+        assert!(node["addresses_fed"].as_u64().unwrap() >= 6, "{node}");
+        if node["node"] != 0 {
+            assert!(
+                node["discovered_connected"].as_u64().unwrap() >= 6,
+                "{node}"
+            );
+        }
+    }
+}
+
+#[test]
 fn devnet_bad_flags_exit_2_with_one_line() {
     for args in [
         &["devnet", "--nodes", "1"][..],
         &["devnet", "--secs", "2"][..],
         &["devnet", "--block-size", "10"][..],
         &["devnet", "--no-such-flag"][..],
+        &["devnet", "--no-discovery", "--target-peers", "3"][..],
         &["sim", "--loss", "1.5"][..],
     ] {
         let output = run(args);

@@ -135,15 +135,35 @@ fn enr_prints_the_record_and_the_dial_address() {
         "127.0.0.1",
         "--quic",
         "9000",
+        "--udp",
+        "0",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // The lean-quickstart README record of zeam_0 (seq 1, ip 127.0.0.1, quic 9000).
+    // The lean-quickstart README record of zeam_0 (seq 1, ip 127.0.0.1, quic 9000, and
+    // no `udp`: `--udp 0`).
     assert_eq!(
         stdout(&out),
         format!(
             "enr:-IW4QMn2QUYENcnsEpITZLph3YZee8Y3B92INUje_riQUOFQQ5Zm5kASi7E_IuQoGCWgcmCYrH920Q52kH7tQcWcPhEBgmlkgnY0gmlwhH8AAAGEcXVpY4IjKIlzZWNwMjU2azGhAhMMnGF1rmIPQ9tWgqfkNmvsG-aIyc9EJU5JFo3Tegys\n/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{ZEAM_0_PEER}\n"
         )
     );
+    // By default the record carries the discovery port `leanp2p node` binds: QUIC + 1.
+    let with_udp = |extra: &[&str]| {
+        let mut args = vec!["enr", "--key-hex", ZEAM_0_KEY, "--ip", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        let out = leanp2p(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let record: leanp2p_identity::Enr = text.lines().next().unwrap().parse().unwrap();
+        assert_eq!(record.quic4(), Some(9000));
+        assert_eq!(
+            text.lines().nth(1).unwrap(),
+            format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{ZEAM_0_PEER}")
+        );
+        record.udp4()
+    };
+    assert_eq!(with_udp(&["--quic", "9000"]), Some(9001));
+    assert_eq!(with_udp(&["--quic", "9000", "--udp", "9100"]), Some(9100));
     let bad = leanp2p(&["enr", "--key-hex", ZEAM_0_KEY, "--ip", "127.0.0.1"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no QUIC address"), "{}", stderr(&bad));

@@ -127,6 +127,15 @@ fn bad_flags_give_exit_2_and_one_line() {
         &["node", "--topic", "blocks"],
         &["node", "--publish-count", "1", "--publish-size", "8"],
         &["node", "--run-secs", "-1"],
+        &["node", "--no-discovery", "--discovery-port", "39304"],
+        &[
+            "node",
+            "--listen",
+            "/ip4/127.0.0.1/udp/39305/quic-v1",
+            "--discovery-port",
+            "39305",
+        ],
+        &["node", "--listen", "/ip4/127.0.0.1/udp/65535/quic-v1"],
     ];
     for args in cases {
         let (code, lines, stderr) = spawn(args).finish(Vec::new());
@@ -539,4 +548,160 @@ fn zero_counts_mean_none_and_json_lines_start_with_event_then_t_ms() {
     );
     let rpc_at = summary.find(r#""rpc":"#).unwrap();
     assert!(summary.find(r#""peer_id""#).unwrap() < rpc_at);
+}
+
+/// A record of the node with secret `key` that carries only `ip` and `udp` (no QUIC
+/// address: dialable by discovery only, like leanSpec's sample records).
+fn udp_only_record(key: &str, udp: u16) -> String {
+    let key = leanp2p_identity::keyfile::parse_node_key(key).unwrap();
+    leanp2p_identity::Enr::builder()
+        .seq(1)
+        .ip4(std::net::Ipv4Addr::LOCALHOST)
+        .udp4(udp)
+        .build(&key)
+        .unwrap()
+        .to_text()
+}
+
+/// Reads `node`'s lines until it has announced discovery and `peers` distinct peers are
+/// connected, or it ends (bounded).
+fn wait_connected(node: &Running, peers: usize) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut connected = std::collections::BTreeSet::new();
+    let mut discovery = false;
+    while connected.len() < peers || !discovery {
+        let Some(line) = node.next_line() else { break };
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "connected" {
+            connected.insert(v["peer"].as_str().unwrap().to_string());
+        }
+        discovery |= v["event"] == "discovery";
+        let summary = v["event"] == "summary";
+        seen.push(v);
+        if summary {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn nodes_find_each_other_through_a_udp_only_bootnode_record() {
+    const QUIC_A: &str = "39341";
+    const UDP_A: u16 = 39342;
+    // A discovery-only record of A: without discovery it would not be usable at all.
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("- {}\n", udp_only_record(KEY_A, UDP_A))).unwrap();
+    let nodes = nodes.to_str().unwrap();
+
+    let a_listen = format!("/ip4/127.0.0.1/udp/{QUIC_A}/quic-v1");
+    let a = spawn(&[
+        "node",
+        "--key-hex",
+        KEY_A,
+        "--listen",
+        &a_listen,
+        "--bootnodes",
+        nodes,
+        "--json",
+        "--run-secs",
+        "12",
+        "--quiet-gossip",
+    ]);
+    let a_lines = wait_connected(&a, 0);
+    // Started one after another, so each finds the earlier ones at A.
+    let start = || {
+        spawn(&[
+            "node",
+            "--listen",
+            "/ip4/127.0.0.1/udp/0/quic-v1",
+            "--bootnodes",
+            nodes,
+            "--json",
+            "--run-secs",
+            "12",
+            "--quiet-gossip",
+        ])
+    };
+    let b = start();
+    let b_lines = wait_connected(&b, 1);
+    let c = start();
+    // C knows only A's record: it connects to A and to B, found by discovery.
+    let c_lines = wait_connected(&c, 2);
+    let (_, c_lines, c_err) = c.finish(c_lines);
+    let (_, b_lines, b_err) = b.finish(b_lines);
+    let (code_a, a_lines, a_err) = a.finish(a_lines);
+    assert_eq!(code_a, 0, "{a_err}");
+
+    let peer = |lines: &[Value]| events(lines, "started")[0]["peer_id"].clone();
+    let connected_to = |lines: &[Value]| -> std::collections::BTreeSet<String> {
+        events(lines, "connected")
+            .iter()
+            .map(|c| c["peer"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (pa, pb, pc) = (peer(&a_lines), peer(&b_lines), peer(&c_lines));
+    let c_peers = connected_to(&c_lines);
+    assert!(
+        c_peers.contains(pa.as_str().unwrap()),
+        "{c_err}\n{c_lines:#?}"
+    );
+    assert!(
+        c_peers.contains(pb.as_str().unwrap()),
+        "{c_err}\n{c_lines:#?}"
+    );
+    assert!(
+        connected_to(&b_lines).contains(pc.as_str().unwrap()),
+        "{b_err}"
+    );
+    // A's discovery socket is QUIC + 1; its record advertises ip, udp and quic.
+    let discovery = events(&a_lines, "discovery")[0];
+    assert_eq!(discovery["addr"], format!("127.0.0.1:{UDP_A}"));
+    let record: leanp2p_identity::Enr = discovery["enr"].as_str().unwrap().parse().unwrap();
+    assert_eq!(record.udp4(), Some(UDP_A));
+    assert_eq!(record.quic4(), Some(39341));
+    assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::LOCALHOST));
+    // Each reports what discovery found (at least one peer: a record of A learned first
+    // from another node's NODES answer is not announced by the machine, so A may reach
+    // the address book only by dialling us; the connections above are what counts).
+    for (lines, name) in [(&b_lines, "b"), (&c_lines, "c")] {
+        let summary = lines.last().unwrap();
+        assert_eq!(summary["event"], "summary", "{name}");
+        assert!(
+            summary["discovery"]["found"].as_u64().unwrap() >= 1,
+            "{name}: {summary}"
+        );
+        assert_eq!(events(lines, "discovery")[0]["target_peers"], 8);
+    }
+}
+
+#[test]
+fn no_discovery_runs_as_before() {
+    // Without discovery a record that has no QUIC address is not usable.
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, format!("- {}\n", udp_only_record(KEY_A, 39351))).unwrap();
+    let nodes = nodes.to_str().unwrap();
+    let (code, _, stderr) =
+        spawn(&["node", "--no-discovery", "--bootnodes", nodes]).finish(Vec::new());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no usable entry"), "{stderr}");
+
+    let (code, lines, stderr) = spawn(&[
+        "node",
+        "--no-discovery",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--json",
+        "--run-secs",
+        "1",
+    ])
+    .finish(Vec::new());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(events(&lines, "discovery").is_empty(), "{lines:#?}");
+    assert_eq!(events(&lines, "listening").len(), 1);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert!(summary["discovery"].is_null(), "{summary}");
 }

@@ -8,6 +8,7 @@ since start), then the fields in this order:
   started          peer_id, key_type, agent
   metrics          addr (http://HOST:PORT/metrics; with --metrics-addr)
   listening        addr (…/quic-v1/p2p/<peer_id>), peer_id
+  discovery        addr (discv5 socket), enr (our record), bootnodes, target_peers
   dialing          addr, bootnode (bool)
   connected        peer, addr, direction (inbound|outbound)
   disconnected     peer, reason, label (short reason: remote_close, local_close, timeout, …)
@@ -29,7 +30,8 @@ since start), then the fields in this order:
                    cpu_sys_s, max_rss_kib, elapsed_s, rpc {status_ok, status_failed,
                    status_served, blocks_requests_ok, blocks_requests_failed,
                    blocks_chunks_received, blocks_bytes_received, blocks_root_mismatch,
-                   blocks_requests_served}, output_lines_dropped
+                   blocks_requests_served}, output_lines_dropped,
+                   discovery {table, found, addresses_fed, lookups} or null
 Without --json: logs on stderr (RUST_LOG; DEBUG_QUIC=1 for the QUIC layer).
 --metrics-addr serves OpenMetrics text at /metrics (lean_* and leanp2p_* series).
 Exit codes: 0 every requested action succeeded, 3 a target was missed, 2 bad arguments.
@@ -47,7 +49,9 @@ blocks_by_root_requests, blocks_by_root_blocks, requests_failed, blocks, referen
 or null, cpu_user_s, cpu_sys_s, max_rss_kib, per_node [{node, peer_id, late_joiner,
 published, expected, delivered, duplicates, latency_ms, recv_mb_per_s, blocks, peers}],
 wall_s; devnet adds seed, interrupted, exit_code, io {datagrams_sent, send_calls,
-datagrams_received, wakeups}; sim adds virtual_s, trace_hash, seed, loss, link_latency_ms,
+datagrams_received, wakeups}, min_connected_peers, discovery {bootnode, target_peers,
+min_discovered_connected, per_node [{node, discovered, connected_peers,
+discovered_connected, lookups, addresses_fed}]} or null (--no-discovery); sim adds virtual_s, trace_hash, seed, loss, link_latency_ms,
 link_jitter_ms, datagrams_delivered, datagrams_lost, exit_code.
 --report FILE.html writes one self-contained page of SVG charts and their JSON data.
 Exit codes: 0 every message delivered once and the late joiner synced, 3 otherwise, 2 bad

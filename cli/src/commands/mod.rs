@@ -2,6 +2,7 @@
 
 mod congestion;
 mod devnet;
+mod discovery;
 mod enr;
 mod help;
 mod jsonl;

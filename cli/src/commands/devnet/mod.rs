@@ -1,15 +1,19 @@
 //! `leanp2p devnet`: N nodes in this process, each on its own mio reactor thread on
 //! 127.0.0.1 (ephemeral ports), running the lean workload (`commands::workload`): they dial
-//! each other as known peers, mesh on the lean topics, gossip a block per slot and an
+//! node 0 and find each other by discovery (or, with `--no-discovery`, dial
+//! `--dial-peers` earlier nodes as known peers), mesh on the lean topics, gossip a block per slot and an
 //! attestation per node per slot, serve status / blocks_by_range / blocks_by_root, and a
 //! late joiner syncs. A live progress line on stderr, then a table (or one JSON
 //! `summary` line with `--json`). Exit 0 when every expected message arrived once and
 //! the late joiner synced, 3 otherwise, 2 for bad flags.
 //!
+//! * `discovery`: node 0 as the one discv5 bootnode, the late joiner's delayed start,
+//!   and the per-node connected / discovered counts of the summary;
 //! * `node`: one node's thread (the reactor loop sliced at the driver's deadlines,
 //!   graceful close at the end);
 //! * `progress`: the live line.
 
+mod discovery;
 mod node;
 mod progress;
 
@@ -21,11 +25,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use leanp2p_host::{lean, Keypair, Node};
+use leanp2p_identity::Enr;
 use leanp2p_mio::{IoStats, Reactor, ReactorConfig};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
+use sha2::Digest;
 
+use super::discovery::{attach, DiscoverySetup, DEFAULT_TARGET_PEERS};
 use super::workload::html::{self, PageInput};
 use super::workload::{DialTarget, NodeDriver, Report, WorkloadArgs};
 use super::{jsonl, CliError};
@@ -35,6 +42,11 @@ use progress::{LiveBoard, Progress};
 const MAX_DEVNET_NODES: usize = 64;
 /// Longest run: every node keeps one receipt per message (about slots × nodes entries).
 const MAX_SECS: u64 = 3600;
+/// Interval of each node's random discovery lookups (the first runs at once). The nodes
+/// find each other within the warm-up by asking every new node for its table (see
+/// `commands::discovery`); lookups verify up to 16 records per answer, so they are kept
+/// rare.
+const LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
 /// Exit code when delivery or sync fell short (CLI.md).
 const EXIT_MISSED: u8 = 3;
 
@@ -50,6 +62,15 @@ pub(crate) struct DevnetArgs {
     /// Seed of the node keys, node RNGs, topology and payloads (default: fresh).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// No discovery: each node dials --dial-peers earlier nodes as known peers (the
+    /// behaviour before discovery). Without it, node 0 is the only bootnode and the
+    /// others find each other by discv5 (--dial-peers is then unused).
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// With discovery: peers each node dials (from what discovery found) until it is
+    /// connected to this many.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TARGET_PEERS, conflicts_with = "no_discovery")]
+    pub target_peers: usize,
     #[command(flatten)]
     pub workload: WorkloadArgs,
 }
@@ -85,19 +106,59 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         .congestion_controller(workload.congestion.into());
     // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
     config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
-    for _ in 0..total {
+    let with_discovery = !args.no_discovery;
+    if with_discovery {
+        config.conn_manager.target_peers = args.target_peers;
+    }
+    let mut discoveries = Vec::with_capacity(total);
+    let mut bootnode_record = None;
+    for i in 0..total {
         let key = Keypair::generate(&mut rng);
         let mut node_seed = [0u8; 32];
         rng.fill_bytes(&mut node_seed);
         let node = Node::new(Instant::now(), config.clone(), &key, node_seed)
             .map_err(|e| CliError::Node(e.to_string()))?;
-        let reactor = Reactor::bind(node, &[loopback], ReactorConfig::default())
+        let mut reactor = Reactor::bind(node, &[loopback], ReactorConfig::default())
             .map_err(|e| CliError::Node(e.to_string()))?;
         let addr = reactor
             .local_addrs()
             .first()
             .copied()
             .ok_or_else(|| CliError::Node("reactor has no socket".into()))?;
+        if with_discovery {
+            let joiner = workload.is_joiner(i);
+            let bootnodes = match (&bootnode_record, joiner) {
+                (Some(record), false) => vec![Enr::clone(record)],
+                _ => Vec::new(),
+            };
+            let setup = DiscoverySetup {
+                bind: loopback,
+                advertise: Some(loopback.ip()),
+                quic_port: addr.port(),
+                bootnodes,
+                lookup_interval: LOOKUP_INTERVAL,
+                private_network: true,
+                // Derived, so the keys stay those of the same seed without discovery.
+                seed: sha2::Sha256::new()
+                    .chain_update(node_seed)
+                    .chain_update(b"discv5")
+                    .finalize()
+                    .into(),
+                target_peers: args.target_peers,
+            };
+            let (attached, record, found) = attach(reactor, &key, setup)?;
+            reactor = attached;
+            let configured = bootnode_record.iter().map(Enr::peer_id).collect();
+            let pending_bootnode = bootnode_record.clone().filter(|_| joiner);
+            discoveries.push(Some(discovery::NodeDiscovery {
+                found,
+                configured,
+                pending_bootnode,
+            }));
+            bootnode_record.get_or_insert(record);
+        } else {
+            discoveries.push(None);
+        }
         targets.push(DialTarget {
             peer: key.peer_id(),
             addr,
@@ -129,9 +190,19 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::Node(format!("cannot install the signal handler: {e}")))?;
     }
     let mut threads = Vec::with_capacity(total);
-    for (i, reactor) in reactors.into_iter().enumerate() {
-        let dial = workload
-            .dial_targets(i)
+    for (i, (reactor, discovery)) in reactors.into_iter().zip(discoveries).enumerate() {
+        // With discovery every node but node 0 keeps node 0, its bootnode, as a known
+        // peer, and finds the rest.
+        let dial_to = if with_discovery {
+            if i == 0 {
+                Vec::new()
+            } else {
+                vec![0]
+            }
+        } else {
+            workload.dial_targets(i)
+        };
+        let dial = dial_to
             .into_iter()
             .filter_map(|j| targets.get(j).copied())
             .collect();
@@ -144,7 +215,7 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         };
         let thread = std::thread::Builder::new()
             .name(format!("devnet-node-{i}"))
-            .spawn(move || ctx.run(reactor, driver))
+            .spawn(move || ctx.run(reactor, driver, discovery))
             .map_err(|e| CliError::Node(format!("cannot start node thread: {e}")))?;
         threads.push(thread);
     }
@@ -160,11 +231,13 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
     }
     progress.finish(&board);
     let mut drivers = Vec::with_capacity(total);
+    let mut outcomes = Vec::with_capacity(total);
     let mut io = IoTotals::default();
     for thread in threads {
         match thread.join() {
-            Ok((driver, stats)) => {
+            Ok((driver, stats, outcome)) => {
                 drivers.push(driver);
+                outcomes.push(outcome);
                 io.add(&stats);
             }
             Err(_) => return Err(CliError::Node("a node thread panicked".into())),
@@ -209,6 +282,10 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
         extra.insert("interrupted".into(), json!(interrupted));
         extra.insert("exit_code".into(), json!(code));
         extra.insert("io".into(), io.to_json());
+        let target = if with_discovery { args.target_peers } else { 0 };
+        for (key, value) in discovery::summary_fields(&outcomes, with_discovery, target) {
+            extra.insert(key.into(), value);
+        }
         let fields = report.summary_json(&workload, wall_s, extra);
         writeln!(
             stdout,
@@ -235,6 +312,13 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
                 stdout,
                 "udp: {} datagrams sent in {} send calls, {} received, {} reactor wakeups",
                 io.datagrams_sent, io.send_calls, io.datagrams_received, io.wakeups
+            )
+        })
+        .and_then(|()| {
+            writeln!(
+                stdout,
+                "{}",
+                discovery::table_line(&outcomes, with_discovery, args.target_peers)
             )
         })
         .and_then(|()| writeln!(stdout, "wall: {wall_s:.2} s; result: {}", if code == 0 { "ok" } else { "MISSED" }))

@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 
 use leanp2p_mio::{IoStats, Reactor};
 
+use super::discovery::{NodeDiscovery, Outcome};
 use super::progress::LiveBoard;
 use crate::commands::workload::NodeDriver;
 
 /// Longest slice of the loop between live-board updates.
 const LIVE_INTERVAL: Duration = Duration::from_millis(200);
+/// Connections and discovery are measured until this long before the end of the run:
+/// at the very end other nodes are already closing theirs.
+const MEASURE_MARGIN: Duration = Duration::from_secs(1);
 /// Longest wait for the graceful close of our connections.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
@@ -27,10 +31,16 @@ pub(super) struct NodeThread {
 }
 
 impl NodeThread {
-    /// Runs the node until the end of the run or a stop; gives the driver and the
-    /// reactor's I/O counters back.
-    pub(super) fn run(self, mut reactor: Reactor, mut driver: NodeDriver) -> (NodeDriver, IoStats) {
+    /// Runs the node until the end of the run or a stop; gives the driver, the
+    /// reactor's I/O counters and the node's connections / discovery outcome back.
+    pub(super) fn run(
+        self,
+        mut reactor: Reactor,
+        mut driver: NodeDriver,
+        mut discovery: Option<NodeDiscovery>,
+    ) -> (NodeDriver, IoStats, Outcome) {
         let start = self.start;
+        let mut outcome = None;
         loop {
             let now = Instant::now();
             let t = now.saturating_duration_since(start);
@@ -38,8 +48,16 @@ impl NodeThread {
                 // Commands made here are drained at the start of the next `run`.
                 driver.handle_timeout(reactor.node_mut(), now, t);
             }
+            if driver.stats().started_at.is_some() {
+                if let Some(d) = discovery.as_mut() {
+                    d.on_started(&mut reactor, now);
+                }
+            }
             if self.stop.load(Ordering::Relaxed) || now >= self.end {
                 break;
+            }
+            if outcome.is_none() || now + MEASURE_MARGIN < self.end {
+                outcome = Some(Outcome::measure(&reactor, discovery.as_ref()));
             }
             let until = driver
                 .poll_timeout()
@@ -60,8 +78,9 @@ impl NodeThread {
         }
         let t = Instant::now().saturating_duration_since(start);
         driver.sample(reactor.node(), t, true);
+        let outcome = outcome.unwrap_or_else(|| Outcome::measure(&reactor, discovery.as_ref()));
         self.close(&mut reactor, &mut driver);
-        (driver, reactor.io_stats())
+        (driver, reactor.io_stats(), outcome)
     }
 
     fn publish_live(&self, driver: &mut NodeDriver) {

@@ -1,7 +1,7 @@
 //! `leanp2p node` flags (CLI.md "`leanp2p node` flags") and their resolution into a
 //! validated [`NodePlan`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use leanp2p_identity::{keyfile, Enr};
 use super::super::CliError;
 use super::bootnodes::read_bootnodes_file;
 use crate::commands::congestion::Congestion;
+use crate::commands::discovery::{default_discovery_port, is_private, DEFAULT_TARGET_PEERS};
 use crate::commands::workload::payload;
 use crate::commands::workload::serve::{MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 
@@ -47,12 +48,31 @@ pub(crate) struct NodeArgs {
     /// The secret key as 64 hex characters (0x optional). Default: a fresh key.
     #[arg(long, value_name = "HEX")]
     key_hex: Option<String>,
-    /// Bootnode (`/…/quic-v1/p2p/<id>` or `enr:…`), dialled and redialled forever (repeatable).
+    /// Bootnode (`/…/quic-v1/p2p/<id>` or `enr:…`), dialled and redialled forever when it
+    /// has a QUIC address; an ENR with `udp` also seeds discovery (repeatable).
     #[arg(long, value_name = "MULTIADDR|ENR")]
     bootnode: Vec<String>,
-    /// A lean-quickstart `nodes.yaml`: a YAML list of ENRs and/or multiaddrs.
+    /// A lean-quickstart `nodes.yaml`: a YAML list of ENRs and/or multiaddrs (used like
+    /// --bootnode).
     #[arg(long, value_name = "FILE")]
     bootnodes: Option<PathBuf>,
+    /// UDP port of discovery (discv5; the record's `udp`), on the first --listen IP.
+    /// Default: the first --listen port + 1 (0 when that is 0); 0 = any free port.
+    #[arg(long, value_name = "PORT")]
+    discovery_port: Option<u16>,
+    /// No discovery: only bootnodes, --dial and their peers (the behaviour before
+    /// discovery).
+    #[arg(long, conflicts_with_all = ["discovery_port", "enr_address"])]
+    no_discovery: bool,
+    /// IP our record advertises (`ip` / `ip6`). Default: the first --listen IP, unless it
+    /// is unspecified (0.0.0.0, ::): then the record has no IP and peers cannot find us
+    /// through discovery (we still find and dial them).
+    #[arg(long, value_name = "IP")]
+    enr_address: Option<IpAddr>,
+    /// Peers to stay connected to: while fewer are connected, dial peers discovery (or
+    /// identify) found. Default 8 with discovery, 0 (off) with --no-discovery.
+    #[arg(long, value_name = "N")]
+    target_peers: Option<usize>,
     /// Peers we dial (bootnodes, --dial with /p2p) become gossipsub direct peers.
     #[arg(long)]
     direct_peer: bool,
@@ -138,7 +158,12 @@ pub(crate) struct NodePlan {
     /// QUIC congestion controller.
     pub congestion: Congestion,
     pub listen: Vec<SocketAddr>,
+    /// Bootnodes with a QUIC address (dialled and redialled).
     pub bootnodes: Vec<Multiaddr>,
+    /// Discovery, unless `--no-discovery`.
+    pub discovery: Option<DiscoveryPlan>,
+    /// `ConnManagerConfig::target_peers`.
+    pub target_peers: usize,
     pub dial: Vec<Multiaddr>,
     pub topics: Vec<TopicHash>,
     pub direct_peer: bool,
@@ -156,6 +181,28 @@ pub(crate) struct NodePlan {
     pub request_blocks: Option<u32>,
     pub block_size: usize,
     pub serve_block_size: Option<usize>,
+}
+
+/// Where discovery runs and whom it asks first.
+#[derive(Debug)]
+pub(crate) struct DiscoveryPlan {
+    /// The discovery socket's address (the first --listen IP, --discovery-port).
+    pub bind: SocketAddr,
+    /// The IP our record advertises.
+    pub advertise: Option<IpAddr>,
+    /// Bootnode records with a UDP endpoint.
+    pub bootnodes: Vec<Enr>,
+    /// The table's per-/24 limits are off: the advertised IP (or, without one, every
+    /// bootnode's) is loopback or private.
+    pub private_network: bool,
+}
+
+/// One `--bootnode` / `nodes.yaml` entry: a QUIC address to dial and/or a record to
+/// seed discovery with.
+#[derive(Debug)]
+struct Bootnode {
+    quic: Option<Multiaddr>,
+    record: Option<Enr>,
 }
 
 /// What to publish.
@@ -182,14 +229,35 @@ impl NodeArgs {
             .iter()
             .map(|text| parse_listen(text))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut bootnodes = self
+        let discovery_on = !self.no_discovery;
+        let mut entries = self
             .bootnode
             .iter()
-            .map(|text| parse_bootnode(text))
+            .map(|text| parse_bootnode(text, discovery_on))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(path) = &self.bootnodes {
-            bootnodes.extend(usable_bootnodes(path, read_bootnodes_file(path)?)?);
+            entries.extend(usable_bootnodes(
+                path,
+                read_bootnodes_file(path)?,
+                discovery_on,
+            )?);
         }
+        let mut bootnodes = Vec::new();
+        let mut records = Vec::new();
+        for entry in entries {
+            bootnodes.extend(entry.quic);
+            records.extend(entry.record);
+        }
+        let discovery = if discovery_on {
+            Some(self.discovery_plan(&listen, records)?)
+        } else {
+            None
+        };
+        let target_peers = self.target_peers.unwrap_or(if discovery_on {
+            DEFAULT_TARGET_PEERS
+        } else {
+            0
+        });
         let dial = self
             .dial
             .iter()
@@ -261,6 +329,8 @@ impl NodeArgs {
             key,
             listen,
             bootnodes,
+            discovery,
+            target_peers,
             dial,
             topics,
             direct_peer: self.direct_peer,
@@ -279,6 +349,60 @@ impl NodeArgs {
             request_blocks: self.request_blocks.filter(|&n| n > 0),
             block_size: self.block_size,
             serve_block_size: self.serve_block_size,
+        })
+    }
+}
+
+impl NodeArgs {
+    /// The discovery socket on the first --listen IP, the advertised IP and the limits.
+    fn discovery_plan(
+        &self,
+        listen: &[SocketAddr],
+        bootnodes: Vec<Enr>,
+    ) -> Result<DiscoveryPlan, CliError> {
+        let first = listen
+            .first()
+            .ok_or_else(|| CliError::BadFlag("--listen: at least one address".into()))?;
+        let port = match self.discovery_port {
+            Some(port) => port,
+            None => default_discovery_port(first.port()).ok_or_else(|| {
+                CliError::BadFlag(format!(
+                    "--listen port {} leaves no default discovery port: pass --discovery-port",
+                    first.port()
+                ))
+            })?,
+        };
+        if port != 0
+            && listen
+                .iter()
+                .any(|l| l.port() == port && l.ip() == first.ip())
+        {
+            return Err(CliError::BadFlag(format!(
+                "--discovery-port {port} is a QUIC --listen port (both are UDP)"
+            )));
+        }
+        let advertise = self
+            .enr_address
+            .or_else(|| Some(first.ip()).filter(|ip| !ip.is_unspecified()));
+        if advertise.is_some_and(|ip| ip.is_ipv4() != first.is_ipv4()) {
+            return Err(CliError::BadFlag(
+                "--enr-address must be of the first --listen address's family".into(),
+            ));
+        }
+        let private_network = match advertise {
+            Some(ip) => is_private(ip),
+            None => {
+                !bootnodes.is_empty()
+                    && bootnodes.iter().all(|b| {
+                        leanp2p_discv5::udp_endpoint(b).is_some_and(|a| is_private(a.ip()))
+                    })
+            }
+        };
+        Ok(DiscoveryPlan {
+            bind: SocketAddr::new(first.ip(), port),
+            advertise,
+            bootnodes,
+            private_network,
         })
     }
 }
@@ -303,16 +427,18 @@ fn parse_listen(text: &str) -> Result<SocketAddr, CliError> {
 }
 
 /// The usable entries of a `nodes.yaml`: an entry without a usable QUIC address
-/// (leanSpec's sample ENRs carry only `udp`) is skipped with a warning on stderr; an
-/// error only when the file lists entries and none is usable.
+/// (leanSpec's sample ENRs carry only `udp`) is skipped with a warning on stderr unless
+/// discovery can use its `udp`; an error only when the file lists entries and none is
+/// usable.
 fn usable_bootnodes(
     path: &std::path::Path,
     entries: Vec<String>,
-) -> Result<Vec<Multiaddr>, CliError> {
+    discovery: bool,
+) -> Result<Vec<Bootnode>, CliError> {
     let mut usable = Vec::new();
     let mut last_error = None;
     for entry in &entries {
-        match parse_bootnode(entry) {
+        match parse_bootnode(entry, discovery) {
             Ok(addr) => usable.push(addr),
             Err(e) => {
                 eprintln!(
@@ -332,16 +458,24 @@ fn usable_bootnodes(
     }
 }
 
-/// An `enr:…` record (mapped to its QUIC multiaddr) or a multiaddr with `/p2p/<id>`.
-fn parse_bootnode(text: &str) -> Result<Multiaddr, CliError> {
+/// An `enr:…` record (mapped to its QUIC multiaddr, and kept for discovery when
+/// `discovery` is on and it has a UDP endpoint; one of the two is required) or a
+/// multiaddr with `/p2p/<id>`.
+fn parse_bootnode(text: &str, discovery: bool) -> Result<Bootnode, CliError> {
     let text = text.trim();
     if text.starts_with("enr:") {
         let enr: Enr = text
             .parse()
             .map_err(|e| CliError::BadFlag(format!("bootnode {text}: {e}")))?;
-        return enr
-            .to_quic_multiaddr()
-            .map_err(|e| CliError::BadFlag(format!("bootnode {text}: {e}")));
+        let quic = enr.to_quic_multiaddr();
+        let record = (discovery && leanp2p_discv5::udp_endpoint(&enr).is_some()).then_some(enr);
+        return match (quic, record) {
+            (Err(e), None) => Err(CliError::BadFlag(format!("bootnode {text}: {e}"))),
+            (quic, record) => Ok(Bootnode {
+                quic: quic.ok(),
+                record,
+            }),
+        };
     }
     let addr = parse_quic_multiaddr(text, "bootnode")?;
     if addr.peer_id().is_none() {
@@ -349,7 +483,10 @@ fn parse_bootnode(text: &str) -> Result<Multiaddr, CliError> {
             "bootnode {text}: a /p2p/<peer-id> part is required"
         )));
     }
-    Ok(addr)
+    Ok(Bootnode {
+        quic: Some(addr),
+        record: None,
+    })
 }
 
 /// A full topic (starting with `/`) as given, or a short lean kind expanded to
@@ -428,10 +565,10 @@ mod tests {
         let good = format!("/ip4/127.0.0.1/udp/9000/quic-v1/p2p/{peer}");
         let bad = "enr:-not-a-record".to_string();
         let path = std::path::Path::new("nodes.yaml");
-        let usable = usable_bootnodes(path, vec![bad.clone(), good]).unwrap();
+        let usable = usable_bootnodes(path, vec![bad.clone(), good], true).unwrap();
         assert_eq!(usable.len(), 1);
-        assert!(usable_bootnodes(path, vec![bad]).is_err());
-        assert!(usable_bootnodes(path, Vec::new()).unwrap().is_empty());
+        assert!(usable_bootnodes(path, vec![bad], true).is_err());
+        assert!(usable_bootnodes(path, Vec::new(), true).unwrap().is_empty());
     }
 
     #[test]

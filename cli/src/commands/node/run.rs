@@ -12,6 +12,7 @@ use leanp2p_mio::{Reactor, ReactorConfig};
 use rand_core::RngCore;
 use serde_json::json;
 
+use super::super::discovery::{attach, DiscoverySetup, Found};
 use super::super::CliError;
 use super::args::{MsgIdKind, NodeArgs};
 use super::metrics::Metrics;
@@ -22,6 +23,8 @@ use super::{events, publisher};
 
 /// Exit code when a requested target was missed (CLI.md).
 const EXIT_MISSED: u8 = 3;
+/// Interval of discovery's random lookups (the first runs at once).
+const LOOKUP_INTERVAL: Duration = Duration::from_secs(10);
 /// Longest wait for the graceful close of our connections at the end.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
@@ -59,6 +62,7 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     config.quic.congestion_controller(plan.congestion.into());
     // Send QUIC's datagram batches in one GSO syscall where the kernel supports it.
     config.quic.max_gso_segments = leanp2p_mio::probe_gso_segments().clamp(1, 64);
+    config.conn_manager.target_peers = plan.target_peers;
     if plan.msg_id == MsgIdKind::Sha256 {
         config.gossipsub.message_id_fn = sha256_message_id;
     }
@@ -79,6 +83,31 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
     );
     let mut reactor = Reactor::bind(node, &plan.listen, ReactorConfig::default())
         .map_err(|e| CliError::Node(e.to_string()))?;
+    let mut discovered = None;
+    if let Some(discovery) = &plan.discovery {
+        let quic_port = reactor.local_addrs().first().map_or(0, |a| a.port());
+        let mut discovery_seed = [0u8; 32];
+        rand_core::OsRng.fill_bytes(&mut discovery_seed);
+        let setup = DiscoverySetup {
+            bind: discovery.bind,
+            advertise: discovery.advertise,
+            quic_port,
+            bootnodes: discovery.bootnodes.clone(),
+            lookup_interval: LOOKUP_INTERVAL,
+            private_network: discovery.private_network,
+            seed: discovery_seed,
+            target_peers: plan.target_peers,
+        };
+        let (with_discovery, enr, found) = attach(reactor, &plan.key, setup)?;
+        reactor = with_discovery;
+        if discovery.advertise.is_none() {
+            tracing::warn!(
+                "discovery: the record advertises no IP (listening on an unspecified \
+                 address without --enr-address): peers cannot find us"
+            );
+        }
+        discovered = Some((enr, found));
+    }
     // SIGINT / SIGTERM stop the loop (then close gracefully and print the summary).
     // Installed before `listening` is printed, so a harness that waits for that line can
     // signal at once; a signal before the loop runs is a queued Shutdown command.
@@ -102,6 +131,18 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
         out.emit(
             "listening",
             json!({ "addr": addr.to_string(), "peer_id": peer_id.to_string() }),
+        );
+    }
+
+    if let (Some(addr), Some((enr, _))) = (reactor.discovery_addr(), &discovered) {
+        out.emit(
+            "discovery",
+            json!({
+                "addr": addr.to_string(),
+                "enr": enr.to_text(),
+                "bootnodes": plan.discovery.as_ref().map_or(0, |d| d.bootnodes.len()),
+                "target_peers": plan.target_peers,
+            }),
         );
     }
 
@@ -211,10 +252,29 @@ pub(crate) fn run(args: &NodeArgs) -> Result<u8, CliError> {
             "output_lines_dropped".into(),
             session.out.lines_dropped().into(),
         );
+        map.insert(
+            "discovery".into(),
+            discovery_summary(&reactor, discovered.as_ref().map(|(_, f)| f)),
+        );
     }
     session.out.emit("summary", fields);
     session.out.finish();
     Ok(exit_code)
+}
+
+/// The summary's `discovery` object (null with `--no-discovery`).
+fn discovery_summary(reactor: &Reactor, found: Option<&Found>) -> serde_json::Value {
+    let (Some(machine), Some(stats), Some(found)) =
+        (reactor.discovery(), reactor.discovery_stats(), found)
+    else {
+        return serde_json::Value::Null;
+    };
+    json!({
+        "table": machine.table().len(),
+        "found": found.peers().len(),
+        "addresses_fed": stats.addresses_fed,
+        "lookups": stats.lookups_started,
+    })
 }
 
 /// `--msg-id sha256`: the first 20 bytes of SHA-256 of the message's wire data.
