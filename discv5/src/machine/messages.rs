@@ -229,6 +229,18 @@ impl Discv5 {
         let Some(req) = self.finish_request(id) else {
             return;
         };
+        // A newer record of a node we know (records are self-signed, so whoever relays
+        // it): take it, as after a PONG announcing a higher seq.
+        for enr in &req.found {
+            let node = NodeId(enr.node_id());
+            if node != self.local_id
+                && self
+                    .known_enr(&node)
+                    .is_some_and(|known| known.seq() < enr.seq())
+            {
+                self.apply_newer_enr(node, enr.clone());
+            }
+        }
         match req.origin {
             Origin::User => {
                 for enr in &req.found {

@@ -894,3 +894,37 @@ fn evicted_sessions_are_renegotiated() {
     assert_eq!(net.nodes[1].stats().messages_undecryptable, 1);
     assert_eq!(net.nodes[1].stats().handshakes_inbound, 2);
 }
+
+#[test]
+fn a_newer_record_relayed_in_nodes_updates_what_we_know() {
+    let mut net = Net::new(3);
+    net.connect(1, 2);
+    assert_eq!(net.nodes[1].known_enr(&net.ids[2]), Some(&net.enrs[2]));
+    // 2 moves to seq 2 while its announcements are lost, then meets 0 (which learns
+    // the new record in the handshake).
+    let newer = Enr::builder()
+        .seq(2)
+        .ip4(Ipv4Addr::LOCALHOST)
+        .udp4(net.addrs[2].port())
+        .raw("extra", b"y")
+        .build(&net.keys[2])
+        .unwrap();
+    net.deliver = false;
+    net.nodes[2]
+        .update_local_enr(net.now, newer.clone())
+        .unwrap();
+    net.pump();
+    net.deliver = true;
+    net.connect(2, 0);
+    net.connect(1, 0);
+    net.take_events(1);
+    // 1 asks 0 for the bucket holding 2: the relayed record is newer than 1's.
+    let d = net.ids[0].log_distance(&net.ids[2]);
+    net.nodes[1].find_node(net.now, net.ids[0], &[d]).unwrap();
+    net.pump();
+    assert!(net
+        .take_events(1)
+        .iter()
+        .any(|e| matches!(e, Event::EnrUpdated { enr, .. } if *enr == newer)));
+    assert_eq!(net.nodes[1].known_enr(&net.ids[2]), Some(&newer));
+}
