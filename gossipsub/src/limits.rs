@@ -61,9 +61,10 @@ pub struct Limits {
     /// Most messages waiting for [`crate::Gossipsub::report_validation`]; further
     /// messages are ignored (not penalised) and counted. Default 10 000.
     pub max_pending_validation: usize,
-    /// Most ids remembered from a peer's IDONTWANTs; at the cap the oldest remembered id
-    /// is evicted to make room for a new one (counted in
-    /// [`crate::stats::Counters::idontwant_dropped`]). Default 10 000.
+    /// Most ids remembered from a peer's IDONTWANTs; at the cap further ids are ignored
+    /// until remembered notices expire (counted in
+    /// [`crate::stats::Counters::idontwant_dropped`]; ignoring costs no allocation or
+    /// hashing, as in rust-libp2p). Default 10 000.
     pub max_idontwant_per_peer: usize,
     /// Most IDONTWANT message ids processed from one RPC (all its IDONTWANT entries
     /// together, valid or not); further ids are ignored and counted in

@@ -25,7 +25,8 @@ impl Gossipsub {
     /// counted). At most `max_ids_per_control_entry` ids per entry and
     /// `max_idontwant_ids_per_rpc` per RPC are looked at; the rest are dropped and
     /// counted. Each id costs O(1) amortised: the per-peer memory is bounded by
-    /// `max_idontwant_per_peer`, evicting its oldest id to make room.
+    /// `max_idontwant_per_peer`; at the cap further ids are ignored (counted) until
+    /// remembered notices expire.
     pub(crate) fn handle_idontwant(
         &mut self,
         now: Instant,
@@ -44,31 +45,43 @@ impl Gossipsub {
             tracing::debug!(peer = %from, ids, "IDONTWANT from a peer without /meshsub/1.2.0");
             return 0;
         }
-        let max_ids = self.config.limits.max_ids_per_control_entry;
-        let mut budget = self.config.limits.max_idontwant_ids_per_rpc;
-        let cap = self.config.limits.max_idontwant_per_peer;
+        let limits = &self.config.limits;
+        let max_ids = limits.max_ids_per_control_entry;
+        let mut budget = limits.max_idontwant_ids_per_rpc;
+        let cap = limits.max_idontwant_per_peer;
+        let (max_len, exact_len) = (limits.max_message_id_len, self.config.message_id_len);
+        let valid = |id: &[u8]| {
+            !id.is_empty() && id.len() <= max_len && exact_len.is_none_or(|len| id.len() == len)
+        };
         let expires = now + self.config.idontwant_ttl;
         let mut invalid = 0;
         let mut received = 0u64;
         let mut dropped = 0u64;
-        let mut ids: Vec<MessageId> = Vec::new();
+        let Some(state) = self.peers.get_mut(&from) else {
+            return 0;
+        };
+        state.dont_send.expire(now);
         for entry in entries {
             let n = entry.message_ids.len();
             let take = n.min(max_ids).min(budget);
             budget -= take;
             dropped += (n - take) as u64;
             for id in entry.message_ids.into_iter().take(take) {
-                if !self.valid_id(&id) {
+                if !valid(&id) {
                     invalid += 1;
                     continue;
                 }
-                ids.push(MessageId::new(&id));
-            }
-        }
-        if let Some(state) = self.peers.get_mut(&from) {
-            for id in ids {
                 received += 1;
-                dropped += state.dont_send.insert(now, id, expires, cap) as u64;
+                // At the cap, further ids are ignored until notices expire: no copy, no
+                // hashing, no eviction (a flood past the cap costs a length check per id).
+                if state.dont_send.is_full(cap) {
+                    dropped += 1;
+                    continue;
+                }
+                dropped += state
+                    .dont_send
+                    .insert(now, MessageId::new(&id), expires, cap)
+                    as u64;
             }
         }
         self.counters.idontwant_received += received;

@@ -56,6 +56,12 @@ impl DontSend {
         evicted
     }
 
+    /// Whether `cap` ids are remembered (expired ones included until
+    /// [`DontSend::expire`]).
+    pub(crate) fn is_full(&self, cap: usize) -> bool {
+        self.map.len() >= cap.max(1)
+    }
+
     /// Whether `id` is remembered and its notice has not expired at `now`.
     pub(crate) fn contains(&self, now: Instant, id: &MessageId) -> bool {
         self.map.get(id).is_some_and(|e| *e > now)
