@@ -21,7 +21,9 @@ pub struct Limits {
     /// Most `publish` entries decoded from one RPC; the rest are skipped and counted.
     /// Default 500.
     pub max_messages_per_rpc: usize,
-    /// Most subscription changes processed from one RPC. Default 1 000.
+    /// Most subscription changes decoded from one RPC; further ones are skipped undecoded
+    /// and counted. Default 256 (a lean node announces a few dozen topics; the per-peer
+    /// churn cap is 256 per heartbeat too).
     pub max_subscriptions_per_rpc: usize,
     /// Most control sub-messages (all kinds together) processed from one RPC.
     /// Default 5 000.
@@ -107,7 +109,7 @@ impl Default for Limits {
             max_transmit_size: LEAN_MAX_TRANSMIT_SIZE,
             max_control_entry_size: 256 * 1024,
             max_messages_per_rpc: 500,
-            max_subscriptions_per_rpc: 1_000,
+            max_subscriptions_per_rpc: 256,
             max_control_entries_per_rpc: 5_000,
             max_ids_per_control_entry: 5_000,
             max_message_id_len: 128,

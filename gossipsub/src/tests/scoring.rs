@@ -313,6 +313,7 @@ fn ip_colocation_p6() {
 fn subscription_churn_is_capped_per_heartbeat_and_penalised_once() {
     let mut cfg = scored_config();
     cfg.limits.max_subscription_changes_per_heartbeat = 10;
+    cfg.limits.max_subscriptions_per_rpc = 1_000;
     let mut h = Harness::new(cfg);
     let peers = h.connect(1..=1, true, &[]);
     h.events();

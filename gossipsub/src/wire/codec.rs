@@ -206,12 +206,18 @@ fn unpin_message(mut msg: Message, frame_len: usize) -> Message {
     msg
 }
 
+fn idontwant_ids(out: &DecodedRpc) -> usize {
+    out.idontwant.iter().map(|e| e.message_ids.len()).sum()
+}
+
 fn control_entries(out: &DecodedRpc) -> usize {
     out.ihave.len() + out.iwant.len() + out.graft.len() + out.prune.len() + out.idontwant.len()
 }
 
 fn decode_control(control: &Bytes, limits: &Limits, out: &mut DecodedRpc) {
     let mut walker = FieldWalker::new(control);
+    // Ids decoded so far in this RPC (a control section may repeat).
+    let mut idontwant_so_far = idontwant_ids(out);
     loop {
         let field = match walker.next_field() {
             Ok(Some(field)) => field,
@@ -239,6 +245,12 @@ fn decode_control(control: &Bytes, limits: &Limits, out: &mut DecodedRpc) {
             out.dropped_sections += 1;
             continue;
         }
+        // IDONTWANT ids past the per-RPC budget would be ignored by the router: skip
+        // their entries here, before a `Vec` is allocated per id.
+        if number == 5 && idontwant_so_far >= limits.max_idontwant_ids_per_rpc {
+            out.dropped_sections += 1;
+            continue;
+        }
         let entry = control.slice(start..end);
         let ok = match number {
             1 => ControlIHave::decode(entry)
@@ -254,7 +266,10 @@ fn decode_control(control: &Bytes, limits: &Limits, out: &mut DecodedRpc) {
                 .map(|e| out.prune.push(e))
                 .is_ok(),
             _ => ControlIDontWant::decode(entry)
-                .map(|e| out.idontwant.push(e))
+                .map(|e| {
+                    idontwant_so_far += e.message_ids.len();
+                    out.idontwant.push(e);
+                })
                 .is_ok(),
         };
         if !ok {
