@@ -19,6 +19,22 @@
 //! cut and restore groups; [`Sim::crash`] / [`Sim::restart`] drop a node's state and
 //! bring it back with the same key and address.
 //!
+//! # Discovery
+//!
+//! [`Sim::enable_discovery`] (or [`Sim::enable_discovery_all`] with bootnodes) gives a
+//! node a Discovery v5 machine ([`leanp2p_discv5::Discv5`]) on a second virtual socket,
+//! `10.0.x.y:`[`DISCOVERY_PORT`], whose datagrams travel the same links as QUIC. Its
+//! record ([`Sim::node_enr`]) carries `ip4`, `udp4` and `quic4`, signed with the node's
+//! key. The sim runs a lookup of a random node ID every
+//! [`SimDiscoveryConfig::lookup_interval`], folds the machine's deadline into the node's
+//! slot of the schedule, writes every discovery event into the trace, and hands every
+//! record seen in an event (verified session, updated record, lookup or FINDNODE
+//! answer) to the node's address book ([`leanp2p_host::Node::add_peer_address`]), from
+//! which the connection manager dials while under
+//! [`leanp2p_host::ConnManagerConfig::target_peers`]. [`Sim::discovered`] lists the
+//! nodes a machine has seen. The machine's seed and the lookup targets derive from the
+//! sim seed, the node index and its restart count.
+//!
 //! # The drain rule, as the sim applies it
 //!
 //! After **every** input it gives a node (`handle_datagram`, `handle_timeout`) and after
@@ -28,14 +44,19 @@
 //! [`Sim::events`] and the trace; gossip messages are accepted with `report_validation`
 //! unless [`Sim::set_auto_validate`] is off, and since that is a command, transmits are
 //! drained again before the next event), then it reads `poll_timeout`. Commands made
-//! through [`Sim::node_mut`] are drained at the start of the next step.
+//! through [`Sim::node_mut`] are drained at the start of the next step. A discovery
+//! machine is drained the same way after each datagram, timeout or
+//! [`Sim::with_discovery`] command (transmits onto the links, then events); if it handed
+//! addresses to the node, the node is drained next.
 //!
 //! # Memory
 //!
 //! The sim is a test harness for trusted nodes: it keeps every event of every node
 //! until [`Sim::drain_events`], and datagrams in flight are bounded only by what the
 //! nodes send (use [`LinkConfig::queue_bytes`] on bandwidth-limited links to bound a
-//! link's queue like a router would). [`SimStats`] counts every datagram fate.
+//! link's queue like a router would). [`SimStats`] counts every datagram fate. Discovery
+//! adds per node at most [`MAX_FED_RECORDS`] remembered record IDs and the set of sim
+//! nodes it has seen (at most the number of nodes); the machine bounds the rest.
 //!
 //! # Determinism
 //!
@@ -66,5 +87,6 @@ mod sim;
 
 pub use link::LinkConfig;
 pub use sim::{
-    Livelock, NodeIdx, Sim, SimError, SimStats, DEFAULT_MAX_STEPS_PER_INSTANT, SIM_PORT,
+    Livelock, NodeIdx, Sim, SimDiscoveryConfig, SimDiscoveryStats, SimError, SimStats,
+    DEFAULT_MAX_STEPS_PER_INSTANT, DISCOVERY_PORT, MAX_FED_RECORDS, SIM_PORT,
 };

@@ -1,4 +1,9 @@
 //! The simulator: nodes, the in-flight datagram queue, the virtual clock and the trace.
+//! Discovery v5 per node lives in `sim/src/sim/discovery.rs`.
+
+mod discovery;
+
+pub use discovery::{SimDiscoveryConfig, SimDiscoveryStats, DISCOVERY_PORT, MAX_FED_RECORDS};
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -67,6 +72,22 @@ pub enum SimError {
     /// The node rejected its configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Discovery is already on for the node ([`Sim::enable_discovery`]).
+    #[error("discovery is already enabled on node {0}")]
+    DiscoveryEnabled(NodeIdx),
+    /// Discovery is off for the node ([`Sim::enable_discovery`] first).
+    #[error("discovery is not enabled on node {0}")]
+    DiscoveryDisabled(NodeIdx),
+    /// [`SimDiscoveryConfig::lookup_interval`] is zero (lookups would never let the
+    /// clock move).
+    #[error("discovery lookup interval must be positive")]
+    ZeroLookupInterval,
+    /// The node's discovery record could not be built.
+    #[error(transparent)]
+    Enr(#[from] leanp2p_identity::EnrError),
+    /// The discovery machine refused its record or a bootnode record.
+    #[error(transparent)]
+    Discovery(#[from] leanp2p_discv5::CommandError),
     /// The node refused its listen address.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -105,6 +126,8 @@ pub struct SimStats {
     pub timeouts: u64,
     /// Datagrams delivered after a later-sent datagram of the same direction (jitter).
     pub reordered: u64,
+    /// Of [`SimStats::delivered`], datagrams handed to a discovery machine.
+    pub discovery_delivered: u64,
 }
 
 struct SimNode {
@@ -114,9 +137,23 @@ struct SimNode {
     addr: SocketAddr,
     peer_id: PeerId,
     events: Vec<NodeEvent>,
+    /// The schedule's deadline: the earlier of `node_deadline` and discovery's.
     deadline: Option<Instant>,
+    /// The node's own `poll_timeout` after its last drain.
+    node_deadline: Option<Instant>,
     auto_validate: bool,
     dirty: bool,
+    /// Discovery v5, if [`Sim::enable_discovery`] turned it on.
+    discovery: Option<discovery::NodeDiscovery>,
+}
+
+/// Which socket of a node a datagram is addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Socket {
+    /// The QUIC endpoint ([`SIM_PORT`]).
+    Quic,
+    /// The discovery machine ([`DISCOVERY_PORT`]).
+    Discovery,
 }
 
 struct InFlight {
@@ -125,6 +162,7 @@ struct InFlight {
     from: SocketAddr,
     from_idx: usize,
     to: usize,
+    socket: Socket,
     data: Vec<u8>,
 }
 
@@ -148,10 +186,15 @@ impl Ord for InFlight {
 
 /// A deterministic network of [`Node`]s on a virtual clock. See the crate docs.
 pub struct Sim {
+    seed: u64,
     epoch: Instant,
     now: Instant,
     nodes: Vec<SimNode>,
-    by_addr: BTreeMap<SocketAddr, usize>,
+    /// Every bound socket: QUIC ones from [`Sim::add_node`], discovery ones from
+    /// [`Sim::enable_discovery`].
+    by_addr: BTreeMap<SocketAddr, (usize, Socket)>,
+    /// Discovery node IDs of the nodes with discovery on, to name discovered records.
+    by_node_id: BTreeMap<leanp2p_discv5::NodeId, usize>,
     default_link: LinkConfig,
     links: BTreeMap<(usize, usize), LinkConfig>,
     directions: BTreeMap<(usize, usize), Direction>,
@@ -201,10 +244,12 @@ impl Sim {
         let mut link_rng = ChaCha20Rng::seed_from_u64(seed);
         link_rng.set_stream(1);
         Self {
+            seed,
             epoch,
             now: epoch,
             nodes: Vec::new(),
             by_addr: BTreeMap::new(),
+            by_node_id: BTreeMap::new(),
             default_link: LinkConfig::default(),
             links: BTreeMap::new(),
             directions: BTreeMap::new(),
@@ -244,10 +289,12 @@ impl Sim {
             addr,
             events: Vec::new(),
             deadline: None,
+            node_deadline: None,
             auto_validate: true,
             dirty: false,
+            discovery: None,
         });
-        self.by_addr.insert(addr, idx);
+        self.by_addr.insert(addr, (idx, Socket::Quic));
         self.drain(idx);
         Ok(NodeIdx(idx))
     }
@@ -313,6 +360,10 @@ impl Sim {
         if entry.node.take().is_none() {
             return Err(SimError::Crashed(idx));
         }
+        entry.node_deadline = None;
+        if let Some(discovery) = entry.discovery.as_mut() {
+            discovery.stop();
+        }
         self.set_deadline(idx.0, None);
         self.record(idx.0, "crash");
         Ok(())
@@ -320,7 +371,9 @@ impl Sim {
 
     /// Starts a crashed node again: a fresh [`Node`] with the same key, configuration
     /// and address and a new seed, listening but with no connections, subscriptions or
-    /// known peers (the caller re-issues those, as a restarted client would).
+    /// known peers (the caller re-issues those, as a restarted client would). A node with
+    /// discovery gets a fresh discovery machine too (same record and configuration,
+    /// bootnodes added again, a new seed).
     pub fn restart(&mut self, idx: NodeIdx) -> Result<(), SimError> {
         let entry = self.nodes.get(idx.0).ok_or(SimError::UnknownNode(idx))?;
         if entry.node.is_some() {
@@ -331,6 +384,7 @@ impl Sim {
         self.nodes[idx.0].node = Some(node);
         self.record(idx.0, "restart");
         self.drain(idx.0);
+        self.restart_discovery(idx.0)?;
         Ok(())
     }
 
@@ -504,7 +558,8 @@ impl Sim {
         self.nodes[i].dirty = false;
         // Taken out for the duration, so routing can borrow the rest of the sim.
         let Some(mut node) = self.nodes[i].node.take() else {
-            self.set_deadline(i, None);
+            self.nodes[i].node_deadline = None;
+            self.update_deadline(i);
             return;
         };
         let now = self.now;
@@ -535,8 +590,20 @@ impl Sim {
             break;
         }
         self.buf = buf;
-        let deadline = node.poll_timeout();
+        self.nodes[i].node_deadline = node.poll_timeout();
         self.nodes[i].node = Some(node);
+        self.update_deadline(i);
+    }
+
+    /// Sets node `i`'s schedule deadline to the earlier of its node's and its discovery
+    /// machine's.
+    fn update_deadline(&mut self, i: usize) {
+        let entry = &self.nodes[i];
+        let discovery = entry.discovery.as_ref().and_then(|d| d.deadline());
+        let deadline = match (entry.node_deadline, discovery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.set_deadline(i, deadline);
     }
 
@@ -596,18 +663,33 @@ impl Sim {
         }
     }
 
-    /// Puts one transmit (possibly a GSO batch) from node `from` onto the network.
+    /// Puts one transmit (possibly a GSO batch) from node `from`'s QUIC socket onto the
+    /// network.
     fn route(&mut self, from: usize, transmit: Transmit, bytes: &[u8]) {
-        let Some(&to) = self.by_addr.get(&transmit.destination) else {
+        let segment = transmit.segment_size.unwrap_or(bytes.len()).max(1);
+        let source = self.nodes[from].addr;
+        self.route_datagrams(from, source, transmit.destination, segment, bytes);
+    }
+
+    /// Puts `bytes`, cut into `segment`-byte datagrams, from node `from`'s socket
+    /// `source` onto the link towards `destination` (latency, loss, partitions).
+    fn route_datagrams(
+        &mut self,
+        from: usize,
+        source: SocketAddr,
+        destination: SocketAddr,
+        segment: usize,
+        bytes: &[u8],
+    ) {
+        let Some(&(to, socket)) = self.by_addr.get(&destination) else {
             self.stats.undeliverable += 1;
             return;
         };
-        let segment = transmit.segment_size.unwrap_or(bytes.len()).max(1);
         let config = *self
             .links
             .get(&pair(from, to))
             .unwrap_or(&self.default_link);
-        for chunk in bytes.chunks(segment) {
+        for chunk in bytes.chunks(segment.max(1)) {
             if self.blocked.contains(&(from, to)) {
                 self.stats.partitioned += 1;
                 continue;
@@ -619,9 +701,10 @@ impl Sim {
                     self.in_flight.push(InFlight {
                         at,
                         seq: self.seq,
-                        from: self.nodes[from].addr,
+                        from: source,
                         from_idx: from,
                         to,
+                        socket,
                         data: chunk.to_vec(),
                     });
                 }
@@ -701,21 +784,23 @@ impl Sim {
                     return false;
                 };
                 let to = datagram.to;
-                let Some(node) = self.nodes[to].node.as_mut() else {
+                if datagram.socket == Socket::Discovery {
+                    if !self.deliver_discovery(to, datagram.from, &datagram.data) {
+                        self.stats.undeliverable += 1;
+                        return true;
+                    }
+                    self.count_delivery(&datagram);
+                    self.stats.discovery_delivered += 1;
+                    return true;
+                }
+                if self.nodes[to].node.is_none() {
                     self.stats.undeliverable += 1;
                     return true;
-                };
-                self.stats.delivered += 1;
-                let last = self
-                    .last_delivered
-                    .entry((datagram.from_idx, to))
-                    .or_insert(0);
-                if datagram.seq < *last {
-                    self.stats.reordered += 1;
-                } else {
-                    *last = datagram.seq;
                 }
-                self.stats.delivered_bytes += datagram.data.len() as u64;
+                self.count_delivery(&datagram);
+                let Some(node) = self.nodes[to].node.as_mut() else {
+                    return true;
+                };
                 node.handle_datagram(
                     now,
                     Datagram {
@@ -729,13 +814,34 @@ impl Sim {
             }
             Some(i) => {
                 self.stats.timeouts += 1;
-                if let Some(node) = self.nodes[i].node.as_mut() {
-                    node.handle_timeout(now);
+                let entry = &self.nodes[i];
+                let node_due =
+                    entry.discovery.is_none() || entry.node_deadline.is_some_and(|at| at <= now);
+                if node_due {
+                    if let Some(node) = self.nodes[i].node.as_mut() {
+                        node.handle_timeout(now);
+                    }
+                    self.drain(i);
                 }
-                self.drain(i);
+                self.discovery_timeout(i);
             }
         }
         true
+    }
+
+    /// Counts a datagram handed to a node's socket (and whether it overtook another).
+    fn count_delivery(&mut self, datagram: &InFlight) {
+        self.stats.delivered += 1;
+        let last = self
+            .last_delivered
+            .entry((datagram.from_idx, datagram.to))
+            .or_insert(0);
+        if datagram.seq < *last {
+            self.stats.reordered += 1;
+        } else {
+            *last = datagram.seq;
+        }
+        self.stats.delivered_bytes += datagram.data.len() as u64;
     }
 
     /// Steps until virtual time `at` (since the epoch), then sets the clock to it.
