@@ -21,9 +21,10 @@ pub struct Limits {
     /// Most `publish` entries decoded from one RPC; the rest are skipped and counted.
     /// Default 500.
     pub max_messages_per_rpc: usize,
-    /// Most subscription changes decoded from one RPC; further ones are skipped undecoded
-    /// and counted. Default 256 (a lean node announces a few dozen topics; the per-peer
-    /// churn cap is 256 per heartbeat too).
+    /// Most subscription changes in one RPC; an RPC with more has all of them skipped
+    /// undecoded and counted (as rust-libp2p refuses such RPCs). Default 256 (a lean
+    /// node announces a few dozen topics; the per-peer churn cap is 256 per heartbeat
+    /// too).
     pub max_subscriptions_per_rpc: usize,
     /// Most control sub-messages (all kinds together) processed from one RPC.
     /// Default 5 000.

@@ -490,3 +490,22 @@ fn large_messages_stay_zero_copy() {
     assert_eq!(got, data);
     assert!(points_into(&got, &body));
 }
+
+#[test]
+fn an_rpc_over_the_subscription_cap_has_all_its_changes_skipped() {
+    let limits = Limits {
+        max_subscriptions_per_rpc: 4,
+        ..Limits::default()
+    };
+    let rpc = |n: usize| Rpc {
+        subscriptions: (0..n).map(|k| sub("/t", k % 2 == 0)).collect(),
+        ..Default::default()
+    };
+    let at_cap = decode_rpc(&Bytes::from(rpc(4).encode_to_vec()), &limits);
+    assert_eq!(
+        (at_cap.subscriptions.len(), at_cap.dropped_sections),
+        (4, 0)
+    );
+    let over = decode_rpc(&Bytes::from(rpc(5).encode_to_vec()), &limits);
+    assert_eq!((over.subscriptions.len(), over.dropped_sections), (0, 5));
+}

@@ -126,6 +126,11 @@ impl<'a> FieldWalker<'a> {
 /// bounded by `limits`.
 pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
     let mut out = DecodedRpc::default();
+    // An RPC with more subscription changes than `max_subscriptions_per_rpc` has all of
+    // them skipped undecoded (counted), as rust-libp2p refuses such RPCs: a churn flood
+    // then costs a field walk, not an allocation per change.
+    let too_many_subscriptions =
+        count_fields(body, 1).is_some_and(|n| n > limits.max_subscriptions_per_rpc);
     let mut walker = FieldWalker::new(body);
     loop {
         let field = match walker.next_field() {
@@ -149,7 +154,8 @@ pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
         let section = body.slice(start..end);
         match number {
             1 => {
-                if out.subscriptions.len() >= limits.max_subscriptions_per_rpc
+                if too_many_subscriptions
+                    || out.subscriptions.len() >= limits.max_subscriptions_per_rpc
                     || section.len() > limits.max_control_entry_size
                 {
                     out.dropped_sections += 1;
@@ -204,6 +210,21 @@ fn unpin_message(mut msg: Message, frame_len: usize) -> Message {
     unpin(&mut msg.signature);
     unpin(&mut msg.key);
     msg
+}
+
+/// Length-delimited fields numbered `number` at the top level of `body` (`None` if the
+/// walk fails; the decoder then counts that failure itself).
+fn count_fields(body: &Bytes, number: u64) -> Option<usize> {
+    let mut walker = FieldWalker::new(body);
+    let mut count = 0;
+    loop {
+        match walker.next_field() {
+            Ok(Some(Field::Len { number: n, .. })) if n == number => count += 1,
+            Ok(Some(_)) => {}
+            Ok(None) => return Some(count),
+            Err(()) => return None,
+        }
+    }
 }
 
 fn idontwant_ids(out: &DecodedRpc) -> usize {
