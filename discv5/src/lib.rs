@@ -125,8 +125,8 @@ pub mod session;
 pub mod table;
 
 pub use machine::{
-    udp_endpoint, CommandError, Config, Direction, Discv5, EnrPredicate, Event, InboundTalkId,
-    LookupId, RequestError, Stats, TimeoutReason, Transmit,
+    udp_endpoint, CommandError, Config, Direction, Discv5, EnrPredicate, Event, FedRecords,
+    InboundTalkId, LookupId, RequestError, Stats, TimeoutReason, Transmit, MAX_FED_RECORDS,
 };
 pub use message::{Message, RequestId};
 pub use node_id::NodeId;

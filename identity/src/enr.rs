@@ -255,6 +255,17 @@ impl Enr {
             .collect()
     }
 
+    /// The QUIC socket address the record advertises (IPv4 preferred), if any.
+    pub fn quic_socket_addr(&self) -> Option<SocketAddr> {
+        if let (Some(ip), Some(port)) = (self.ip4(), self.quic4()) {
+            return Some(SocketAddr::from((ip, port)));
+        }
+        if let (Some(ip), Some(port)) = (self.ip6(), self.quic6()) {
+            return Some(SocketAddr::from((ip, port)));
+        }
+        None
+    }
+
     /// The address to dial: the first of [`Enr::quic_multiaddrs`] (IPv4 preferred).
     pub fn to_quic_multiaddr(&self) -> Result<Multiaddr, EnrError> {
         self.quic_multiaddrs()

@@ -19,14 +19,13 @@
 //! Every other discovery event is passed to [`DiscoveryConfig::on_event`] if set.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leanp2p_discv5::{Discv5, Event, NodeId};
+use leanp2p_discv5::{Discv5, Event, FedRecords, NodeId};
 use leanp2p_host::Node;
 use leanp2p_identity::Enr;
 
@@ -38,11 +37,6 @@ pub(crate) const DISCOVERY: mio::Token = mio::Token(usize::MAX - 1);
 /// Largest datagram read: discv5 packets are at most 1,280 bytes, anything longer is
 /// dropped by the machine (a truncated read is longer than 1,280 too).
 const RECV_BUFFER: usize = 1_500;
-
-/// Records remembered as already handed to the node (by node ID, with their `seq`);
-/// beyond it the map is cleared and records are handed over again (harmless: the node
-/// updates its address book entry).
-pub const MAX_FED_RECORDS: usize = 4_096;
 
 /// A filter on discovered records: only those passing it reach the node's address book.
 pub type EnrFilter = Arc<dyn Fn(&Enr) -> bool + Send + Sync>;
@@ -136,7 +130,7 @@ pub(crate) struct Discovery {
     next_lookup: Instant,
     random: RandomState,
     lookup_counter: u64,
-    fed: HashMap<NodeId, u64>,
+    fed: FedRecords,
     recv_buf: Vec<u8>,
     /// Stopped reading at the per-wakeup cap: read again before sleeping.
     pub(crate) more_to_read: bool,
@@ -172,7 +166,7 @@ impl Discovery {
             next_lookup: now,
             random: RandomState::new(),
             lookup_counter: 0,
-            fed: HashMap::new(),
+            fed: FedRecords::default(),
             recv_buf: vec![0; RECV_BUFFER],
             more_to_read: false,
             stats: DiscoveryStats::default(),
@@ -229,16 +223,8 @@ impl Discovery {
         }
         self.flush();
         while let Some(event) = self.machine.poll_event() {
-            match &event {
-                Event::SessionEstablished { enr, .. } | Event::EnrUpdated { enr, .. } => {
-                    self.feed(now, node, enr);
-                }
-                Event::LookupFinished { closest, .. } => {
-                    for enr in closest {
-                        self.feed(now, node, enr);
-                    }
-                }
-                _ => {}
+            for enr in event.records() {
+                self.feed(now, node, enr);
             }
             if let Some(hook) = self.config.on_event.as_mut() {
                 hook(&mut self.machine, now, &event);
@@ -264,20 +250,16 @@ impl Discovery {
     /// Hands `enr`'s QUIC address to the node if it passes the filter and was not handed
     /// over at this `seq` already.
     fn feed(&mut self, now: Instant, node: &mut Node, enr: &Enr) {
-        let id = NodeId(enr.node_id());
-        if self.fed.get(&id).is_some_and(|seq| *seq >= enr.seq()) {
+        if NodeId(enr.node_id()) == self.machine.local_id() || !self.fed.is_new(enr) {
             return;
         }
-        let addr = quic_address(enr);
+        let addr = enr.quic_socket_addr();
         let passes = self.config.filter.as_ref().is_none_or(|f| f(enr));
         let Some(addr) = addr.filter(|_| passes) else {
             self.stats.records_skipped += 1;
             return;
         };
-        if self.fed.len() >= MAX_FED_RECORDS {
-            self.fed.clear();
-        }
-        self.fed.insert(id, enr.seq());
+        self.fed.remember(enr);
         let peer = enr.peer_id();
         match node.add_peer_address(now, peer, addr) {
             Ok(_) => {
@@ -347,17 +329,6 @@ impl Reactor {
     }
 }
 
-/// The QUIC socket address a record advertises (IPv4 first).
-pub fn quic_address(enr: &Enr) -> Option<SocketAddr> {
-    if let (Some(ip), Some(port)) = (enr.ip4(), enr.quic4()) {
-        return Some(SocketAddr::new(IpAddr::V4(ip), port));
-    }
-    if let (Some(ip), Some(port)) = (enr.ip6(), enr.quic6()) {
-        return Some(SocketAddr::new(IpAddr::V6(ip), port));
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -381,10 +352,10 @@ mod tests {
     #[test]
     fn quic_address_needs_an_ip_and_a_quic_port() {
         assert_eq!(
-            quic_address(&record(1, Some(9001), b"a")),
+            record(1, Some(9001), b"a").quic_socket_addr(),
             Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 9001)))
         );
-        assert_eq!(quic_address(&record(1, None, b"a")), None);
+        assert_eq!(record(1, None, b"a").quic_socket_addr(), None);
     }
 
     #[test]

@@ -77,8 +77,7 @@ mod reactor;
 mod udp;
 
 pub use discovery::{
-    quic_address, DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, DiscoveryStats, EnrFilter,
-    MAX_FED_RECORDS,
+    DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, DiscoveryStats, EnrFilter,
 };
 pub use reactor::{
     spawn, Command, IoStats, NodeCommand, Reactor, ReactorClosed, ReactorConfig, ReactorError,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use leanp2p_discv5::{Config as MachineConfig, Discv5, Event, NodeId};
 use leanp2p_host::{Keypair, PeerId};
 use leanp2p_identity::Enr;
-use leanp2p_mio::{quic_address, DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, Reactor};
+use leanp2p_mio::{DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, Reactor};
 
 use super::CliError;
 
@@ -72,7 +72,7 @@ impl Found {
                 Event::LookupFinished { closest, .. } => closest,
                 _ => &[],
             };
-            let dialable = |enr: &Enr| enr.peer_id() != local && quic_address(enr).is_some();
+            let dialable = |enr: &Enr| enr.peer_id() != local && enr.quic_socket_addr().is_some();
             let mut peers = found.lock();
             for enr in records.iter().filter(|e| dialable(e)) {
                 if peers.len() < MAX_FOUND {
@@ -83,7 +83,7 @@ impl Found {
             // entry): a PING makes the machine fetch a newer one, announced as
             // `EnrUpdated`.
             if let Event::SessionEstablished { node, enr, .. } = event {
-                if quic_address(enr).is_none() {
+                if enr.quic_socket_addr().is_none() {
                     if let Err(e) = machine.ping(now, *node) {
                         tracing::debug!(%e, "discovery: ping not sent");
                     }

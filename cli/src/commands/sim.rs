@@ -102,6 +102,23 @@ impl SimArgs {
 }
 
 /// Runs `leanp2p sim`; returns the exit code.
+/// One line describing a run: nodes, seed, links, slots and sizes.
+fn describe(w: &Workload, args: &SimArgs) -> String {
+    format!(
+        "{} nodes{}, seed {}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B",
+        w.initial_nodes,
+        if w.joiner().is_some() { " + 1 late joiner" } else { "" },
+        args.seed,
+        args.latency,
+        args.jitter,
+        args.loss * 100.0,
+        w.slots,
+        w.slot.as_millis(),
+        w.block_size,
+        w.attestation_size,
+    )
+}
+
 pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     let (workload, link) = args.plan()?;
     let mut report_file = args.workload.open_report()?;
@@ -116,19 +133,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
         let w = &outcome.workload;
         let input = PageInput {
             command: "sim",
-            description: format!(
-                "{} nodes{} on the simulator, seed {}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B; times are virtual",
-                w.initial_nodes,
-                if w.joiner().is_some() { " + 1 late joiner" } else { "" },
-                args.seed,
-                args.latency,
-                args.jitter,
-                args.loss * 100.0,
-                w.slots,
-                w.slot.as_millis(),
-                w.block_size,
-                w.attestation_size,
-            ),
+            description: format!("{} on the simulator; times are virtual", describe(w, args)),
             workload: w,
             drivers: &outcome.drivers,
             report: &report,
@@ -160,20 +165,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
         )
     } else {
         let w = &outcome.workload;
-        writeln!(
-            stdout,
-            "sim: {} nodes{}, seed {}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B",
-            w.initial_nodes,
-            if w.joiner().is_some() { " + 1 late joiner" } else { "" },
-            args.seed,
-            args.latency,
-            args.jitter,
-            args.loss * 100.0,
-            w.slots,
-            w.slot.as_millis(),
-            w.block_size,
-            w.attestation_size,
-        )
+        writeln!(stdout, "sim: {}", describe(w, args))
         .and_then(|()| writeln!(stdout))
         .and_then(|()| report.write_table(&mut stdout, virtual_s))
         .and_then(|()| {

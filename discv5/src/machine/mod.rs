@@ -13,8 +13,8 @@ pub use lookup::{
     EnrPredicate, LookupId, LOOKUP_ALPHA, LOOKUP_RESULTS, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_QUERIES,
 };
 pub use types::{
-    CommandError, Config, Direction, Event, InboundTalkId, RequestError, Stats, TimeoutReason,
-    Transmit,
+    CommandError, Config, Direction, Event, FedRecords, InboundTalkId, RequestError, Stats,
+    TimeoutReason, Transmit, MAX_FED_RECORDS,
 };
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -320,3 +320,57 @@ pub struct Stats {
     /// Datagrams or events dropped because their queue was full.
     pub queue_overflows: u64,
 }
+
+impl Event {
+    /// The node records this event carries (verified sessions, updated records, lookup
+    /// results, FINDNODE answers); empty for the others.
+    pub fn records(&self) -> &[Enr] {
+        match self {
+            Event::SessionEstablished { enr, .. } | Event::EnrUpdated { enr, .. } => {
+                std::slice::from_ref(enr)
+            }
+            Event::LookupFinished { closest, .. } => closest,
+            Event::Nodes { enrs, .. } => enrs,
+            _ => &[],
+        }
+    }
+}
+
+/// Records a driver already handed on (to a node's address book, say), by node ID with
+/// their `seq`, so each record is handed on once per `seq`. Bounded: at
+/// [`MAX_FED_RECORDS`] entries it forgets everything and starts over (records are then
+/// handed on again, which their consumer must tolerate).
+#[derive(Debug, Default)]
+pub struct FedRecords {
+    seqs: std::collections::HashMap<NodeId, u64>,
+}
+
+/// Records remembered by [`FedRecords`] before it starts over.
+pub const MAX_FED_RECORDS: usize = 4_096;
+
+impl FedRecords {
+    /// Whether `enr` is new (not handed on at this `seq` or later).
+    pub fn is_new(&self, enr: &Enr) -> bool {
+        self.seqs
+            .get(&NodeId(enr.node_id()))
+            .is_none_or(|seq| *seq < enr.seq())
+    }
+
+    /// Remembers that `enr` was handed on.
+    pub fn remember(&mut self, enr: &Enr) {
+        if self.seqs.len() >= MAX_FED_RECORDS {
+            self.seqs.clear();
+        }
+        self.seqs.insert(NodeId(enr.node_id()), enr.seq());
+    }
+
+    /// Records remembered.
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}

@@ -14,12 +14,11 @@
 //! keyed by the sim seed, the node index and the node's restart count; every discovery
 //! event goes into the trace (`Debug`, prefixed `discv5 `).
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use leanp2p_discv5::{Discv5, Event, NodeId};
+use leanp2p_discv5::{Discv5, Event, FedRecords, NodeId};
 use leanp2p_identity::Enr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -31,10 +30,7 @@ use super::{NodeIdx, Sim, SimError, Socket, SIM_PORT};
 /// [`SIM_PORT`]).
 pub const DISCOVERY_PORT: u16 = SIM_PORT + 1;
 
-/// Records remembered per node as already handed to its address book (node ID and
-/// `seq`); beyond it the memory is cleared and records are handed over again (harmless:
-/// the node updates its address book entry). Same bound as the mio runtime's.
-pub const MAX_FED_RECORDS: usize = 4_096;
+pub use leanp2p_discv5::MAX_FED_RECORDS;
 
 /// Discovery settings of one simulated node ([`Sim::enable_discovery`]).
 #[derive(Clone, Debug)]
@@ -105,8 +101,8 @@ struct Running {
     /// Lookup targets.
     rng: ChaCha20Rng,
     next_lookup: Instant,
-    /// Records handed to the node: node ID → `seq` (at most [`MAX_FED_RECORDS`]).
-    fed: BTreeMap<NodeId, u64>,
+    /// Records handed to the node (at most [`MAX_FED_RECORDS`]).
+    fed: FedRecords,
     /// Sim nodes whose record this machine has seen in an event. Only records of sim
     /// nodes are counted, so it holds at most as many entries as the sim has nodes.
     seen: BTreeSet<NodeIdx>,
@@ -129,29 +125,6 @@ impl NodeDiscovery {
     pub(super) fn stop(&mut self) {
         self.running = None;
     }
-}
-
-/// The records an event carries.
-fn records(event: &Event) -> &[Enr] {
-    match event {
-        Event::SessionEstablished { enr, .. } | Event::EnrUpdated { enr, .. } => {
-            std::slice::from_ref(enr)
-        }
-        Event::LookupFinished { closest, .. } => closest,
-        Event::Nodes { enrs, .. } => enrs,
-        _ => &[],
-    }
-}
-
-/// The QUIC socket address a record advertises (IPv4 first).
-fn quic_address(enr: &Enr) -> Option<SocketAddr> {
-    if let (Some(ip), Some(port)) = (enr.ip4(), enr.quic4()) {
-        return Some(SocketAddr::new(IpAddr::V4(ip), port));
-    }
-    if let (Some(ip), Some(port)) = (enr.ip6(), enr.quic6()) {
-        return Some(SocketAddr::new(IpAddr::V6(ip), port));
-    }
-    None
 }
 
 impl Sim {
@@ -321,7 +294,7 @@ impl Sim {
             machine,
             rng,
             next_lookup: self.now,
-            fed: BTreeMap::new(),
+            fed: FedRecords::default(),
             seen: BTreeSet::new(),
         })
     }
@@ -399,7 +372,7 @@ impl Sim {
                     break;
                 };
                 self.record_discovery_event(i, &event);
-                for enr in records(&event) {
+                for enr in event.records() {
                     // Derived once: it decompresses the record's public key.
                     let id = NodeId(enr.node_id());
                     if let Some(&seen) = self.by_node_id.get(&id) {
@@ -431,22 +404,17 @@ impl Sim {
         id: NodeId,
         enr: &Enr,
     ) -> bool {
-        if id == running.machine.local_id()
-            || running.fed.get(&id).is_some_and(|seq| *seq >= enr.seq())
-        {
+        if id == running.machine.local_id() || !running.fed.is_new(enr) {
             return false;
         }
-        let Some(addr) = quic_address(enr) else {
+        let Some(addr) = enr.quic_socket_addr() else {
             stats.records_skipped += 1;
             return false;
         };
         let Some(node) = self.nodes[i].node.as_mut() else {
             return false;
         };
-        if running.fed.len() >= MAX_FED_RECORDS {
-            running.fed.clear();
-        }
-        running.fed.insert(id, enr.seq());
+        running.fed.remember(enr);
         match node.add_peer_address(self.now, enr.peer_id(), addr) {
             Ok(_) => stats.addresses_fed += 1,
             Err(_) => stats.addresses_refused += 1,
