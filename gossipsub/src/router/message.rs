@@ -206,7 +206,7 @@ impl Gossipsub {
     }
 
     /// Checks the signature policy; returns the verified author under StrictSign.
-    fn check_signature_policy(&self, msg: &Message) -> Result<Option<PeerId>, Invalid> {
+    fn check_signature_policy(&mut self, msg: &Message) -> Result<Option<PeerId>, Invalid> {
         match &self.config.signature_policy {
             SignaturePolicy::StrictNoSign => {
                 if msg.from.is_some()
@@ -219,8 +219,7 @@ impl Gossipsub {
                 Ok(None)
             }
             SignaturePolicy::StrictSign(_) => {
-                self.signatures_verified
-                    .set(self.signatures_verified.get() + 1);
+                self.counters.signatures_verified += 1;
                 verify_signature(msg).map(Some)
             }
         }

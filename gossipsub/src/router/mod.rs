@@ -105,8 +105,6 @@ pub struct Gossipsub {
     pub(crate) ready: VecDeque<PeerId>,
     /// Peers that made `publish` refuse with backpressure and have not recovered yet.
     pub(crate) publish_blocked: BTreeSet<PeerId>,
-    /// StrictSign signature verifications run (a `Cell`: counted from `&self` checks).
-    pub(crate) signatures_verified: std::cell::Cell<u64>,
     pub(crate) ready_set: BTreeSet<PeerId>,
     pub(crate) next_heartbeat: Instant,
     pub(crate) next_decay: Instant,
@@ -186,7 +184,6 @@ impl Gossipsub {
             events: VecDeque::new(),
             ready: VecDeque::new(),
             publish_blocked: BTreeSet::new(),
-            signatures_verified: std::cell::Cell::new(0),
             ready_set: BTreeSet::new(),
             next_decay,
             heartbeat_ticks: 0,
@@ -615,7 +612,6 @@ impl Gossipsub {
         }
         let mut counters = self.counters.clone();
         counters.backoffs_evicted = self.backoffs.evicted;
-        counters.signatures_verified = self.signatures_verified.get();
         counters.seen_evicted_early = self.seen.evicted_early();
         let mut peers = BTreeMap::new();
         let (mut queued_frames, mut queued_bytes) = (0, 0);
