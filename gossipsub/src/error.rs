@@ -65,6 +65,18 @@ pub enum RpcError {
     /// The sender's score is below the graylist threshold; the frame was ignored.
     #[error("peer is graylisted")]
     Graylisted,
+    /// The RPC carried more subscription changes than
+    /// [`crate::Limits::max_subscriptions_per_rpc`]: all of them were skipped undecoded
+    /// (its other sections were still processed) and the peer got one behaviour
+    /// penalty. rust-libp2p drops the stream of such an RPC; a host should reset the
+    /// inbound stream it came on, so a churn flood costs the sender a new stream.
+    #[error("{count} subscription changes in one RPC exceed max_subscriptions_per_rpc {max}")]
+    TooManySubscriptions {
+        /// Subscription changes the RPC carried.
+        count: usize,
+        /// Configured maximum.
+        max: usize,
+    },
     /// Some sections were malformed or over a limit and were skipped; the others were
     /// processed.
     #[error("{dropped} RPC section(s) were malformed or over a limit and were skipped")]

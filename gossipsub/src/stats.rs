@@ -43,6 +43,10 @@ pub struct Counters {
     pub rpcs_received: u64,
     /// RPC sections skipped as malformed / over a limit.
     pub rpc_sections_dropped: u64,
+    /// RPCs refused for carrying more than
+    /// [`crate::Limits::max_subscriptions_per_rpc`] subscription changes
+    /// ([`crate::RpcError::TooManySubscriptions`]).
+    pub rpcs_over_subscription_limit: u64,
     /// Subscription changes ignored because the peer went over
     /// [`crate::Limits::max_subscription_changes_per_heartbeat`].
     pub subscription_changes_ignored: u64,

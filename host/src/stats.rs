@@ -64,6 +64,10 @@ pub struct Counters {
     pub send_buffer_overflows: u64,
     /// Streams reset because a peer sent malformed data on them.
     pub malformed_streams: u64,
+    /// Inbound `/meshsub` streams reset because an RPC on them was refused whole
+    /// (more subscription changes than `max_subscriptions_per_rpc`, as rust-libp2p
+    /// refuses it).
+    pub gossip_streams_refused: u64,
     /// Outbound `/meshsub` streams (re)opened.
     pub gossip_streams_opened: u64,
     /// Identify messages received (answers and pushes).

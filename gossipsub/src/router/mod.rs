@@ -379,6 +379,7 @@ impl Gossipsub {
             }
         }
         let rpc = decode_rpc(&frame, &self.config.limits);
+        let refused = rpc.subscriptions_refused;
         let mut dropped = rpc.dropped_sections;
         dropped += self.handle_subscriptions(from, rpc.subscriptions);
         for msg in rpc.messages {
@@ -391,6 +392,18 @@ impl Gossipsub {
         self.handle_graft(now, from, rpc.graft);
         self.handle_prune(now, from, rpc.prune);
         self.counters.rpc_sections_dropped += dropped as u64;
+        if refused > 0 {
+            self.counters.rpcs_over_subscription_limit += 1;
+            if let Some((score, _)) = &mut self.score {
+                score.add_penalty(&from, 1);
+            }
+            let max = self.config.limits.max_subscriptions_per_rpc;
+            tracing::debug!(peer = %from, refused, max, "RPC over the subscription limit");
+            return Err(RpcError::TooManySubscriptions {
+                count: refused,
+                max,
+            });
+        }
         if dropped > 0 {
             tracing::debug!(peer = %from, dropped, "skipped malformed RPC sections");
             return Err(RpcError::PartiallyInvalid { dropped });

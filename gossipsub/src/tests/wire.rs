@@ -508,4 +508,5 @@ fn an_rpc_over_the_subscription_cap_has_all_its_changes_skipped() {
     );
     let over = decode_rpc(&Bytes::from(rpc(5).encode_to_vec()), &limits);
     assert_eq!((over.subscriptions.len(), over.dropped_sections), (0, 5));
+    assert_eq!((at_cap.subscriptions_refused, over.subscriptions_refused), (0, 5));
 }

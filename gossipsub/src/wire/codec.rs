@@ -35,6 +35,11 @@ pub struct DecodedRpc {
     /// Sections skipped because they were malformed or over a limit. If the top-level
     /// structure itself breaks, the rest of the frame counts as one dropped section.
     pub dropped_sections: usize,
+    /// Subscription changes skipped undecoded because the RPC carried more than
+    /// [`Limits::max_subscriptions_per_rpc`] of them (0 otherwise). Such an RPC is
+    /// refused the way rust-libp2p refuses it: the router reports
+    /// [`crate::RpcError::TooManySubscriptions`] and the host resets the stream.
+    pub subscriptions_refused: usize,
 }
 
 /// Wire types of the protobuf encoding.
@@ -129,8 +134,11 @@ pub fn decode_rpc(body: &Bytes, limits: &Limits) -> DecodedRpc {
     // An RPC with more subscription changes than `max_subscriptions_per_rpc` has all of
     // them skipped undecoded (counted), as rust-libp2p refuses such RPCs: a churn flood
     // then costs a field walk, not an allocation per change.
-    let too_many_subscriptions =
-        count_fields(body, 1).is_some_and(|n| n > limits.max_subscriptions_per_rpc);
+    let subscription_fields = count_fields(body, 1).unwrap_or(0);
+    let too_many_subscriptions = subscription_fields > limits.max_subscriptions_per_rpc;
+    if too_many_subscriptions {
+        out.subscriptions_refused = subscription_fields;
+    }
     let mut walker = FieldWalker::new(body);
     loop {
         let field = match walker.next_field() {

@@ -266,7 +266,13 @@ impl Node {
                 Ok(Some(frame)) => {
                     self.counters.gossip_frames_received += 1;
                     self.counters.gossip_bytes_received += frame.len() as u64;
-                    self.deliver_gossip_frame(now, peer, frame);
+                    if self.deliver_gossip_frame(now, peer, frame) {
+                        // Refused as rust-libp2p refuses it (a subscription flood in one
+                        // RPC): the sender pays for a new stream.
+                        self.counters.gossip_streams_refused += 1;
+                        self.reset_stream(now, conn, stream, false);
+                        return;
+                    }
                 }
                 Ok(None) => return,
                 Err(error) => {
@@ -279,14 +285,21 @@ impl Node {
         }
     }
 
-    fn deliver_gossip_frame(&mut self, now: Instant, peer: PeerId, frame: Bytes) {
+    /// Hands one inbound frame to the router (or keeps it until the peer is registered).
+    /// Returns true when the router refused the RPC in a way that resets its stream.
+    fn deliver_gossip_frame(&mut self, now: Instant, peer: PeerId, frame: Bytes) -> bool {
         let limits = &self.config.limits;
         let Some(p) = self.peers.get_mut(&peer) else {
-            return;
+            return false;
         };
         if p.gossip_registered {
-            if let Err(error) = self.gossip.handle_rpc(now, peer, frame) {
-                tracing::debug!(%peer, %error, "gossip frame refused");
+            match self.gossip.handle_rpc(now, peer, frame) {
+                Ok(()) => {}
+                Err(error @ leanp2p_gossipsub::RpcError::TooManySubscriptions { .. }) => {
+                    tracing::debug!(%peer, %error, "gossip frame refused; resetting stream");
+                    return true;
+                }
+                Err(error) => tracing::debug!(%peer, %error, "gossip frame refused"),
             }
         } else if !p.gossip_given_up
             && p.early_frames.len() < limits.max_early_gossip_frames
@@ -297,6 +310,7 @@ impl Node {
         } else {
             self.counters.early_gossip_dropped += 1;
         }
+        false
     }
 
     /// Unsent bytes in our outbound `/meshsub` streams to `peer` (the current one and

@@ -299,3 +299,60 @@ fn inbound_gossip_is_dropped_once_our_gossip_stream_is_given_up() {
     let dropped = net.nodes[0].node.stats().counters.early_gossip_dropped - before;
     assert!(dropped >= 10, "{dropped} frames dropped");
 }
+
+#[test]
+fn an_rpc_with_too_many_subscription_changes_resets_its_stream() {
+    use leanp2p_gossipsub::wire::{encode_rpc_frame, proto};
+    let (mut net, topic) = subscribed_pair();
+    let p0 = net.peer(0);
+    let max = Config::default().gossipsub.limits.max_subscriptions_per_rpc;
+    // Node 1 writes, on its own outbound /meshsub stream, one RPC carrying one change
+    // more than the cap, then another gossip frame the victim must not read.
+    let flood = proto::Rpc {
+        subscriptions: (0..=max)
+            .map(|k| proto::SubOpts {
+                subscribe: Some(k % 2 == 0),
+                topic_id: Some(format!("/flood/{k}")),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let conn = net.nodes[1].node.connections_to(&p0)[0];
+    let node = &net.nodes[1].node;
+    let outbound = node
+        .stream_ids(conn)
+        .into_iter()
+        .find(|id| node.stream_info(conn, *id).unwrap().role == leanp2p_host::StreamRole::GossipOut)
+        .unwrap();
+    let frame = encode_rpc_frame(&flood);
+    let written = net.nodes[1]
+        .node
+        .raw_endpoint_mut()
+        .write(conn, outbound, &frame)
+        .unwrap();
+    assert_eq!(written, frame.len());
+    net.drain(1);
+    net.run_for(Duration::from_secs(1));
+    let counters = net.nodes[0].node.stats().counters;
+    let gossip = net.nodes[0].node.stats().gossipsub.counters;
+    assert_eq!(counters.gossip_streams_refused, 1);
+    assert_eq!(gossip.rpcs_over_subscription_limit, 1);
+    // None of the changes was applied.
+    assert!(!net.nodes[0].events.iter().any(
+        |e| matches!(e, NodeEvent::Subscribed { topic, .. } if topic.as_str().starts_with("/flood/"))
+    ));
+    // Node 1 opens a new /meshsub stream and gossip still flows both ways.
+    let now = net.time;
+    let data = payload(100, 9);
+    net.nodes[1]
+        .node
+        .publish(now, &topic, data.clone())
+        .unwrap();
+    let t = topic.clone();
+    assert!(
+        net.run_until(Duration::from_secs(10), |net| !received(net, 0, &t)
+            .is_empty())
+    );
+    assert_eq!(received(&net, 0, &topic), vec![data]);
+}
