@@ -61,6 +61,12 @@ pub struct Limits {
     /// Most messages in the message cache (IWANT replies); beyond it new messages are
     /// forwarded but not cached. Default 100 000.
     pub max_mcache_entries: usize,
+    /// Most frame bytes in the message cache: a new message that would not fit evicts
+    /// the oldest cached ones first (IHAVE then no longer advertises them), counted in
+    /// [`crate::stats::Counters::mcache_evicted_early`]; a message larger than the whole
+    /// budget is forwarded but not cached. Must hold at least one `max_transmit_size`
+    /// frame to cache the largest messages. Default 32 MiB.
+    pub max_mcache_bytes: usize,
     /// Most messages waiting for [`crate::Gossipsub::report_validation`]; further
     /// messages are ignored (not penalised) and counted. Default 10 000.
     pub max_pending_validation: usize,
@@ -122,6 +128,7 @@ impl Default for Limits {
             max_seen_entries: 1_000_000,
             max_seen_bytes: 64 * 1024 * 1024,
             max_mcache_entries: 100_000,
+            max_mcache_bytes: 32 * 1024 * 1024,
             max_pending_validation: 10_000,
             max_idontwant_per_peer: 10_000,
             max_idontwant_ids_per_rpc: 5_000,
@@ -164,6 +171,7 @@ impl Limits {
             ("max_seen_entries", self.max_seen_entries),
             ("max_seen_bytes", self.max_seen_bytes),
             ("max_mcache_entries", self.max_mcache_entries),
+            ("max_mcache_bytes", self.max_mcache_bytes),
             ("max_pending_validation", self.max_pending_validation),
             ("max_idontwant_per_peer", self.max_idontwant_per_peer),
             ("max_idontwant_ids_per_rpc", self.max_idontwant_ids_per_rpc),

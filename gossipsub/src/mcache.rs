@@ -16,33 +16,62 @@ pub(crate) struct CachedMessage {
     iwant_counts: BTreeMap<PeerId, u32>,
 }
 
-/// Sliding window of `history_length` heartbeats of messages.
+/// Sliding window of `history_length` heartbeats of messages, bounded in entries and in
+/// bytes.
+///
+/// When a new message would take the cache over `max_bytes`, the oldest cached messages
+/// are evicted first (counted in [`MessageCache::evicted_early`]); gossip (IHAVE) only
+/// advertises messages still cached, so an eviction never makes us promise what we
+/// cannot serve.
 #[derive(Debug)]
 pub(crate) struct MessageCache {
     msgs: HashMap<MessageId, CachedMessage>,
-    /// Newest window first.
-    history: VecDeque<Vec<(MessageId, TopicHash)>>,
+    /// Newest window first; each window oldest entry first.
+    history: VecDeque<VecDeque<(MessageId, TopicHash)>>,
     gossip: usize,
     max_entries: usize,
+    /// Frame bytes of the cached messages.
+    bytes: usize,
+    max_bytes: usize,
+    evicted_early: u64,
 }
 
 impl MessageCache {
-    pub(crate) fn new(history_length: usize, history_gossip: usize, max_entries: usize) -> Self {
+    pub(crate) fn new(
+        history_length: usize,
+        history_gossip: usize,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Self {
         let mut history = VecDeque::with_capacity(history_length);
-        history.resize_with(history_length.max(1), Vec::new);
+        history.resize_with(history_length.max(1), VecDeque::new);
         Self {
             msgs: HashMap::new(),
             history,
             gossip: history_gossip,
             max_entries,
+            bytes: 0,
+            max_bytes,
+            evicted_early: 0,
         }
     }
 
-    /// Caches a message; `false` if already present or the cache is full.
+    /// Caches a message, evicting the oldest cached ones if it would not fit in the byte
+    /// budget otherwise; `false` if already present, larger than the whole budget, or
+    /// the cache is full of entries.
     pub(crate) fn put(&mut self, id: &MessageId, topic: &TopicHash, frame: Bytes) -> bool {
-        if self.msgs.contains_key(id) || self.msgs.len() >= self.max_entries {
+        if self.msgs.contains_key(id)
+            || self.msgs.len() >= self.max_entries
+            || frame.len() > self.max_bytes
+        {
             return false;
         }
+        while self.bytes + frame.len() > self.max_bytes {
+            if !self.evict_oldest() {
+                break;
+            }
+        }
+        self.bytes += frame.len();
         self.msgs.insert(
             id.clone(),
             CachedMessage {
@@ -51,9 +80,23 @@ impl MessageCache {
             },
         );
         if let Some(window) = self.history.front_mut() {
-            window.push((id.clone(), topic.clone()));
+            window.push_back((id.clone(), topic.clone()));
         }
         true
+    }
+
+    /// Drops the oldest cached message; `false` if there is none.
+    fn evict_oldest(&mut self) -> bool {
+        for window in self.history.iter_mut().rev() {
+            while let Some((id, _)) = window.pop_front() {
+                if let Some(msg) = self.msgs.remove(&id) {
+                    self.bytes -= msg.frame.len();
+                    self.evicted_early += 1;
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     #[cfg(test)]
@@ -77,13 +120,13 @@ impl MessageCache {
         Some(msg.frame.clone())
     }
 
-    /// Ids of `topic` in the gossip windows, oldest window last.
+    /// Ids of `topic` in the gossip windows that are still cached, oldest window last.
     pub(crate) fn gossip_ids(&self, topic: &TopicHash) -> Vec<MessageId> {
         self.history
             .iter()
             .take(self.gossip)
             .flat_map(|window| window.iter())
-            .filter(|(_, t)| t == topic)
+            .filter(|(id, t)| t == topic && self.msgs.contains_key(id))
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -92,14 +135,26 @@ impl MessageCache {
     pub(crate) fn shift(&mut self) {
         if let Some(oldest) = self.history.pop_back() {
             for (id, _) in oldest {
-                self.msgs.remove(&id);
+                if let Some(msg) = self.msgs.remove(&id) {
+                    self.bytes -= msg.frame.len();
+                }
             }
         }
-        self.history.push_front(Vec::new());
+        self.history.push_front(VecDeque::new());
     }
 
     pub(crate) fn len(&self) -> usize {
         self.msgs.len()
+    }
+
+    /// Frame bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Messages evicted before their window expired, to stay within the byte budget.
+    pub(crate) fn evicted_early(&self) -> u64 {
+        self.evicted_early
     }
 }
 
@@ -109,7 +164,7 @@ mod tests {
 
     #[test]
     fn windows_shift_and_gossip() {
-        let mut cache = MessageCache::new(3, 2, 10);
+        let mut cache = MessageCache::new(3, 2, 10, 1 << 20);
         let t = TopicHash::new("t");
         let ids: Vec<_> = (0u8..3).map(|i| MessageId::new(&[i])).collect();
         for (i, id) in ids.iter().enumerate() {
@@ -128,7 +183,7 @@ mod tests {
 
     #[test]
     fn iwant_retransmission_cap_and_size_cap() {
-        let mut cache = MessageCache::new(2, 1, 1);
+        let mut cache = MessageCache::new(2, 1, 1, 1 << 20);
         let t = TopicHash::new("t");
         let id = MessageId::new(b"a");
         let peer = leanp2p_identity::Keypair::from_secret_bytes(&[1; 32])
@@ -142,5 +197,31 @@ mod tests {
         assert!(cache.get_for_iwant(&id, peer, 2).is_some());
         assert!(cache.get_for_iwant(&id, peer, 2).is_some());
         assert!(cache.get_for_iwant(&id, peer, 2).is_none());
+    }
+
+    #[test]
+    fn byte_budget_evicts_the_oldest_and_gossip_skips_evicted() {
+        let mut cache = MessageCache::new(3, 3, 100, 10);
+        let t = TopicHash::new("t");
+        let ids: Vec<_> = (0u8..4).map(|i| MessageId::new(&[i])).collect();
+        let four = || Bytes::from_static(b"four");
+        assert!(cache.put(&ids[0], &t, four()));
+        cache.shift();
+        assert!(cache.put(&ids[1], &t, four()));
+        assert_eq!((cache.bytes(), cache.evicted_early()), (8, 0));
+        // 12 bytes would not fit in 10: the oldest (ids[0], an older window) goes.
+        assert!(cache.put(&ids[2], &t, four()));
+        assert!(!cache.contains(&ids[0]) && cache.contains(&ids[1]));
+        assert_eq!((cache.bytes(), cache.evicted_early()), (8, 1));
+        assert_eq!(cache.gossip_ids(&t), vec![ids[1].clone(), ids[2].clone()]);
+        // Larger than the whole budget: refused, nothing evicted.
+        assert!(!cache.put(&ids[3], &t, Bytes::from_static(b"eleven byte")));
+        assert_eq!((cache.len(), cache.evicted_early()), (2, 1));
+        // Expiry by window still releases bytes (ids[1] and ids[2] share a window).
+        cache.shift();
+        cache.shift();
+        assert_eq!((cache.len(), cache.bytes()), (2, 8));
+        cache.shift();
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }
 }

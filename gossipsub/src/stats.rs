@@ -62,6 +62,9 @@ pub struct Counters {
     /// distinct messages (the lean profile's scoring graylists peers whose messages the
     /// application rejects).
     pub seen_evicted_early: u64,
+    /// Messages evicted from the message cache before their window expired, to keep it
+    /// within [`crate::Limits::max_mcache_bytes`].
+    pub mcache_evicted_early: u64,
     /// Frames dropped because they exceeded `max_transmit_size`.
     pub frames_too_large: u64,
     /// Frames ignored because the sender was graylisted.
@@ -167,6 +170,8 @@ pub struct Stats {
     pub queued_bytes: usize,
     /// Messages in the message cache.
     pub mcache_len: usize,
+    /// Frame bytes in the message cache (at most [`crate::Limits::max_mcache_bytes`]).
+    pub mcache_bytes: usize,
     /// Ids in the seen cache.
     pub seen_len: usize,
     /// (topic, peer) PRUNE backoffs held (they outlive disconnects, as in go/rust-libp2p).

@@ -223,6 +223,10 @@ pub struct FrameReader {
     prefix: LengthPrefixReader,
     payload: Option<Pending>,
     buf: Vec<u8>,
+    /// Owned frames start with the canonical prefix (see [`FrameReader::keep_prefix`]).
+    keep_prefix: bool,
+    /// Bytes of that prefix at the start of `buf` while a payload is buffered.
+    buf_prefix: usize,
 }
 
 impl FrameReader {
@@ -232,7 +236,19 @@ impl FrameReader {
             prefix,
             payload: None,
             buf: Vec::new(),
+            keep_prefix: false,
+            buf_prefix: 0,
         }
+    }
+
+    /// Makes every [`Frame::Owned`] this reader returns start with the canonical
+    /// (shortest) `uvarint` of the payload length, followed by the payload: the whole
+    /// frame, ready to be sent on as it is, in one allocation. Callers strip
+    /// `uvarint_len(payload length)` bytes to get the payload. Borrowed frames are
+    /// unchanged (the caller has the input they were borrowed from).
+    pub fn keep_prefix(mut self) -> Self {
+        self.keep_prefix = true;
+        self
     }
 
     /// The prefix reader (and so the bounds) this reader uses.
@@ -245,7 +261,7 @@ impl FrameReader {
     pub fn buffered(&self) -> usize {
         match self.payload {
             None => self.prefix.partial_len(),
-            Some(pending) => pending.prefix_len + self.buf.len(),
+            Some(pending) => pending.prefix_len + self.buf.len() - self.buf_prefix,
         }
     }
 
@@ -259,6 +275,7 @@ impl FrameReader {
         self.prefix.reset();
         self.payload = None;
         self.buf = Vec::new();
+        self.buf_prefix = 0;
     }
 
     /// Reads the next complete frame from the buffered state and `input` (advancing it
@@ -294,20 +311,29 @@ impl FrameReader {
                     return Ok(Some(Frame::Borrowed(payload)));
                 }
             }
-            let have = self.buf.len();
+            if cur.is_empty() {
+                return Ok(None);
+            }
+            if self.keep_prefix && self.buf.is_empty() {
+                write(pending.len as u64, &mut self.buf);
+                self.buf_prefix = self.buf.len();
+            }
+            let lead = self.buf_prefix;
+            let have = self.buf.len() - lead;
             let take = pending.len.saturating_sub(have).min(cur.len());
             let (now, rest) = cur.split_at(take);
-            if self.buf.capacity() - have < take {
+            if self.buf.capacity() - self.buf.len() < take {
                 // Grow geometrically, but never past the declared length.
                 let target = (have + take).max(have.saturating_mul(2)).min(pending.len);
                 self.buf.reserve_exact(target - have);
             }
             self.buf.extend_from_slice(now);
             *input = rest;
-            if self.buf.len() < pending.len {
+            if self.buf.len() - lead < pending.len {
                 return Ok(None);
             }
             self.payload = None;
+            self.buf_prefix = 0;
             return Ok(Some(Frame::Owned(std::mem::take(&mut self.buf))));
         }
     }
@@ -420,6 +446,30 @@ mod tests {
         assert_eq!(got, whole);
         assert_eq!(r.buffered(), 0);
         assert!(!r.is_mid_frame());
+    }
+
+    #[test]
+    fn keep_prefix_returns_owned_frames_whole_with_the_canonical_prefix() {
+        let mut r = FrameReader::new(LengthPrefixReader::new(1024)).keep_prefix();
+        // 200 declared, the prefix itself split, the payload over two more inputs.
+        let mut a: &[u8] = &[0xc8];
+        assert_eq!(r.next_frame(&mut a), Ok(None));
+        let mut b: &[u8] = &[0x01, 1, 2, 3];
+        assert_eq!(r.next_frame(&mut b), Ok(None));
+        assert_eq!(r.buffered(), 5);
+        let rest = vec![9u8; 197];
+        let mut c: &[u8] = &rest;
+        let Some(Frame::Owned(v)) = r.next_frame(&mut c).unwrap() else {
+            panic!("split payload must be owned");
+        };
+        assert_eq!(&v[..2], &[0xc8, 0x01]);
+        assert_eq!(&v[2..5], &[1, 2, 3]);
+        assert_eq!(v.len(), 202);
+        assert!(v.capacity() <= 202);
+        assert_eq!(r.buffered(), 0);
+        // Whole frames are still borrowed, without a prefix.
+        let mut d: &[u8] = &[0x01, b'y'];
+        assert_eq!(r.next_frame(&mut d), Ok(Some(Frame::Borrowed(b"y"))));
     }
 
     #[test]

@@ -30,7 +30,13 @@ enum Invalid {
 
 impl Gossipsub {
     /// Steps 1–7 of message reception: checks, de-duplication, IDONTWANT, delivery.
-    pub(crate) fn handle_message(&mut self, now: Instant, from: PeerId, msg: Message) {
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        msg: Message,
+        frame: Option<Bytes>,
+    ) {
         self.counters.messages_received += 1;
         if msg.topic.is_empty() || msg.topic.len() > self.config.limits.max_topic_len {
             self.counters.invalid_messages += 1;
@@ -135,6 +141,7 @@ impl Gossipsub {
                     topic: topic.clone(),
                     source: from,
                     also_from: BTreeSet::new(),
+                    frame,
                 },
             );
             self.validation_deadlines
@@ -157,7 +164,7 @@ impl Gossipsub {
             if let Some((score, _)) = &mut self.score {
                 score.deliver_message(now, &from, &id, &topic);
             }
-            let frame = encode_message_frame(&msg);
+            let frame = frame.unwrap_or_else(|| encode_message_frame(&msg));
             self.mcache.put(&id, &topic, frame.clone());
             self.forward(now, &id, &topic, frame, &[from]);
         }
@@ -250,6 +257,7 @@ impl Gossipsub {
             topic,
             source,
             also_from,
+            frame,
         } = pending;
         match validation {
             Validation::Accept => {
@@ -257,7 +265,7 @@ impl Gossipsub {
                 if let Some((score, _)) = &mut self.score {
                     score.deliver_message(now, &source, id, &topic);
                 }
-                let frame = encode_message_frame(&message);
+                let frame = frame.unwrap_or_else(|| encode_message_frame(&message));
                 self.mcache.put(id, &topic, frame.clone());
                 let mut exclude: Vec<PeerId> = also_from.into_iter().collect();
                 exclude.push(source);

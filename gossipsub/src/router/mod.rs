@@ -25,6 +25,7 @@ use crate::score::{PeerScore, PeerScoreThresholds};
 use crate::seen::{TimeCache, TimeMap};
 use crate::stats::{Counters, PeerStats, Stats, TopicStats};
 use crate::types::{MessageId, Outbound, PeerConnection, TopicHash};
+use crate::wire::ReceivedFrame;
 use crate::wire::{decode_rpc, proto::Message};
 
 /// Bookkeeping bytes counted per seen-cache entry beside the id itself (hash-map slot,
@@ -72,6 +73,9 @@ pub(crate) struct PendingMessage {
     pub(crate) source: PeerId,
     /// Other peers that sent the same message meanwhile (not forwarded to).
     pub(crate) also_from: BTreeSet<PeerId>,
+    /// The frame it arrived in, when that frame carried only this message with no
+    /// unknown fields: forwarded and cached as it is instead of re-encoding a copy.
+    pub(crate) frame: Option<Bytes>,
 }
 
 /// One gossipsub router (one per node).
@@ -155,6 +159,7 @@ impl Gossipsub {
                 config.history_length,
                 config.history_gossip,
                 config.limits.max_mcache_entries,
+                config.limits.max_mcache_bytes,
             ),
             seen: TimeCache::with_byte_cap(
                 config.seen_ttl,
@@ -359,6 +364,26 @@ impl Gossipsub {
     /// Subscriptions, messages and control are decoded and acted on independently: a
     /// malformed section is skipped and reported in the error, the rest still applies.
     pub fn handle_rpc(&mut self, now: Instant, from: PeerId, frame: Bytes) -> Result<(), RpcError> {
+        self.handle_received_rpc(
+            now,
+            from,
+            ReceivedFrame {
+                body: frame,
+                wire: None,
+            },
+        )
+    }
+
+    /// [`Gossipsub::handle_rpc`] for a frame from [`crate::wire::FrameDecoder::decode_received`]:
+    /// when the frame carries exactly one message and nothing else, the frame as
+    /// received (`wire`) is what gets forwarded and cached — no re-encoded copy.
+    pub fn handle_received_rpc(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        received: ReceivedFrame,
+    ) -> Result<(), RpcError> {
+        let ReceivedFrame { body: frame, wire } = received;
         self.last_now = now;
         self.counters.rpcs_received += 1;
         if !self.peers.contains_key(&from) {
@@ -380,10 +405,11 @@ impl Gossipsub {
         }
         let rpc = decode_rpc(&frame, &self.config.limits);
         let refused = rpc.subscriptions_refused;
+        let reusable = wire.filter(|_| forwardable_as_received(&rpc, frame.len()));
         let mut dropped = rpc.dropped_sections;
         dropped += self.handle_subscriptions(from, rpc.subscriptions);
         for msg in rpc.messages {
-            self.handle_message(now, from, msg);
+            self.handle_message(now, from, msg, reusable.clone());
         }
         // Control: IHAVE/IWANT/GRAFT/PRUNE/IDONTWANT.
         dropped += self.handle_idontwant(now, from, rpc.idontwant);
@@ -626,6 +652,7 @@ impl Gossipsub {
         let mut counters = self.counters.clone();
         counters.backoffs_evicted = self.backoffs.evicted;
         counters.seen_evicted_early = self.seen.evicted_early();
+        counters.mcache_evicted_early = self.mcache.evicted_early();
         let mut peers = BTreeMap::new();
         let (mut queued_frames, mut queued_bytes) = (0, 0);
         for (peer, state) in &self.peers {
@@ -655,6 +682,7 @@ impl Gossipsub {
             queued_frames,
             queued_bytes,
             mcache_len: self.mcache.len(),
+            mcache_bytes: self.mcache.bytes(),
             seen_len: self.seen.len(),
             backoff_len: self.backoffs.len(),
             pending_validation: self.pending_validation.len(),
@@ -898,4 +926,26 @@ impl Gossipsub {
         self.counters.prune_sent += 1;
         self.mark_ready(peer);
     }
+}
+
+/// True when an RPC body of `body_len` bytes is exactly `RPC { publish: [msg] }` for its
+/// one decoded message: nothing else, and no unknown or padding fields (the lengths of
+/// the canonical encoding match), so the frame as received can be sent on unchanged.
+fn forwardable_as_received(rpc: &crate::wire::DecodedRpc, body_len: usize) -> bool {
+    let [msg] = rpc.messages.as_slice() else {
+        return false;
+    };
+    if rpc.dropped_sections != 0
+        || rpc.subscriptions_refused != 0
+        || !rpc.subscriptions.is_empty()
+        || !rpc.ihave.is_empty()
+        || !rpc.iwant.is_empty()
+        || !rpc.graft.is_empty()
+        || !rpc.prune.is_empty()
+        || !rpc.idontwant.is_empty()
+    {
+        return false;
+    }
+    let msg_len = prost::Message::encoded_len(msg);
+    1 + crate::wire::uvarint_len(msg_len as u64) + msg_len == body_len
 }

@@ -508,5 +508,108 @@ fn an_rpc_over_the_subscription_cap_has_all_its_changes_skipped() {
     );
     let over = decode_rpc(&Bytes::from(rpc(5).encode_to_vec()), &limits);
     assert_eq!((over.subscriptions.len(), over.dropped_sections), (0, 5));
-    assert_eq!((at_cap.subscriptions_refused, over.subscriptions_refused), (0, 5));
+    assert_eq!(
+        (at_cap.subscriptions_refused, over.subscriptions_refused),
+        (0, 5)
+    );
+}
+
+#[test]
+fn decode_received_hands_back_the_whole_frame_when_it_is_at_hand() {
+    let frame = encode_message_frame(&msg("a", &[7; 300]).publish[0]);
+    // In one input: the frame as received, body sliced from it.
+    let mut dec = FrameDecoder::new(1 << 20);
+    let mut input = frame.clone();
+    let got = dec.decode_received(&mut input).unwrap().unwrap();
+    assert_eq!(got.wire.as_ref(), Some(&frame));
+    assert_eq!(got.body, frame.slice(2..));
+    assert!(points_into(&got.body, got.wire.as_ref().unwrap()));
+    // Byte by byte: reassembled with the prefix in front, one allocation.
+    let mut dec = FrameDecoder::new(1 << 20);
+    let mut got = None;
+    for b in frame.iter() {
+        let mut chunk = Bytes::copy_from_slice(&[*b]);
+        if let Some(f) = dec.decode_received(&mut chunk).unwrap() {
+            got = Some(f);
+        }
+    }
+    let got = got.unwrap();
+    assert_eq!(got.wire.as_ref(), Some(&frame));
+    assert!(points_into(&got.body, got.wire.as_ref().unwrap()));
+    // Prefix in one input, the whole body in the next: the body is borrowed from the
+    // second input, which lacks the prefix, so no whole frame.
+    let mut dec = FrameDecoder::new(1 << 20);
+    let mut first = frame.slice(..2);
+    assert_eq!(dec.decode_received(&mut first).unwrap(), None);
+    let mut second = frame.slice(2..);
+    let got = dec.decode_received(&mut second).unwrap().unwrap();
+    assert_eq!((got.wire, got.body), (None, frame.slice(2..)));
+}
+
+/// Feeds one received frame to a router subscribed to `TOPIC` with two mesh peers,
+/// accepts the message, and returns the frame it forwarded.
+fn forwarded_frame(received: Bytes) -> Bytes {
+    let mut h = Harness::new(test_config());
+    let peers = h.connect(1..=2, true, &[TOPIC]);
+    h.gs.subscribe(h.now, &topic()).unwrap();
+    h.heartbeat();
+    h.drain();
+    h.events();
+    let mut input = received;
+    let frame = FrameDecoder::new(1 << 20)
+        .decode_received(&mut input)
+        .unwrap()
+        .unwrap();
+    h.gs.handle_received_rpc(h.now, peers[0], frame).unwrap();
+    for e in h.events() {
+        if let Event::Message {
+            id,
+            propagation_source,
+            ..
+        } = e
+        {
+            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept)
+                .unwrap();
+        }
+    }
+    std::iter::from_fn(|| h.gs.poll_outbound())
+        .find(|o| o.to == peers[1] && o.frame.len() > 1_000)
+        .expect("the message is forwarded")
+        .frame
+}
+
+#[test]
+fn a_message_alone_in_its_frame_is_forwarded_as_received() {
+    let data = vec![3u8; 4_000];
+    let frame = encode_message_frame(&msg(TOPIC, &data).publish[0]);
+    let forwarded = forwarded_frame(frame.clone());
+    assert_eq!(forwarded, frame);
+    // Not a copy: the forwarded frame is the received allocation.
+    assert_eq!(forwarded.as_ptr(), frame.as_ptr());
+}
+
+#[test]
+fn a_padded_message_is_re_encoded_before_it_is_forwarded() {
+    let data = vec![3u8; 4_000];
+    let canonical = encode_message_frame(&msg(TOPIC, &data).publish[0]);
+    // The same message with an unknown field (number 50) appended inside it.
+    let mut inner = msg(TOPIC, &data).publish[0].encode_to_vec();
+    inner.extend_from_slice(&field(50, &[0xee; 2_000]));
+    let padded = crate::wire::prefix_frame(&field(2, &inner));
+    let forwarded = forwarded_frame(padded.clone());
+    assert_eq!(forwarded, canonical);
+    assert!(forwarded.len() < padded.len());
+}
+
+/// A length-delimited protobuf field.
+fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    prost::encoding::encode_key(
+        number as u32,
+        prost::encoding::WireType::LengthDelimited,
+        &mut out,
+    );
+    prost::encoding::encode_varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
 }

@@ -51,7 +51,8 @@ impl FrameDecoder {
     /// A decoder accepting frames of at most `max_frame` bytes (without the prefix).
     pub fn new(max_frame: usize) -> Self {
         Self {
-            reader: varint::FrameReader::new(varint::LengthPrefixReader::new(max_frame)),
+            reader: varint::FrameReader::new(varint::LengthPrefixReader::new(max_frame))
+                .keep_prefix(),
         }
     }
 
@@ -67,21 +68,62 @@ impl FrameDecoder {
     /// in a loop while `input` is not empty. After an error the stream is unusable (the
     /// host should reset it).
     pub fn decode(&mut self, input: &mut Bytes) -> Result<Option<Bytes>, FrameError> {
+        Ok(self.decode_received(input)?.map(|frame| frame.body))
+    }
+
+    /// As [`FrameDecoder::decode`], but also returns the whole frame (prefix and body
+    /// in one allocation) whenever it is at hand without a copy, for
+    /// [`crate::Gossipsub::handle_received_rpc`] to forward as it is.
+    pub fn decode_received(
+        &mut self,
+        input: &mut Bytes,
+    ) -> Result<Option<ReceivedFrame>, FrameError> {
         let mut rest: &[u8] = input;
         let frame = match self.reader.next_frame(&mut rest) {
             // A borrowed body ends where `rest` starts: slice it out of `input`, no copy.
             Ok(Some(Frame::Borrowed(body))) => Some(Err(body.len())),
-            Ok(Some(Frame::Owned(body))) => Some(Ok(Bytes::from(body))),
+            Ok(Some(Frame::Owned(whole))) => Some(Ok(Bytes::from(whole))),
             Ok(None) => None,
             Err(e) => return Err(frame_error(e)),
         };
         let used = input.len() - rest.len();
-        let mut consumed = input.split_to(used);
-        Ok(frame.map(|body| match body {
-            Ok(owned) => owned,
-            Err(len) => consumed.split_off(used - len),
+        let consumed = input.split_to(used);
+        Ok(frame.map(|frame| match frame {
+            // The reader keeps the canonical prefix in front of an owned body.
+            Ok(whole) => {
+                let prefix = unsigned_varint::decode::u64(&whole)
+                    .map_or(0, |(_, body)| whole.len() - body.len());
+                ReceivedFrame {
+                    body: whole.slice(prefix..),
+                    wire: Some(whole),
+                }
+            }
+            Err(len) => {
+                let prefix_here = used - len;
+                let body = consumed.slice(prefix_here..);
+                // The reader only accepts minimal prefixes: when all of it came in this
+                // input, `consumed` is the whole frame as the sender wrote it.
+                let wire = (prefix_here == uvarint_len(len as u64)).then_some(consumed);
+                ReceivedFrame { body, wire }
+            }
         }))
     }
+}
+
+/// One frame from [`FrameDecoder::decode_received`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    /// The RPC protobuf (what [`FrameDecoder::decode`] returns).
+    pub body: Bytes,
+    /// `uvarint(body.len()) ‖ body` sharing the body's allocation, when the frame was
+    /// received in one piece of memory (else `None`).
+    pub wire: Option<Bytes>,
+}
+
+/// Bytes of the shortest uvarint encoding of `value`.
+pub(crate) fn uvarint_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }
 
 /// Maps a length-prefix error of the shared reader to this crate's [`FrameError`].

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use leanp2p_gossipsub::wire::ReceivedFrame;
 use leanp2p_gossipsub::{Event as GossipEvent, PeerConnection, ProtocolVersion};
 use leanp2p_identity::PeerId;
 use leanp2p_multistream::ProtocolId;
@@ -262,10 +263,10 @@ impl Node {
             let StreamKind::GossipIn(decoder) = &mut s.kind else {
                 return;
             };
-            match decoder.decode(&mut input) {
+            match decoder.decode_received(&mut input) {
                 Ok(Some(frame)) => {
                     self.counters.gossip_frames_received += 1;
-                    self.counters.gossip_bytes_received += frame.len() as u64;
+                    self.counters.gossip_bytes_received += frame.body.len() as u64;
                     if self.deliver_gossip_frame(now, peer, frame) {
                         // Refused as rust-libp2p refuses it (a subscription flood in one
                         // RPC): the sender pays for a new stream.
@@ -287,13 +288,13 @@ impl Node {
 
     /// Hands one inbound frame to the router (or keeps it until the peer is registered).
     /// Returns true when the router refused the RPC in a way that resets its stream.
-    fn deliver_gossip_frame(&mut self, now: Instant, peer: PeerId, frame: Bytes) -> bool {
+    fn deliver_gossip_frame(&mut self, now: Instant, peer: PeerId, frame: ReceivedFrame) -> bool {
         let limits = &self.config.limits;
         let Some(p) = self.peers.get_mut(&peer) else {
             return false;
         };
         if p.gossip_registered {
-            match self.gossip.handle_rpc(now, peer, frame) {
+            match self.gossip.handle_received_rpc(now, peer, frame) {
                 Ok(()) => {}
                 Err(error @ leanp2p_gossipsub::RpcError::TooManySubscriptions { .. }) => {
                     tracing::debug!(%peer, %error, "gossip frame refused; resetting stream");
@@ -303,10 +304,10 @@ impl Node {
             }
         } else if !p.gossip_given_up
             && p.early_frames.len() < limits.max_early_gossip_frames
-            && p.early_bytes.saturating_add(frame.len()) <= limits.max_early_gossip_bytes
+            && p.early_bytes.saturating_add(frame.body.len()) <= limits.max_early_gossip_bytes
         {
-            p.early_bytes += frame.len();
-            p.early_frames.push_back(frame);
+            p.early_bytes += frame.body.len();
+            p.early_frames.push_back(frame.body);
         } else {
             self.counters.early_gossip_dropped += 1;
         }
