@@ -65,7 +65,8 @@ pub struct Limits {
     /// the oldest cached ones first (IHAVE then no longer advertises them), counted in
     /// [`crate::stats::Counters::mcache_evicted_early`]; a message larger than the whole
     /// budget is forwarded but not cached. Must hold at least one `max_transmit_size`
-    /// frame to cache the largest messages. Default 32 MiB.
+    /// frame to cache the largest messages (the lean profile's largest, 10 MiB, fits).
+    /// Default 16 MiB.
     pub max_mcache_bytes: usize,
     /// Most messages waiting for [`crate::Gossipsub::report_validation`]; further
     /// messages are ignored (not penalised) and counted. Default 10 000.
@@ -128,7 +129,7 @@ impl Default for Limits {
             max_seen_entries: 1_000_000,
             max_seen_bytes: 64 * 1024 * 1024,
             max_mcache_entries: 100_000,
-            max_mcache_bytes: 32 * 1024 * 1024,
+            max_mcache_bytes: 16 * 1024 * 1024,
             max_pending_validation: 10_000,
             max_idontwant_per_peer: 10_000,
             max_idontwant_ids_per_rpc: 5_000,
