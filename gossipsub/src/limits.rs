@@ -61,7 +61,8 @@ pub struct Limits {
     /// Most messages in the message cache (IWANT replies); beyond it new messages are
     /// forwarded but not cached. Default 100 000.
     pub max_mcache_entries: usize,
-    /// Most frame bytes in the message cache: a new message that would not fit evicts
+    /// Most bytes in the message cache (each message weighs its frame plus 192 bytes of
+    /// bookkeeping): a new message that would not fit evicts
     /// the oldest cached ones first (IHAVE then no longer advertises them), counted in
     /// [`crate::stats::Counters::mcache_evicted_early`]; a message larger than the whole
     /// budget is forwarded but not cached. Must hold at least one `max_transmit_size`

@@ -16,8 +16,18 @@ pub(crate) struct CachedMessage {
     iwant_counts: BTreeMap<PeerId, u32>,
 }
 
+/// Bookkeeping bytes charged per cached message on top of its frame: the map entry, the
+/// id (twice: map key and window entry), the topic hash in the window and the IWANT
+/// counter map.
+const ENTRY_OVERHEAD: usize = 192;
+
+/// Bytes a cached frame of `len` bytes is charged against the budget.
+fn weight(len: usize) -> usize {
+    len.saturating_add(ENTRY_OVERHEAD)
+}
+
 /// Sliding window of `history_length` heartbeats of messages, bounded in entries and in
-/// bytes.
+/// bytes (each message weighs its frame plus [`ENTRY_OVERHEAD`]).
 ///
 /// When a new message would take the cache over `max_bytes`, the oldest cached messages
 /// are evicted first (counted in [`MessageCache::evicted_early`]); gossip (IHAVE) only
@@ -62,16 +72,16 @@ impl MessageCache {
     pub(crate) fn put(&mut self, id: &MessageId, topic: &TopicHash, frame: Bytes) -> bool {
         if self.msgs.contains_key(id)
             || self.msgs.len() >= self.max_entries
-            || frame.len() > self.max_bytes
+            || weight(frame.len()) > self.max_bytes
         {
             return false;
         }
-        while self.bytes + frame.len() > self.max_bytes {
+        while self.bytes + weight(frame.len()) > self.max_bytes {
             if !self.evict_oldest() {
                 break;
             }
         }
-        self.bytes += frame.len();
+        self.bytes += weight(frame.len());
         self.msgs.insert(
             id.clone(),
             CachedMessage {
@@ -90,7 +100,7 @@ impl MessageCache {
         for window in self.history.iter_mut().rev() {
             while let Some((id, _)) = window.pop_front() {
                 if let Some(msg) = self.msgs.remove(&id) {
-                    self.bytes -= msg.frame.len();
+                    self.bytes -= weight(msg.frame.len());
                     self.evicted_early += 1;
                     return true;
                 }
@@ -136,7 +146,7 @@ impl MessageCache {
         if let Some(oldest) = self.history.pop_back() {
             for (id, _) in oldest {
                 if let Some(msg) = self.msgs.remove(&id) {
-                    self.bytes -= msg.frame.len();
+                    self.bytes -= weight(msg.frame.len());
                 }
             }
         }
@@ -147,7 +157,7 @@ impl MessageCache {
         self.msgs.len()
     }
 
-    /// Frame bytes held.
+    /// Bytes held: frames plus per-entry bookkeeping.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -201,26 +211,28 @@ mod tests {
 
     #[test]
     fn byte_budget_evicts_the_oldest_and_gossip_skips_evicted() {
-        let mut cache = MessageCache::new(3, 3, 100, 10);
+        let four = weight(4);
+        let mut cache = MessageCache::new(3, 3, 100, 2 * four + 2);
         let t = TopicHash::new("t");
         let ids: Vec<_> = (0u8..4).map(|i| MessageId::new(&[i])).collect();
-        let four = || Bytes::from_static(b"four");
-        assert!(cache.put(&ids[0], &t, four()));
+        let frame = || Bytes::from_static(b"four");
+        assert!(cache.put(&ids[0], &t, frame()));
         cache.shift();
-        assert!(cache.put(&ids[1], &t, four()));
-        assert_eq!((cache.bytes(), cache.evicted_early()), (8, 0));
-        // 12 bytes would not fit in 10: the oldest (ids[0], an older window) goes.
-        assert!(cache.put(&ids[2], &t, four()));
+        assert!(cache.put(&ids[1], &t, frame()));
+        assert_eq!((cache.bytes(), cache.evicted_early()), (2 * four, 0));
+        // A third would not fit: the oldest (ids[0], an older window) goes.
+        assert!(cache.put(&ids[2], &t, frame()));
         assert!(!cache.contains(&ids[0]) && cache.contains(&ids[1]));
-        assert_eq!((cache.bytes(), cache.evicted_early()), (8, 1));
+        assert_eq!((cache.bytes(), cache.evicted_early()), (2 * four, 1));
         assert_eq!(cache.gossip_ids(&t), vec![ids[1].clone(), ids[2].clone()]);
         // Larger than the whole budget: refused, nothing evicted.
-        assert!(!cache.put(&ids[3], &t, Bytes::from_static(b"eleven byte")));
+        let big = Bytes::from(vec![0u8; 2 * four]);
+        assert!(!cache.put(&ids[3], &t, big));
         assert_eq!((cache.len(), cache.evicted_early()), (2, 1));
         // Expiry by window still releases bytes (ids[1] and ids[2] share a window).
         cache.shift();
         cache.shift();
-        assert_eq!((cache.len(), cache.bytes()), (2, 8));
+        assert_eq!((cache.len(), cache.bytes()), (2, 2 * four));
         cache.shift();
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }
