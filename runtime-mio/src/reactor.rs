@@ -469,7 +469,15 @@ impl Reactor {
 
     fn read_datagrams(&mut self, now: Instant) {
         let cap = self.config.max_datagrams_per_wakeup;
-        for socket in &mut self.sockets {
+        let Self {
+            sockets,
+            node,
+            stats,
+            recv_buf,
+            recv_meta,
+            ..
+        } = self;
+        for socket in sockets.iter_mut() {
             if !socket.more_to_read {
                 continue;
             }
@@ -478,34 +486,37 @@ impl Reactor {
                 if read >= cap {
                     break; // more_to_read stays set: read again without sleeping
                 }
-                match socket.io.recv(&mut self.recv_buf, &mut self.recv_meta) {
+                match socket.io.recv(recv_buf, recv_meta) {
                     Ok(messages) => {
-                        self.stats.recv_calls += 1;
-                        let slots = self.recv_buf.chunks(RECV_SLOT);
-                        for (meta, slot) in self.recv_meta.iter().take(messages).zip(slots) {
-                            let data = slot.get(..meta.len).unwrap_or(slot);
-                            let stride = if meta.stride == 0 {
-                                data.len().max(1)
-                            } else {
-                                meta.stride
-                            };
-                            if data.len() > stride {
-                                self.stats.gro_batches += 1;
-                            }
-                            for segment in data.chunks(stride) {
+                        stats.recv_calls += 1;
+                        // One batch for the node: its own work runs once per recvmmsg.
+                        let slots = recv_buf.chunks(RECV_SLOT);
+                        let datagrams = recv_meta
+                            .iter()
+                            .take(messages)
+                            .zip(slots)
+                            .flat_map(|(meta, slot)| {
+                                let data = slot.get(..meta.len).unwrap_or(slot);
+                                let stride = if meta.stride == 0 {
+                                    data.len().max(1)
+                                } else {
+                                    meta.stride
+                                };
+                                if data.len() > stride {
+                                    stats.gro_batches += 1;
+                                }
+                                data.chunks(stride).map(move |segment| Datagram {
+                                    remote: meta.addr,
+                                    local_ip: meta.dst_ip,
+                                    ecn: meta.ecn.map(ecn_from_codepoint),
+                                    data: segment,
+                                })
+                            })
+                            .inspect(|_| {
                                 read += 1;
-                                self.stats.datagrams_received += 1;
-                                self.node.handle_datagram(
-                                    now,
-                                    Datagram {
-                                        remote: meta.addr,
-                                        local_ip: meta.dst_ip,
-                                        ecn: meta.ecn.map(ecn_from_codepoint),
-                                        data: segment,
-                                    },
-                                );
-                            }
-                        }
+                                stats.datagrams_received += 1;
+                            });
+                        node.handle_datagrams(now, datagrams);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         socket.more_to_read = false;
@@ -514,7 +525,7 @@ impl Reactor {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         // e.g. ICMP port unreachable surfacing as ECONNREFUSED: not fatal.
-                        self.stats.recv_errors += 1;
+                        stats.recv_errors += 1;
                         tracing::debug!(error = %e, local = %socket.local, "recvmmsg failed");
                     }
                 }

@@ -399,6 +399,23 @@ impl Node {
         self.pump(now);
     }
 
+    /// Datagrams that arrived together (one `recvmmsg` call, GRO batches split into
+    /// their segments): the same as [`Node::handle_datagram`] for each in turn, except
+    /// that the node's own work — routing stream data and events, timers, deadlines —
+    /// runs once after the batch instead of after every datagram. Feed at most a few
+    /// hundred per call: QUIC's events wait until the end of the batch.
+    pub fn handle_datagrams<'a>(
+        &mut self,
+        now: Instant,
+        datagrams: impl IntoIterator<Item = Datagram<'a>>,
+    ) {
+        self.last_now = Some(now);
+        for datagram in datagrams {
+            self.endpoint.handle_datagram(now, datagram);
+        }
+        self.pump(now);
+    }
+
     /// Runs every timer that is due: QUIC, gossipsub, req/resp, negotiation timeouts,
     /// ping, identify, idle connections. Extra calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
