@@ -18,6 +18,12 @@
 //! ratio (every subscriber should get every block exactly once). On a shared machine the
 //! wall clock also counts time the bench waited for a core, so it prints virtual seconds
 //! per CPU second of the bench thread too (from `/proc/thread-self/schedstat`, Linux).
+//!
+//! Without criterion: `SIM_SCALE_RUN=NODES:SECS` (e.g. `SIM_SCALE_RUN=5000:3 cargo bench
+//! -p leanp2p-benches --bench sim_scale`) builds one network of `NODES` nodes, advances
+//! it `SECS` virtual seconds, prints the same report plus the peak RSS of the process
+//! (`VmHWM` from `/proc/self/status`, Linux) and exits. That is how the 5,000-node
+//! figure is taken, and a fixed workload to run under `valgrind --tool=callgrind`.
 
 // A bench aborts on a broken fixture; `criterion_group!` generates an undocumented `pub fn`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -26,7 +32,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use leanp2p_host::{NodeEvent, TopicHash};
 use leanp2p_sim::{NodeIdx, Sim};
 use leanp2p_testkit::{block_topic, lean_gossip_payload};
@@ -210,6 +216,43 @@ impl LeanNet {
     }
 }
 
+/// Peak resident set size of this process (`VmHWM`), in KiB; `None` off Linux.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `SIM_SCALE_RUN=NODES:SECS` mode: one network, `SECS` virtual seconds, one report.
+fn single_run(spec: &str) {
+    let (nodes, secs) = spec
+        .split_once(':')
+        .and_then(|(n, s)| Some((n.parse::<usize>().ok()?, s.parse::<u64>().ok()?)))
+        .expect("SIM_SCALE_RUN=NODES:SECS");
+    let mut net = LeanNet::build(nodes);
+    for _ in 0..secs.div_ceil(SPAN_SECS) {
+        net.advance();
+    }
+    net.report();
+    let hash: String = net
+        .sim
+        .trace_hash()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!(
+        "sim_scale nodes={nodes}: trace hash {hash} ({} records)",
+        net.sim.trace_len()
+    );
+    match peak_rss_kib() {
+        Some(kib) => println!(
+            "sim_scale nodes={nodes}: peak RSS {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("sim_scale nodes={nodes}: peak RSS n/a"),
+    }
+}
+
 fn sim_scale(c: &mut Criterion) {
     let mut group = c.benchmark_group("sim_scale");
     group.sample_size(10);
@@ -232,4 +275,12 @@ fn sim_scale(c: &mut Criterion) {
 }
 
 criterion_group!(benches, sim_scale);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("SIM_SCALE_RUN") {
+        single_run(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

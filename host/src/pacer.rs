@@ -16,6 +16,13 @@ pub trait Pacer: fmt::Debug + Send {
     fn delay(&mut self, now: Instant, bytes: usize) -> Option<Instant>;
     /// A datagram (or GSO batch) of `bytes` bytes was sent at `now`.
     fn on_send(&mut self, now: Instant, bytes: usize);
+    /// How many bytes one batch (a GSO transmit of several datagrams) may carry at
+    /// `now`, once [`Pacer::delay`] allowed sending; `None` (the default) for no limit.
+    /// The node sends at most as many full-size datagrams as fit (at least one), so a
+    /// batch never overdraws the pacer by more than one datagram.
+    fn allowance(&mut self, _now: Instant) -> Option<usize> {
+        None
+    }
 }
 
 /// Never delays anything (the default, and the benchmark baseline).
@@ -94,6 +101,11 @@ impl Pacer for TokenBucket {
         self.refill(now);
         let bytes = i128::try_from(bytes).unwrap_or(i128::MAX);
         self.tokens = self.tokens.saturating_sub(bytes);
+    }
+
+    fn allowance(&mut self, now: Instant) -> Option<usize> {
+        self.refill(now);
+        Some(usize::try_from(self.tokens.max(0)).unwrap_or(usize::MAX))
     }
 }
 
@@ -184,5 +196,20 @@ mod tests {
             }
         }
         assert!((100_000..=103_000).contains(&sent), "sent {sent}");
+    }
+
+    #[test]
+    fn allowance_is_what_the_bucket_holds() {
+        let t0 = Instant::now();
+        assert_eq!(NullPacer.allowance(t0), None);
+        let mut bucket = TokenBucket::new(1_000_000, 65_536);
+        assert_eq!(bucket.allowance(t0), Some(65_536));
+        bucket.on_send(t0, 65_000);
+        assert_eq!(bucket.allowance(t0), Some(536));
+        // Refilled at 1 MB/s: 1,000 bytes a millisecond, never past the burst.
+        assert_eq!(bucket.allowance(t0 + Duration::from_millis(1)), Some(1_536));
+        bucket.on_send(t0 + Duration::from_millis(1), 3_000);
+        assert_eq!(bucket.allowance(t0 + Duration::from_millis(1)), Some(0));
+        assert_eq!(bucket.allowance(t0 + Duration::from_secs(9)), Some(65_536));
     }
 }

@@ -256,19 +256,62 @@ impl Endpoint {
     /// Feeds one received UDP datagram. Junk is dropped and counted in
     /// [`EndpointStats::datagrams_dropped`]; it never panics.
     pub fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
-        self.observe(now);
-        self.stats.datagrams_received += 1;
-        if datagram.data.is_empty() || datagram.data.len() > self.config.limits.max_datagram_size {
-            self.stats.datagrams_dropped += 1;
+        if !self.admit_datagram(now, datagram.data.len()) {
             return;
         }
-        self.scratch.clear();
-        let event = self.inner.handle(
+        self.handle_admitted(
             now,
             datagram.remote,
             datagram.local_ip,
-            datagram.ecn.map(Ecn::to_quinn),
+            datagram.ecn,
             BytesMut::from(datagram.data),
+        );
+    }
+
+    /// [`Endpoint::handle_datagram`] for a caller that hands over the datagram's buffer:
+    /// QUIC decrypts it in place and keeps received stream data as slices of it, so the
+    /// payload is not copied (`handle_datagram` copies it into a buffer of its own
+    /// first). Same checks, counters and outcome.
+    pub fn handle_datagram_owned(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<Ecn>,
+        data: BytesMut,
+    ) {
+        if self.admit_datagram(now, data.len()) {
+            self.handle_admitted(now, remote, local_ip, ecn, data);
+        }
+    }
+
+    /// Counts a received datagram of `len` bytes; `false` (counted as dropped) when it
+    /// is empty or over [`crate::Limits::max_datagram_size`].
+    fn admit_datagram(&mut self, now: Instant, len: usize) -> bool {
+        self.observe(now);
+        self.stats.datagrams_received += 1;
+        if len == 0 || len > self.config.limits.max_datagram_size {
+            self.stats.datagrams_dropped += 1;
+            return false;
+        }
+        true
+    }
+
+    fn handle_admitted(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<Ecn>,
+        data: BytesMut,
+    ) {
+        self.scratch.clear();
+        let event = self.inner.handle(
+            now,
+            remote,
+            local_ip,
+            ecn.map(Ecn::to_quinn),
+            data,
             &mut self.scratch,
         );
         match event {
@@ -533,6 +576,18 @@ impl Endpoint {
     /// The next datagram (or GSO batch) to send, written into `buf` (cleared first).
     /// Call until `None` after every input.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.poll_transmit_at_most(now, self.config.max_gso_segments, buf)
+    }
+
+    /// [`Endpoint::poll_transmit`] with a batch of at most `max_datagrams` datagrams
+    /// (at least 1; never more than [`crate::Config::max_gso_segments`]): for a caller
+    /// that paces the sum of its connections and may only let so many bytes out now.
+    pub fn poll_transmit_at_most(
+        &mut self,
+        now: Instant,
+        max_datagrams: usize,
+        buf: &mut Vec<u8>,
+    ) -> Option<Transmit> {
         self.observe(now);
         if let Some((transmit, bytes)) = self.stateless.pop_front() {
             buf.clear();
@@ -540,7 +595,7 @@ impl Endpoint {
             self.stats.datagrams_sent += 1;
             return Some(transmit);
         }
-        let max_datagrams = self.config.max_gso_segments;
+        let max_datagrams = max_datagrams.clamp(1, self.config.max_gso_segments.max(1));
         while let Some(id) = self.transmit_queue.pop_front() {
             let Some(conn) = self.conns.get_mut(&id) else {
                 continue;
@@ -661,5 +716,74 @@ fn convert_transmit(transmit: &quinn_proto::Transmit) -> Transmit {
         segment_size: transmit.segment_size,
         ecn: transmit.ecn.map(Ecn::from_quinn),
         src_ip: transmit.src_ip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn endpoint(secret: u8) -> Endpoint {
+        let key = Keypair::from_secret_bytes(&[secret; 32]).unwrap();
+        Endpoint::new(Config::default(), &key, [secret; 32]).unwrap()
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Hands everything `from` (at `source`) sends to `to`; whether anything moved.
+    fn deliver(
+        now: Instant,
+        (from, source): (&mut Endpoint, SocketAddr),
+        to: &mut Endpoint,
+        owned: bool,
+    ) -> bool {
+        let mut buf = Vec::new();
+        let mut moved = false;
+        while let Some(t) = from.poll_transmit(now, &mut buf) {
+            moved = true;
+            let segment = t.segment_size.unwrap_or(t.size).max(1);
+            for chunk in buf[..t.size].chunks(segment) {
+                if owned {
+                    to.handle_datagram_owned(now, source, None, None, chunk.into());
+                } else {
+                    let datagram = Datagram {
+                        remote: source,
+                        local_ip: None,
+                        ecn: None,
+                        data: chunk,
+                    };
+                    to.handle_datagram(now, datagram);
+                }
+            }
+        }
+        moved
+    }
+
+    #[test]
+    fn owned_datagrams_connect_like_borrowed_ones_and_junk_is_counted() {
+        for owned in [false, true] {
+            let t0 = Instant::now();
+            let (mut a, mut b) = (endpoint(1), endpoint(2));
+            let conn = a.dial(t0, addr(2), Some(b.local_peer_id())).unwrap();
+            let mut now = t0;
+            for _ in 0..20 {
+                while deliver(now, (&mut a, addr(1)), &mut b, owned)
+                    | deliver(now, (&mut b, addr(2)), &mut a, owned)
+                {}
+                now += Duration::from_millis(10);
+                a.handle_timeout(now);
+                b.handle_timeout(now);
+            }
+            assert!(a.is_connected(conn), "owned = {owned}");
+            let before = b.stats().clone();
+            b.handle_datagram_owned(now, addr(9), None, None, BytesMut::new());
+            let too_big = BytesMut::from(&vec![0x40u8; 70_000][..]);
+            b.handle_datagram_owned(now, addr(9), None, None, too_big);
+            assert_eq!(b.stats().datagrams_received, before.datagrams_received + 2);
+            assert_eq!(b.stats().datagrams_dropped, before.datagrams_dropped + 2);
+        }
     }
 }

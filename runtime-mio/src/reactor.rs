@@ -420,10 +420,15 @@ impl Reactor {
             if !gate_open {
                 timeout = Some(timeout.map_or(EVENT_RETRY, |t| t.min(EVENT_RETRY)));
             }
+            let (timeout, fine_sleep) = split_sleep(timeout);
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ReactorError::Poll(e)),
+            }
+            if let Some(rest) = fine_sleep.filter(|_| events.is_empty()) {
+                // Nothing arrived: sleep the sub-millisecond remainder precisely.
+                std::thread::sleep(rest);
             }
             self.stats.wakeups += 1;
             let now = Instant::now();
@@ -550,7 +555,7 @@ impl Reactor {
             .into_iter()
             .flatten()
             .min()
-            .map(|d| round_up_to_ms(d.saturating_duration_since(now)))
+            .map(|d| d.saturating_duration_since(now))
     }
 
     /// Sends the pending transmit, then pulls and sends new ones, up to the per-wakeup cap.
@@ -728,6 +733,24 @@ pub fn spawn(reactor: Reactor, name: &str) -> io::Result<SpawnedReactor> {
     })
 }
 
+/// Deadlines closer than this are not rounded up to epoll's whole millisecond: see
+/// [`split_sleep`].
+const FINE_SLEEP_BELOW: Duration = Duration::from_millis(1);
+
+/// Splits a wait into the `poll` timeout (whole milliseconds, epoll's resolution) and a
+/// sub-millisecond remainder to sleep afterwards if no event arrived. A deadline under
+/// [`FINE_SLEEP_BELOW`] polls without blocking and then sleeps just that long (the
+/// thread timer resolves tens of microseconds), instead of rounding up to 1 ms: a node
+/// pacer whose token bucket refills in 0.5 ms (64 KiB at 1 Gbit/s) would otherwise
+/// overflow its bucket on every sleep and run ~40 % slow. Longer waits round up, so the
+/// reactor never wakes before a deadline and never spins.
+fn split_sleep(timeout: Option<Duration>) -> (Option<Duration>, Option<Duration>) {
+    match timeout {
+        Some(d) if !d.is_zero() && d < FINE_SLEEP_BELOW => (Some(Duration::ZERO), Some(d)),
+        other => (other.map(round_up_to_ms), None),
+    }
+}
+
 fn round_up_to_ms(d: Duration) -> Duration {
     let ms = d.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
@@ -765,6 +788,25 @@ mod tests {
         assert!(sleep > Duration::ZERO, "{sleep:?}");
         // A socket with more to read still means "now".
         assert_eq!(reactor.sleep_for(t0, None, true), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn sub_millisecond_waits_poll_then_sleep_precisely() {
+        let us = Duration::from_micros;
+        assert_eq!(split_sleep(None), (None, None));
+        assert_eq!(
+            split_sleep(Some(Duration::ZERO)),
+            (Some(Duration::ZERO), None)
+        );
+        assert_eq!(
+            split_sleep(Some(us(520))),
+            (Some(Duration::ZERO), Some(us(520)))
+        );
+        assert_eq!(split_sleep(Some(us(1000))), (Some(us(1000)), None));
+        assert_eq!(
+            split_sleep(Some(us(1001))),
+            (Some(Duration::from_millis(2)), None)
+        );
     }
 
     #[test]

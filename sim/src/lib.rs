@@ -82,6 +82,7 @@
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod in_flight;
 mod link;
 mod sim;
 

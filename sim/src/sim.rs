@@ -2,26 +2,29 @@
 //! Discovery v5 per node lives in `sim/src/sim/discovery.rs`.
 
 mod discovery;
+mod trace;
 
 pub use discovery::{SimDiscoveryConfig, SimDiscoveryStats, DISCOVERY_PORT, MAX_FED_RECORDS};
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use leanp2p_host::{
-    Config, ConfigError, ConnId, Datagram, DialError, ListenError, MessageId, Node, NodeEvent,
-    PeerId, PublishError, SubscriptionError, TopicHash, Transmit, Validation,
+    Config, ConfigError, ConnId, DialError, ListenError, MessageId, Node, NodeEvent, PeerId,
+    PublishError, SubscriptionError, TopicHash, Transmit, Validation,
 };
 use leanp2p_identity::Keypair;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
+pub(crate) use crate::in_flight::Socket;
+use crate::in_flight::{InFlight, InFlightQueue};
 use crate::link::{Direction, Fate, LinkConfig};
+use trace::EventRecord;
 
 /// UDP port every simulated node listens on (each node has its own virtual IP).
 pub const SIM_PORT: u16 = 9000;
@@ -131,7 +134,9 @@ pub struct SimStats {
 }
 
 struct SimNode {
-    node: Option<Node>,
+    /// Boxed: the drain takes the node out of its slot and puts it back, which moves
+    /// only the pointer (a `Node` is several KiB).
+    node: Option<Box<Node>>,
     key: Keypair,
     config: Config,
     addr: SocketAddr,
@@ -145,43 +150,9 @@ struct SimNode {
     dirty: bool,
     /// Discovery v5, if [`Sim::enable_discovery`] turned it on.
     discovery: Option<discovery::NodeDiscovery>,
-}
-
-/// Which socket of a node a datagram is addressed to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Socket {
-    /// The QUIC endpoint ([`SIM_PORT`]).
-    Quic,
-    /// The discovery machine ([`DISCOVERY_PORT`]).
-    Discovery,
-}
-
-struct InFlight {
-    at: Instant,
-    seq: u64,
-    from: SocketAddr,
-    from_idx: usize,
-    to: usize,
-    socket: Socket,
-    data: Vec<u8>,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    /// Reversed, so the `BinaryHeap` pops the earliest `(at, seq)` first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
+    /// Highest sequence number delivered to this node per sending node, to count
+    /// reordering (at most one entry per node that ever sent to it).
+    last_seq_from: BTreeMap<usize, u64>,
 }
 
 /// A deterministic network of [`Node`]s on a virtual clock. See the crate docs.
@@ -197,11 +168,11 @@ pub struct Sim {
     by_node_id: BTreeMap<leanp2p_discv5::NodeId, usize>,
     default_link: LinkConfig,
     links: BTreeMap<(usize, usize), LinkConfig>,
+    /// Serialization state per direction `(from, to)`, kept only for datagrams sent on
+    /// a bandwidth-limited link (no other link reads or changes it).
     directions: BTreeMap<(usize, usize), Direction>,
-    /// Highest sequence number delivered per direction, to count reordering.
-    last_delivered: BTreeMap<(usize, usize), u64>,
     blocked: BTreeSet<(usize, usize)>,
-    in_flight: BinaryHeap<InFlight>,
+    in_flight: InFlightQueue,
     /// Nodes whose deadline is at or before `now`, by index (all tie at `now`).
     due: BTreeSet<usize>,
     /// Deadlines after `now`, as `(deadline, node)`. Together with `due` this holds every
@@ -253,9 +224,8 @@ impl Sim {
             default_link: LinkConfig::default(),
             links: BTreeMap::new(),
             directions: BTreeMap::new(),
-            last_delivered: BTreeMap::new(),
             blocked: BTreeSet::new(),
-            in_flight: BinaryHeap::new(),
+            in_flight: InFlightQueue::default(),
             due: BTreeSet::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
@@ -293,6 +263,7 @@ impl Sim {
             auto_validate: true,
             dirty: false,
             discovery: None,
+            last_seq_from: BTreeMap::new(),
         });
         self.by_addr.insert(addr, (idx, Socket::Quic));
         self.drain(idx);
@@ -315,10 +286,10 @@ impl Sim {
         key: &Keypair,
         config: Config,
         addr: SocketAddr,
-    ) -> Result<Node, SimError> {
+    ) -> Result<Box<Node>, SimError> {
         let mut seed = [0u8; 32];
         self.key_rng.fill_bytes(&mut seed);
-        let mut node = Node::new(self.now, config, key, seed)?;
+        let mut node = Box::new(Node::new(self.now, config, key, seed)?);
         node.listen(self.now, addr)?;
         Ok(node)
     }
@@ -460,7 +431,7 @@ impl Sim {
 
     /// The node, or `None` while crashed or unknown.
     pub fn node(&self, idx: NodeIdx) -> Option<&Node> {
-        self.nodes.get(idx.0)?.node.as_ref()
+        self.nodes.get(idx.0)?.node.as_deref()
     }
 
     /// The node for commands, or `None` while crashed or unknown. The sim drains the
@@ -471,7 +442,7 @@ impl Sim {
             entry.dirty = true;
             self.dirty.push(idx.0);
         }
-        entry.node.as_mut()
+        entry.node.as_deref_mut()
     }
 
     /// Runs `f(node, now)` and then drains the node (the drain rule).
@@ -681,7 +652,7 @@ impl Sim {
         segment: usize,
         bytes: &[u8],
     ) {
-        let Some(&(to, socket)) = self.by_addr.get(&destination) else {
+        let Some((to, socket)) = self.socket_at(destination) else {
             self.stats.undeliverable += 1;
             return;
         };
@@ -689,12 +660,19 @@ impl Sim {
             .links
             .get(&pair(from, to))
             .unwrap_or(&self.default_link);
+        // Only a bandwidth-limited link reads or changes its direction's state; the
+        // others share a scratch state that stays empty.
+        let mut unlimited = Direction::default();
         for chunk in bytes.chunks(segment.max(1)) {
             if self.blocked.contains(&(from, to)) {
                 self.stats.partitioned += 1;
                 continue;
             }
-            let direction = self.directions.entry((from, to)).or_default();
+            let direction = if config.bandwidth_bytes_per_sec.is_some() {
+                self.directions.entry((from, to)).or_default()
+            } else {
+                &mut unlimited
+            };
             match direction.send(&config, self.now, chunk.len(), &mut self.link_rng) {
                 Fate::Arrive(at) => {
                     self.seq += 1;
@@ -705,7 +683,7 @@ impl Sim {
                         from_idx: from,
                         to,
                         socket,
-                        data: chunk.to_vec(),
+                        data: BytesMut::from(chunk),
                     });
                 }
                 Fate::Lost => self.stats.lost += 1,
@@ -715,14 +693,30 @@ impl Sim {
         }
     }
 
+    /// The node and socket bound at `addr`. A QUIC address is found from the address
+    /// plan (`10.0.x.y:`[`SIM_PORT`] is node `(x << 8 | y) - 1`) without a search;
+    /// anything else through the `by_addr` map.
+    fn socket_at(&self, addr: SocketAddr) -> Option<(usize, Socket)> {
+        if let (IpAddr::V4(ip), SIM_PORT) = (addr.ip(), addr.port()) {
+            let [a, b, hi, lo] = ip.octets();
+            let n = usize::from(u16::from_be_bytes([hi, lo]));
+            let planned = (a, b) == (10, 0) && n >= 1;
+            if planned && self.nodes.get(n - 1).is_some_and(|node| node.addr == addr) {
+                return Some((n - 1, Socket::Quic));
+            }
+        }
+        self.by_addr.get(&addr).copied()
+    }
+
     /// Adds `(offset, node, Debug of event)` to the trace, formatting straight into the
-    /// hasher (no string is built, even for large message payloads).
+    /// hasher (no string is built; message payloads are escaped a chunk at a time, see
+    /// [`EventRecord`]).
     fn record_event(&mut self, node: usize, event: &NodeEvent) {
         self.record_header(node);
         let mut sink = HashSink(&mut self.trace);
         // Writing into a hasher cannot fail; a Debug impl returning an error would only
         // shorten this record, the same way in every run.
-        let _ = write!(sink, "{event:?}");
+        let _ = write!(sink, "{:?}", EventRecord(event));
         self.trace.update([0xff]);
     }
 
@@ -745,7 +739,7 @@ impl Sim {
     /// the datagram, then to the lower node index). Deadlines at or before `now` count
     /// as `now`, so among those the lowest index goes first.
     fn next_work(&self) -> Option<(Instant, Option<usize>)> {
-        let arrival = self.in_flight.peek().map(|d| (d.at, None));
+        let arrival = self.in_flight.next_arrival().map(|at| (at, None));
         let deadline = match self.due.first() {
             Some(&i) => Some((self.now, Some(i))),
             None => self.timers.first().map(|&(at, i)| (at, Some(i))),
@@ -801,15 +795,9 @@ impl Sim {
                 let Some(node) = self.nodes[to].node.as_mut() else {
                     return true;
                 };
-                node.handle_datagram(
-                    now,
-                    Datagram {
-                        remote: datagram.from,
-                        local_ip: None,
-                        ecn: None,
-                        data: &datagram.data,
-                    },
-                );
+                // The datagram's buffer goes to QUIC as is (decrypted in place, stream
+                // data kept as slices of it): no copy on delivery.
+                node.handle_datagram_owned(now, datagram.from, None, None, datagram.data);
                 self.drain(to);
             }
             Some(i) => {
@@ -832,9 +820,9 @@ impl Sim {
     /// Counts a datagram handed to a node's socket (and whether it overtook another).
     fn count_delivery(&mut self, datagram: &InFlight) {
         self.stats.delivered += 1;
-        let last = self
-            .last_delivered
-            .entry((datagram.from_idx, datagram.to))
+        let last = self.nodes[datagram.to]
+            .last_seq_from
+            .entry(datagram.from_idx)
             .or_insert(0);
         if datagram.seq < *last {
             self.stats.reordered += 1;

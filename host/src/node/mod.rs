@@ -14,16 +14,16 @@ mod routing;
 mod timers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use leanp2p_gossipsub::{
     Gossipsub, MessageId, PublishError, SubscriptionError, TopicHash, Validation, ValidationError,
 };
 use leanp2p_identity::{Keypair, Multiaddr, PeerId, PublicKey};
 use leanp2p_multistream::{ProtocolId, ProtocolSet, Version};
-use leanp2p_quic::{ConnId, Datagram, Endpoint, StreamId, Transmit};
+use leanp2p_quic::{ConnId, Datagram, Ecn, Endpoint, StreamId, Transmit};
 use leanp2p_reqresp::{
     ChannelId, ReqResp, RequestError, RequestId, RespondError, ResponseChunk, StreamKey,
 };
@@ -416,6 +416,23 @@ impl Node {
         self.pump(now);
     }
 
+    /// A UDP datagram arrived in a buffer the caller hands over: as
+    /// [`Node::handle_datagram`] without copying the payload (see
+    /// [`Endpoint::handle_datagram_owned`]).
+    pub fn handle_datagram_owned(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<Ecn>,
+        data: BytesMut,
+    ) {
+        self.last_now = Some(now);
+        self.endpoint
+            .handle_datagram_owned(now, remote, local_ip, ecn, data);
+        self.pump(now);
+    }
+
     /// Runs every timer that is due: QUIC, gossipsub, req/resp, negotiation timeouts,
     /// ping, identify, idle connections. Extra calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -456,7 +473,16 @@ impl Node {
             }
         }
         self.pacing_until = None;
-        let transmit = self.endpoint.poll_transmit(now, buf)?;
+        // A GSO batch takes only as many full-size datagrams as the pacer's bucket
+        // holds (at least one), so a batch never overdraws it by more than a datagram.
+        let transmit = match self.pacer.allowance(now) {
+            Some(bytes) => {
+                let datagram = usize::from(self.config.quic.mtu_upper_bound).max(1);
+                let fit = (bytes / datagram).max(1);
+                self.endpoint.poll_transmit_at_most(now, fit, buf)?
+            }
+            None => self.endpoint.poll_transmit(now, buf)?,
+        };
         self.pacer.on_send(now, transmit.size);
         self.counters.datagrams_sent += 1;
         self.counters.bytes_sent += transmit.size as u64;

@@ -234,6 +234,73 @@ fn token_bucket_caps_node_egress() {
     assert!(net.nodes[0].node.stats().counters.paced > 0);
 }
 
+/// Wraps a token bucket and records, for every send it allowed, the bytes sent and the
+/// bytes the bucket held just before.
+#[derive(Debug)]
+struct RecordingPacer {
+    bucket: leanp2p_host::TokenBucket,
+    sends: std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>>,
+}
+
+impl leanp2p_host::Pacer for RecordingPacer {
+    fn delay(&mut self, now: std::time::Instant, bytes: usize) -> Option<std::time::Instant> {
+        self.bucket.delay(now, bytes)
+    }
+
+    fn on_send(&mut self, now: std::time::Instant, bytes: usize) {
+        let held = self.bucket.allowance(now).unwrap_or(usize::MAX);
+        self.sends.lock().unwrap().push((bytes, held));
+        self.bucket.on_send(now, bytes);
+    }
+
+    fn allowance(&mut self, now: std::time::Instant) -> Option<usize> {
+        self.bucket.allowance(now)
+    }
+}
+
+#[test]
+fn a_gso_batch_never_overdraws_the_pacer_by_more_than_a_datagram() {
+    let mut net = crate::net(2, |_| {
+        let mut config = no_ping();
+        config.quic.max_gso_segments = 64;
+        config
+    });
+    let sends = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    net.nodes[0].node.set_pacer(Box::new(RecordingPacer {
+        bucket: leanp2p_host::TokenBucket::new(2_000_000, 16 * 1024),
+        sends: sends.clone(),
+    }));
+    let topic = TopicHash::new("t");
+    let now = net.time;
+    for i in 0..2 {
+        net.nodes[i].node.subscribe(now, &topic).unwrap();
+    }
+    net.connect(0, 1).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let data = Bytes::from(vec![5u8; 1024 * 1024]);
+    let start = net.time;
+    net.nodes[0]
+        .node
+        .publish(start, &topic, data.clone())
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(30), |net| {
+        net.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Message { data: d, .. } if d.len() == data.len()))
+    }));
+    let sends = sends.lock().unwrap();
+    let datagram = usize::from(Config::default().quic.mtu_upper_bound);
+    let batched = sends.iter().filter(|(bytes, _)| *bytes > datagram).count();
+    assert!(batched > 0, "no GSO batch was sent");
+    for &(bytes, held) in sends.iter() {
+        assert!(
+            bytes <= held.max(datagram),
+            "{bytes} bytes sent with {held} in the bucket"
+        );
+    }
+}
+
 #[test]
 fn idle_gossip_streams_carry_keepalives() {
     let frames_after_idle = |keepalive: Option<Duration>| {

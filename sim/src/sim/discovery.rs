@@ -10,6 +10,10 @@
 //! address handed to [`leanp2p_host::Node::add_peer_address`], so the node's connection
 //! manager dials it while under its `target_peers`.
 //!
+//! A driver can react to the events itself ([`Sim::set_discovery_hook`]: ask a new node
+//! for its table, ping a record, ...), as it would with the mio runtime's
+//! `DiscoveryConfig::on_event`.
+//!
 //! Determinism: the machine's seed and the lookup targets come from a ChaCha20 stream
 //! keyed by the sim seed, the node index and the node's restart count; every discovery
 //! event goes into the trace (`Debug`, prefixed `discv5 `).
@@ -83,6 +87,9 @@ pub struct SimDiscoveryStats {
     pub records_skipped: u64,
 }
 
+/// A driver's reaction to a node's discovery events ([`Sim::set_discovery_hook`]).
+type DiscoveryHook = Box<dyn FnMut(&mut Discv5, Instant, &Event) + Send>;
+
 /// A node's discovery: its configuration and record, and the machine while the node
 /// runs.
 pub(super) struct NodeDiscovery {
@@ -93,6 +100,8 @@ pub(super) struct NodeDiscovery {
     generation: u64,
     running: Option<Running>,
     stats: SimDiscoveryStats,
+    /// Called with every event of the machine (kept across restarts).
+    hook: Option<DiscoveryHook>,
 }
 
 /// A running machine and what the sim remembers beside it.
@@ -178,6 +187,7 @@ impl Sim {
             generation: 0,
             running: None,
             stats: SimDiscoveryStats::default(),
+            hook: None,
         };
         discovery.running = Some(self.start_machine(idx.0, &mut discovery)?);
         let enr = discovery.enr.clone();
@@ -212,6 +222,28 @@ impl Sim {
             );
             self.enable_discovery(idx, node_config)?;
         }
+        Ok(())
+    }
+
+    /// Calls `hook(machine, now, event)` with every event of node `idx`'s discovery
+    /// machine from now on (after the event went into the trace and its records to the
+    /// address book), replacing an earlier hook; it may give the machine commands (they
+    /// are drained as usual). The hook stays across a restart of the node. Refused while
+    /// discovery is off. The hook must be deterministic for the trace to be.
+    pub fn set_discovery_hook(
+        &mut self,
+        idx: NodeIdx,
+        hook: impl FnMut(&mut Discv5, Instant, &Event) + Send + 'static,
+    ) -> Result<(), SimError> {
+        let entry = self
+            .nodes
+            .get_mut(idx.0)
+            .ok_or(SimError::UnknownNode(idx))?;
+        let discovery = entry
+            .discovery
+            .as_mut()
+            .ok_or(SimError::DiscoveryDisabled(idx))?;
+        discovery.hook = Some(Box::new(hook));
         Ok(())
     }
 
@@ -353,7 +385,8 @@ impl Sim {
     }
 
     /// The drain rule for node `i`'s machine: datagrams onto the links, then events into
-    /// the trace, the seen set and the node's address book; then the node is drained if
+    /// the trace, the seen set, the node's address book and the hook (whose commands
+    /// are drained in the same loop); then the node is drained if
     /// it was given addresses, and the schedule deadline is refreshed.
     pub(super) fn drain_discovery(&mut self, i: usize) {
         // Taken out for the duration, so routing and feeding can borrow the rest.
@@ -383,6 +416,9 @@ impl Sim {
                     if discovery.config.feed_address_book {
                         fed_any |= self.feed(i, running, &mut discovery.stats, id, enr);
                     }
+                }
+                if let Some(hook) = discovery.hook.as_mut() {
+                    hook(&mut running.machine, self.now, &event);
                 }
             }
         }
