@@ -1,6 +1,7 @@
 //! `leanp2p devnet` and `leanp2p sim` through the real binary (docs/CLI.md): a small
 //! devnet on 127.0.0.1 delivers every message and the late joiner syncs; bad flags exit
-//! 2 with one line; the simulator's JSON summary and trace hash are reproducible. Every
+//! 2 with one line; the simulator's JSON summary and trace hash are reproducible, and its
+//! nodes find each other by discovery over the simulated links. Every
 //! child is killed after a wall-clock deadline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
@@ -180,6 +181,7 @@ fn devnet_bad_flags_exit_2_with_one_line() {
         &["devnet", "--no-such-flag"][..],
         &["devnet", "--no-discovery", "--target-peers", "3"][..],
         &["sim", "--loss", "1.5"][..],
+        &["sim", "--no-discovery", "--target-peers", "3"][..],
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -217,6 +219,63 @@ fn sim_summary_is_reproducible_and_seed_dependent() {
     other.extend(["--seed", "9"]);
     let c = summary(&run(&other));
     assert_ne!(hash, c["trace_hash"].as_str().unwrap());
+}
+
+/// `leanp2p sim` with discovery (the default): 8 nodes and the late joiner, node 0 the
+/// only bootnode; every node is connected to at least 6 peers that discovery found over
+/// the simulated links, delivery is 100 %, and the same flags give the same trace hash.
+#[test]
+fn sim_of_8_with_one_bootnode_connects_everyone_by_discovery_reproducibly() {
+    let args = [
+        "sim",
+        "--nodes",
+        "8",
+        "--virtual-secs",
+        "20",
+        "--block-size",
+        "32768",
+        "--seed",
+        "4",
+        "--json",
+    ];
+    let a = run(&args);
+    let v = summary(&a);
+    assert_eq!(a.status.code(), Some(0), "{v}");
+    assert_eq!(v["nodes"], 9);
+    assert_eq!(v["delivery_ratio"], 1.0, "{v}");
+    assert_eq!(v["sync_ok"], true, "{v}");
+    let discovery = &v["discovery"];
+    assert_eq!(discovery["bootnode"], 0, "{v}");
+    assert_eq!(discovery["target_peers"], 8, "{v}");
+    assert!(
+        discovery["min_discovered_connected"].as_u64().unwrap() >= 6,
+        "{discovery}"
+    );
+    assert!(v["min_connected_peers"].as_u64().unwrap() >= 6, "{v}");
+    let per_node = discovery["per_node"].as_array().unwrap();
+    assert_eq!(per_node.len(), 9);
+    for node in per_node {
+        assert!(node["discovered"].as_u64().unwrap() >= 6, "{node}");
+        assert!(node["addresses_fed"].as_u64().unwrap() >= 6, "{node}");
+        assert!(node["lookups"].as_u64().unwrap() >= 1, "{node}");
+        if node["node"] != 0 {
+            assert!(
+                node["discovered_connected"].as_u64().unwrap() >= 6,
+                "{node}"
+            );
+        }
+    }
+    let b = summary(&run(&args));
+    assert_eq!(v["trace_hash"], b["trace_hash"]);
+    assert_eq!(v["discovery"], b["discovery"]);
+    // The static topology is still there, and is another run.
+    let mut static_args = args.to_vec();
+    static_args.push("--no-discovery");
+    let c = run(&static_args);
+    let vc = summary(&c);
+    assert_eq!(c.status.code(), Some(0), "{vc}");
+    assert!(vc["discovery"].is_null(), "{vc}");
+    assert_ne!(v["trace_hash"], vc["trace_hash"]);
 }
 
 /// Section ids of the five charts (bytes in and out are two).

@@ -1,16 +1,24 @@
-//! Plain `fn(&[u8])` fuzz entry points (feature `fuzzing`), used by the cargo-fuzz target
-//! `discv5_packet` and replayed by the fuzz crate's corpus test.
+//! Plain `fn(&[u8])` fuzz entry points (feature `fuzzing`), used by the cargo-fuzz targets
+//! `discv5_packet` (the packet decoder, [`discv5_packet`]) and `discv5_machine` (a
+//! machine with a session and requests in flight fed a sequence of packets,
+//! [`discv5_machine`]) and replayed by the fuzz crate's corpus test.
+
+mod machine_target;
+
+pub use machine_target::{discv5_machine, discv5_machine_seeds};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use leanp2p_identity::{Enr, Keypair};
 
 use crate::machine::{Config, Discv5};
 use crate::message::Message;
 use crate::node_id::NodeId;
-use crate::packet::decode_packet;
+use crate::packet::{
+    decode_packet, encode_whoareyou, AuthData, MASKING_IV_SIZE, STATIC_HEADER_SIZE,
+};
 
 /// Secret key of node B in the discv5 wire test vectors (the vectors' packets are masked
 /// for it, so they make good seeds).
@@ -27,132 +35,150 @@ const NODE_A_KEY: [u8; 32] = [
 const ADDR_A: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
 const ADDR_B: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9001);
 
-/// Machines A and B with an established session (built once per process).
-struct Pair {
+/// A machine on 127.0.0.1:`port` with key `secret`, RNG seed `[seed; 32]`.
+fn new_machine(
     t0: Instant,
-    a: Discv5,
-    b: Discv5,
-}
-
-fn machine(t0: Instant, secret: &[u8; 32], port: u16, seed: u8) -> Option<Discv5> {
+    secret: &[u8; 32],
+    port: u16,
+    seed: u8,
+    config: Config,
+) -> Option<Discv5> {
     let key = Keypair::from_secret_bytes(secret).ok()?;
     let enr = Enr::builder()
         .ip4(Ipv4Addr::LOCALHOST)
         .udp4(port)
         .build(&key)
         .ok()?;
-    let config = Config {
-        table_ip_limits: None,
-        ..Config::default()
-    };
     Discv5::new(t0, config, key, enr, [seed; 32]).ok()
 }
 
-/// Moves datagrams between the pair until nothing moves (bounded).
-fn pump(pair: &mut Pair, now: Instant) {
-    for _ in 0..64 {
-        let mut moved = false;
-        while let Some(t) = pair.a.poll_transmit() {
-            moved = true;
-            pair.b.handle_packet(now, ADDR_A, &t.bytes);
-        }
-        while let Some(t) = pair.b.poll_transmit() {
-            moved = true;
-            pair.a.handle_packet(now, ADDR_B, &t.bytes);
-        }
-        while pair.a.poll_event().is_some() {}
-        while pair.b.poll_event().is_some() {}
-        if !moved {
-            return;
-        }
-    }
-}
-
-fn pair(t0: Instant) -> Option<&'static Pair> {
-    static PAIR: OnceLock<Option<Pair>> = OnceLock::new();
-    PAIR.get_or_init(|| {
-        let mut pair = Pair {
-            t0,
-            a: machine(t0, &NODE_A_KEY, ADDR_A.port(), 1)?,
-            b: machine(t0, &NODE_B_KEY, ADDR_B.port(), 2)?,
-        };
-        pair.a.add_enr(pair.b.local_enr().clone()).ok()?;
-        let b = pair.b.local_id();
-        pair.a.ping(t0, b).ok()?;
-        pump(&mut pair, t0);
-        Some(pair)
+/// Node B's ID, the masking key of every packet addressed to B.
+fn node_b_id() -> Option<NodeId> {
+    static ID: OnceLock<Option<NodeId>> = OnceLock::new();
+    *ID.get_or_init(|| {
+        let key = Keypair::from_secret_bytes(&NODE_B_KEY).ok()?;
+        Some(NodeId::from_public_key(key.secp256k1_public()))
     })
-    .as_ref()
 }
 
-/// Decodes `data` as a packet for node B (and as a bare message), then feeds it to a
-/// machine B that has a session with A: once as a raw datagram from A, once as a message
-/// plaintext sealed with A's real session keys; then runs the timers. `t0` is the start
-/// time of the prepared pair on the first call (the caller reads the clock; this crate
-/// never does).
-pub fn discv5_packet(data: &[u8], t0: Instant) {
-    let Some(prepared) = pair(t0) else {
+/// `bytes` with its header masked for `dest`: the static header (bytes 16..39 after the
+/// IV) and then as much `authdata` as its unmasked `authdata-size` field announces and
+/// the input holds. The fuzzer writes the header in clear; the decoder then reaches the
+/// flag and the `authdata` of every packet kind instead of stopping at the protocol ID.
+pub(crate) fn mask_header(dest: &NodeId, bytes: &[u8]) -> Vec<u8> {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    let mut out = bytes.to_vec();
+    let header_start = MASKING_IV_SIZE;
+    let static_end = header_start + STATIC_HEADER_SIZE;
+    if out.len() < static_end {
+        return out;
+    }
+    let authdata_size = usize::from(u16::from_be_bytes([
+        out[static_end - 2],
+        out[static_end - 1],
+    ]));
+    let header_end = static_end.saturating_add(authdata_size).min(out.len());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&dest.as_bytes()[..16]);
+    let mut iv = [0u8; MASKING_IV_SIZE];
+    iv.copy_from_slice(&out[..MASKING_IV_SIZE]);
+    let mut cipher = ctr::Ctr128BE::<aes::Aes128>::new(&key.into(), &iv.into());
+    cipher.apply_keystream(&mut out[header_start..header_end]);
+    out
+}
+
+/// The packet decoder alone (target `discv5_packet`): `data` as a packet for node B,
+/// then `data` with its header masked for B ([`mask_header`]), then as a bare message
+/// plaintext. A decoded packet must re-encode to the same header, a WHOAREYOU to the
+/// same bytes, and a handshake's record is decoded (and its signature checked) too.
+pub fn discv5_packet(data: &[u8]) {
+    let _ = Message::decode(data);
+    let Some(local) = node_b_id() else {
         return;
     };
-    let local = prepared.b.local_id();
-    if let Ok(packet) = decode_packet(&local, data) {
-        let _ = packet.open(&[0u8; 16]);
-    }
-    let _ = Message::decode(data);
+    check_decode(&local, data);
+    check_decode(&local, &mask_header(&local, data));
+}
 
-    let mut pair = Pair {
-        t0: prepared.t0,
-        a: prepared.a.clone(),
-        b: prepared.b.clone(),
+/// Decodes `bytes` for `local` and checks what a decoded packet promises.
+fn check_decode(local: &NodeId, bytes: &[u8]) {
+    let Ok(packet) = decode_packet(local, bytes) else {
+        return;
     };
-    let now = pair.t0;
-    pair.b.handle_packet(now, ADDR_A, data);
-    pump(&mut pair, now);
-    let to_b = (NodeId(*local.as_bytes()), ADDR_B);
-    let _ = pair.a.send_with_session(to_b, data);
-    pump(&mut pair, now);
-    for secs in [1, 2, 31] {
-        let later = now + Duration::from_secs(secs);
-        pair.a.handle_timeout(later);
-        pair.b.handle_timeout(later);
-        pump(&mut pair, later);
+    let ad = &packet.authenticated_data;
+    assert_eq!(ad.len() + packet.message.len(), bytes.len());
+    assert_eq!(ad[..MASKING_IV_SIZE], packet.masking_iv);
+    assert_eq!(
+        packet.header.encode().as_deref(),
+        Ok(&ad[MASKING_IV_SIZE..])
+    );
+    match &packet.header.auth {
+        AuthData::WhoAreYou { id_nonce, enr_seq } => {
+            assert!(packet.message.is_empty());
+            let (again, challenge) = encode_whoareyou(
+                packet.masking_iv,
+                local,
+                packet.header.nonce,
+                *id_nonce,
+                *enr_seq,
+            );
+            assert_eq!(again, bytes);
+            assert_eq!(&challenge, ad);
+        }
+        AuthData::Handshake { record, .. } => {
+            if let Some(record) = record {
+                let _ = Enr::decode_rlp(record);
+            }
+            let _ = packet.open(&[0u8; 16]);
+        }
+        AuthData::Message { .. } => {
+            let _ = packet.open(&[0u8; 16]);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::{FLAG_HANDSHAKE, FLAG_WHOAREYOU, PROTOCOL_ID, VERSION};
+
+    /// An unmasked header of `flag` with `authdata`, after a zero IV.
+    fn clear_packet(flag: u8, authdata: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; MASKING_IV_SIZE];
+        out.extend_from_slice(PROTOCOL_ID);
+        out.extend_from_slice(&VERSION.to_be_bytes());
+        out.push(flag);
+        out.extend_from_slice(&[7u8; 12]);
+        out.extend_from_slice(&(authdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(authdata);
+        out.extend_from_slice(message);
+        out
+    }
 
     #[test]
-    fn seeds_and_noise_do_not_panic() {
-        let t0 = Instant::now();
-        let pair = pair(t0).expect("pair builds");
-        assert!(pair.a.has_session(&pair.b.local_id(), ADDR_B));
-        let ping = Message::Ping {
-            id: crate::message::RequestId::from_u64(1),
-            enr_seq: 9,
-        };
-        for input in [
-            &[][..],
-            &[0u8; 63][..],
-            &[0xff; 1300][..],
-            &ping.encode()[..],
-        ] {
-            discv5_packet(input, t0);
-        }
-        // The sealed-plaintext path reaches the message handlers: B answers the PING and
-        // A finds no request of its own for the PONG.
-        let mut copy = Pair {
-            t0,
-            a: pair.a.clone(),
-            b: pair.b.clone(),
-        };
-        let before = copy.a.stats().responses_unexpected;
-        copy.a
-            .send_with_session((pair.b.local_id(), ADDR_B), &ping.encode())
-            .unwrap();
-        pump(&mut copy, t0);
-        assert_eq!(copy.a.stats().responses_unexpected, before + 1);
+    fn clear_headers_reach_the_whoareyou_and_handshake_authdata() {
+        let local = node_b_id().unwrap();
+        let whoareyou = clear_packet(FLAG_WHOAREYOU, &[1u8; 24], &[]);
+        let masked = mask_header(&local, &whoareyou);
+        let packet = decode_packet(&local, &masked).unwrap();
+        assert!(matches!(
+            packet.header.auth,
+            AuthData::WhoAreYou { enr_seq, .. } if enr_seq == u64::from_be_bytes([1; 8])
+        ));
+        discv5_packet(&whoareyou);
+        // A handshake with a (bad) record: sig-size 64, eph-key-size 33.
+        let mut authdata = vec![9u8; 32];
+        authdata.extend_from_slice(&[64, 33]);
+        authdata.extend_from_slice(&[5u8; 64 + 33]);
+        authdata.extend_from_slice(&[0xc1, 0x80]);
+        let handshake = clear_packet(FLAG_HANDSHAKE, &authdata, &[0u8; 20]);
+        let masked = mask_header(&local, &handshake);
+        let packet = decode_packet(&local, &masked).unwrap();
+        assert!(matches!(
+            &packet.header.auth,
+            AuthData::Handshake { record: Some(r), .. } if r == &[0xc1, 0x80]
+        ));
+        discv5_packet(&handshake);
     }
 
     /// A deterministic stand-in for the fuzzer on stable: mutations of the wire vectors
@@ -160,7 +186,6 @@ mod tests {
     #[test]
     fn mutated_seeds_do_not_panic() {
         use rand_core::{RngCore, SeedableRng};
-        let t0 = Instant::now();
         let hex = |s: &str| {
             let s: String = s.split_whitespace().collect();
             (0..s.len())
@@ -186,16 +211,9 @@ mod tests {
             }
             .encode(),
         );
-        seeds.push(
-            Message::TalkReq {
-                id,
-                protocol: b"p".to_vec(),
-                request: vec![1; 40],
-            }
-            .encode(),
-        );
+        seeds.push(clear_packet(FLAG_WHOAREYOU, &[3u8; 24], &[]));
         let mut rng = rand_chacha::ChaCha20Rng::from_seed([42; 32]);
-        for round in 0..600 {
+        for round in 0..2000 {
             let mut data = seeds[round % seeds.len()].clone();
             for _ in 0..=(rng.next_u32() % 4) {
                 let len = data.len().max(1);
@@ -210,7 +228,7 @@ mod tests {
                     }
                 }
             }
-            discv5_packet(&data, t0);
+            discv5_packet(&data);
         }
     }
 }

@@ -96,6 +96,8 @@
 //! [`Config::max_inbound_talk`] (128). Output queues: [`Config::max_queued_transmits`] and
 //! [`Config::max_queued_events`] (4,096 each). Lookups: [`Config::max_lookups`] (16), each
 //! ≤ 64 candidates and ≤ 64 queries. PONG votes: [`Config::pong_vote_capacity`] (32).
+//! Records from NODES answers already verified, by their bytes (an unchanged record is
+//! not verified again): [`Config::verified_record_cache`] (1,024, then it starts over).
 //! Table: 256 × 16 entries plus 256 × 8 replacements. Every packet, message, record or
 //! request dropped at a bound is counted in [`Stats`]; contacts and lookup candidates
 //! beyond their caps are forgotten oldest / farthest first.

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use alloy_rlp::{Decodable, Encodable, Header};
-use leanp2p_identity::Enr;
+use leanp2p_identity::{Enr, EnrError};
 
 /// Longest request ID (bytes).
 pub const MAX_REQUEST_ID_SIZE: usize = 8;
@@ -270,8 +270,19 @@ impl Message {
         out
     }
 
-    /// Decodes `message-type || rlp(message-data)`.
+    /// Decodes `message-type || rlp(message-data)`; every NODES record is decoded and its
+    /// signature verified ([`Enr::decode_rlp`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_with(bytes, Enr::decode_rlp)
+    }
+
+    /// [`Message::decode`] with NODES records made by `record` from their RLP bytes: a
+    /// caller that keeps records it verified before may return one of those when the
+    /// bytes are identical instead of verifying them again.
+    pub fn decode_with(
+        bytes: &[u8],
+        mut record: impl FnMut(&[u8]) -> Result<Enr, EnrError>,
+    ) -> Result<Self, MessageError> {
         let (&kind, rest) = bytes.split_first().ok_or(MessageError::Empty)?;
         if !(kind::PING..=kind::TALKRESP).contains(&kind) {
             return Err(MessageError::UnknownType(kind));
@@ -335,8 +346,7 @@ impl Message {
                         return Err(MessageError::TooManyNodes(enrs.len() + 1));
                     }
                     let item = take_item(&mut inner)?;
-                    let enr = Enr::decode_rlp(item)
-                        .map_err(|e| MessageError::InvalidEnr(e.to_string()))?;
+                    let enr = record(item).map_err(|e| MessageError::InvalidEnr(e.to_string()))?;
                     enrs.push(enr);
                 }
                 Message::Nodes { id, total, enrs }

@@ -266,6 +266,38 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// `Err` naming the first broken rule: a bucket over [`BUCKET_SIZE`] or its
+    /// replacement cache over [`REPLACEMENT_CACHE_SIZE`], a node in the wrong bucket or
+    /// twice, a /24 over its limits (bound checks of the fuzz targets).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn check_bounds(&self) -> Result<(), String> {
+        let mut members = std::collections::HashSet::new();
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            if bucket.entries.len() > BUCKET_SIZE
+                || bucket.replacements.len() > REPLACEMENT_CACHE_SIZE
+            {
+                return Err(format!(
+                    "bucket {index}: {} entries, {} replacements",
+                    bucket.entries.len(),
+                    bucket.replacements.len()
+                ));
+            }
+            for entry in &bucket.entries {
+                let node = entry.node_id();
+                if self.bucket_index(&node) != Some(index) || !members.insert(node) {
+                    return Err(format!("bucket {index}: misplaced or repeated {node}"));
+                }
+                if let (Some(limits), Some(subnet)) = (self.limits, subnet24(&entry.addr)) {
+                    let (in_bucket, in_table) = self.subnet_counts(index, subnet);
+                    if in_bucket > limits.per_bucket || in_table > limits.per_table {
+                        return Err(format!("bucket {index}: /24 {subnet:?} over its limits"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

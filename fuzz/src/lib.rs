@@ -85,7 +85,11 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "discv5_packet",
-        run: |data| leanp2p_discv5::fuzzing::discv5_packet(data, std::time::Instant::now()),
+        run: leanp2p_discv5::fuzzing::discv5_packet,
+    },
+    Target {
+        name: "discv5_machine",
+        run: |data| leanp2p_discv5::fuzzing::discv5_machine(data, std::time::Instant::now()),
     },
 ];
 

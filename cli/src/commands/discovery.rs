@@ -1,11 +1,14 @@
-//! Node Discovery v5 for `leanp2p node` and `leanp2p devnet`: the local record (`ip`,
-//! `udp` = the discovery socket, `quic` = the QUIC listener), the machine's settings, and
-//! the record of which peers discovery found. The reactor does the rest
-//! (`leanp2p_mio::Reactor::with_discovery`): records with a QUIC address go to the
-//! node's address book, and the connection manager dials them while the node is under
-//! its peer target.
+//! Node Discovery v5 for `leanp2p node`, `devnet` and `sim`: the local record (`ip`,
+//! `udp` = the discovery socket, `quic` = the QUIC listener), the machine's settings, the
+//! record of which peers discovery found and how a node explores ([`Found::explorer`]),
+//! and the per-node discovery figures of the `devnet` / `sim` summary ([`Outcome`]). The
+//! reactor (`leanp2p_mio::Reactor::with_discovery`) or the simulator
+//! (`leanp2p_sim::Sim::enable_discovery`) does the rest: records with a QUIC address go
+//! to the node's address book, and the connection manager dials them while the node is
+//! under its peer target.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use leanp2p_discv5::{Config as MachineConfig, Discv5, Event, NodeId};
 use leanp2p_host::{Keypair, PeerId};
 use leanp2p_identity::Enr;
 use leanp2p_mio::{DiscoveryConfig, DiscoveryEventHook, DiscoverySocket, Reactor};
+use serde_json::{json, Value};
 
 use super::CliError;
 
@@ -52,19 +56,29 @@ impl Found {
         self.lock().clone()
     }
 
-    /// A hook for [`DiscoveryConfig::on_event`] that records every dialable peer other
-    /// than `local` that an event carries and, while fewer than `target` are found,
+    /// A hook for [`DiscoveryConfig::on_event`]: [`Found::explorer`], boxed.
+    fn hook(&self, local: PeerId, target: usize) -> DiscoveryEventHook {
+        Box::new(self.explorer(local, target))
+    }
+
+    /// What a node does with each discovery event (the reactor's hook; the simulator's
+    /// `Sim::set_discovery_hook` in `leanp2p sim`): records every dialable peer other
+    /// than `local` that the event carries and, while fewer than `target` are found,
     /// explores: every node we get a session with is asked once for its whole table
     /// ([`WIDE_DISTANCES`]), and every new dialable record in the answer is pinged, so a
-    /// session (and the reactor's hand-over to the address book) follows. Random lookups
+    /// session (and the driver's hand-over to the address book) follows. Random lookups
     /// ask only the distances around their target; in a small network they can miss
-    /// nodes for a long time.
-    fn hook(&self, local: PeerId, target: usize) -> DiscoveryEventHook {
+    /// nodes for a long time. Deterministic: its sets are ordered.
+    pub(crate) fn explorer(
+        &self,
+        local: PeerId,
+        target: usize,
+    ) -> impl FnMut(&mut Discv5, Instant, &Event) + Send + 'static {
         let found = self.clone();
         // Nodes asked for their table, and records pinged: each at most once.
         let mut asked: BTreeSet<NodeId> = BTreeSet::new();
         let mut pinged: BTreeSet<NodeId> = BTreeSet::new();
-        Box::new(move |machine: &mut Discv5, now: Instant, event: &Event| {
+        move |machine: &mut Discv5, now: Instant, event: &Event| {
             let records: &[Enr] = match event {
                 Event::SessionEstablished { enr, .. } | Event::EnrUpdated { enr, .. } => {
                     std::slice::from_ref(enr)
@@ -119,7 +133,7 @@ impl Found {
                 }
                 _ => {}
             }
-        })
+        }
     }
 }
 
@@ -241,6 +255,147 @@ pub(crate) fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// Interval of each node's random discovery lookups in `devnet` and `sim` (the first
+/// runs at once). The nodes find each other within the warm-up by asking every new node
+/// for its table ([`Found::explorer`]); lookups verify up to 16 records per answer, so
+/// they are kept rare.
+pub(crate) const WORKLOAD_LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The late joiner of `devnet` / `sim` once it starts (its discovery was silent until
+/// then, so nobody learnt of it early): contacts `bootnode` and looks up its own ID,
+/// which makes it known to the nodes on the way.
+pub(crate) fn join_late(machine: &mut Discv5, now: Instant, bootnode: Enr) {
+    if let Err(e) = machine.add_enr(bootnode) {
+        tracing::warn!(%e, "late joiner: discovery bootnode refused");
+        return;
+    }
+    let own = machine.local_id();
+    if let Err(e) = machine.lookup(now, own) {
+        tracing::debug!(%e, "late joiner: first lookup");
+    }
+}
+
+/// What one node's connections and discovery came to at the end of a `devnet` / `sim`
+/// run.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Outcome {
+    /// Peers connected at the end of the run (`devnet`: 1 s before, when no node closes
+    /// yet).
+    pub connected_peers: usize,
+    /// Peers discovery reported (discovery on).
+    pub discovered: usize,
+    /// Connected peers that discovery found and that were not configured.
+    pub discovered_connected: usize,
+    /// Random lookups the driver started.
+    pub lookups: u64,
+    /// Records handed to the node's address book.
+    pub addresses_fed: u64,
+}
+
+impl Outcome {
+    /// A node's outcome from its connected peers and, with discovery on, the peers it
+    /// found, the peers it was told about (its bootnode: not counted as discovered) and
+    /// its counters.
+    pub(crate) fn count(
+        connected: &BTreeSet<PeerId>,
+        discovery: Option<(&BTreeSet<PeerId>, &BTreeSet<PeerId>)>,
+        lookups: u64,
+        addresses_fed: u64,
+    ) -> Self {
+        let mut outcome = Self {
+            connected_peers: connected.len(),
+            lookups,
+            addresses_fed,
+            ..Self::default()
+        };
+        if let Some((found, configured)) = discovery {
+            outcome.discovered = found.len();
+            outcome.discovered_connected = connected
+                .iter()
+                .filter(|p| found.contains(p) && !configured.contains(p))
+                .count();
+        }
+        outcome
+    }
+}
+
+/// The summary's `min_connected_peers` and `discovery` fields.
+pub(crate) fn summary_fields(
+    outcomes: &[Outcome],
+    discovery: bool,
+    target_peers: usize,
+) -> [(&'static str, Value); 2] {
+    let min_connected = outcomes
+        .iter()
+        .map(|o| o.connected_peers)
+        .min()
+        .unwrap_or(0);
+    let discovery = if discovery {
+        let per_node: Vec<Value> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                json!({
+                    "node": i,
+                    "discovered": o.discovered,
+                    "connected_peers": o.connected_peers,
+                    "discovered_connected": o.discovered_connected,
+                    "lookups": o.lookups,
+                    "addresses_fed": o.addresses_fed,
+                })
+            })
+            .collect();
+        json!({
+            "bootnode": 0,
+            "target_peers": target_peers,
+            "min_discovered_connected": min_discovered_connected(outcomes),
+            "per_node": per_node,
+        })
+    } else {
+        Value::Null
+    };
+    [
+        ("min_connected_peers", json!(min_connected)),
+        ("discovery", discovery),
+    ]
+}
+
+/// Fewest connected peers found by discovery, over every node but the bootnode (which
+/// was told about nobody, so everything it is connected to came to it).
+fn min_discovered_connected(outcomes: &[Outcome]) -> usize {
+    outcomes
+        .iter()
+        .skip(1)
+        .map(|o| o.discovered_connected)
+        .min()
+        .unwrap_or(0)
+}
+
+/// The table's discovery line.
+pub(crate) fn table_line(outcomes: &[Outcome], discovery: bool, target_peers: usize) -> String {
+    let min_connected = outcomes
+        .iter()
+        .map(|o| o.connected_peers)
+        .min()
+        .unwrap_or(0);
+    if !discovery {
+        return format!(
+            "peers: no discovery (--dial-peers topology); at least {min_connected} connected per node"
+        );
+    }
+    let mut line = format!(
+        "discovery: node 0 the only bootnode, target {target_peers} peers; at least \
+         {min_connected} connected per node, at least {} of them found by discovery \
+         (discovered/connected per node:",
+        min_discovered_connected(outcomes)
+    );
+    for o in outcomes {
+        let _ = write!(line, " {}/{}", o.discovered, o.connected_peers);
+    }
+    line.push(')');
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +405,31 @@ mod tests {
         assert_eq!(default_discovery_port(9000), Some(9001));
         assert_eq!(default_discovery_port(0), Some(0));
         assert_eq!(default_discovery_port(u16::MAX), None);
+    }
+
+    #[test]
+    fn the_bootnode_is_left_out_of_the_discovered_minimum() {
+        let peers = |n: u8| -> BTreeSet<PeerId> {
+            (1..=n)
+                .map(|i| Keypair::from_secret_bytes(&[i; 32]).unwrap().peer_id())
+                .collect()
+        };
+        let connected = peers(7);
+        let bootnode: BTreeSet<PeerId> = peers(1);
+        let outcomes = [
+            Outcome::count(&connected, None, 0, 0),
+            Outcome::count(&connected, Some((&connected, &bootnode)), 2, 7),
+        ];
+        assert_eq!(outcomes[1].discovered, 7);
+        assert_eq!(outcomes[1].discovered_connected, 6);
+        let [(_, min), (_, discovery)] = summary_fields(&outcomes, true, 8);
+        assert_eq!(min, 7);
+        assert_eq!(discovery["min_discovered_connected"], 6);
+        assert_eq!(discovery["per_node"][1]["discovered"], 7);
+        assert_eq!(discovery["per_node"][1]["addresses_fed"], 7);
+        let [_, (_, off)] = summary_fields(&outcomes, false, 0);
+        assert!(off.is_null());
+        assert!(table_line(&outcomes, true, 8).ends_with("0/7 7/7)"));
     }
 
     #[test]

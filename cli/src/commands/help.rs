@@ -51,8 +51,9 @@ published, expected, delivered, duplicates, latency_ms, recv_mb_per_s, blocks, p
 wall_s; devnet adds seed, interrupted, exit_code, io {datagrams_sent, send_calls,
 datagrams_received, wakeups}, min_connected_peers, discovery {bootnode, target_peers,
 min_discovered_connected, per_node [{node, discovered, connected_peers,
-discovered_connected, lookups, addresses_fed}]} or null (--no-discovery); sim adds virtual_s, trace_hash, seed, loss, link_latency_ms,
-link_jitter_ms, datagrams_delivered, datagrams_lost, exit_code.
+discovered_connected, lookups, addresses_fed}]} or null (--no-discovery); sim adds
+virtual_s, trace_hash, seed, loss, link_latency_ms, link_jitter_ms, datagrams_delivered,
+datagrams_lost, exit_code, and min_connected_peers and discovery as devnet.
 --report FILE.html writes one self-contained page of SVG charts and their JSON data.
 Exit codes: 0 every message delivered once and the late joiner synced, 3 otherwise, 2 bad
 arguments. Reference: docs/CLI.md";

@@ -2,16 +2,29 @@
 //! (`leanp2p_sim::Sim`, virtual clock). Everything inside the simulated run derives
 //! from `--seed` and the flags — no wall clock, no unseeded randomness — so identical
 //! arguments give an identical trace hash. Only `wall_s` is measured outside.
+//!
+//! Peers as in `devnet`: by default every node runs discv5 over the simulated links
+//! (`Sim::enable_discovery`), node 0 is the only bootnode, every node explores with the
+//! same hook as a real node (`commands::discovery::Found::explorer`) and its connection
+//! manager dials what discovery found until `--target-peers`; `--no-discovery` keeps the
+//! static `--dial-peers` topology.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use leanp2p_host::lean;
-use leanp2p_sim::{LinkConfig, NodeIdx, Sim, DEFAULT_MAX_STEPS_PER_INSTANT};
+use leanp2p_host::{lean, PeerId};
+use leanp2p_identity::Enr;
+use leanp2p_sim::{LinkConfig, NodeIdx, Sim, SimDiscoveryConfig, DEFAULT_MAX_STEPS_PER_INSTANT};
 use serde_json::{json, Map};
 
+use super::congestion::Congestion;
+use super::discovery::{
+    join_late, summary_fields, table_line, Found, Outcome, DEFAULT_TARGET_PEERS,
+    WORKLOAD_LOOKUP_INTERVAL,
+};
 use super::workload::html::{self, PageInput};
 use super::workload::{DialTarget, NodeDriver, Report, Timeline, Workload, WorkloadArgs};
 use super::{jsonl, CliError};
@@ -46,6 +59,16 @@ pub(crate) struct SimArgs {
     /// Length of the run in virtual seconds (warm-up, slots, tail).
     #[arg(long, default_value_t = 20)]
     pub virtual_secs: u64,
+    /// No discovery: each node dials --dial-peers earlier nodes as known peers (the
+    /// behaviour before discovery). Without it, node 0 is the only bootnode and the
+    /// others find each other by discv5 over the simulated links (--dial-peers is then
+    /// unused).
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// With discovery: peers each node dials (from what discovery found) until it is
+    /// connected to this many.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TARGET_PEERS, conflicts_with = "no_discovery")]
+    pub target_peers: usize,
     #[command(flatten)]
     pub workload: WorkloadArgs,
 }
@@ -59,6 +82,10 @@ pub(crate) struct SimOutcome {
     pub trace_hash: [u8; 32],
     pub datagrams_delivered: u64,
     pub datagrams_lost: u64,
+    /// Per node, its connections and discovery at the end of the run.
+    pub outcomes: Vec<Outcome>,
+    /// The peer target with discovery on; `None` with `--no-discovery`.
+    pub target_peers: Option<usize>,
 }
 
 impl SimOutcome {
@@ -69,6 +96,11 @@ impl SimOutcome {
 }
 
 impl SimArgs {
+    /// The peer target with discovery on, `None` with `--no-discovery`.
+    pub(crate) fn discovery(&self) -> Option<usize> {
+        (!self.no_discovery).then_some(self.target_peers)
+    }
+
     /// Validates the flags: the plan and the link.
     pub(crate) fn plan(&self) -> Result<(Workload, LinkConfig), CliError> {
         if !(0.0..1.0).contains(&self.loss) {
@@ -84,13 +116,18 @@ impl SimArgs {
                 "--virtual-secs must be at most {MAX_VIRTUAL_SECS}"
             )));
         }
-        let workload = self.workload.workload(
+        let mut workload = self.workload.workload(
             self.nodes,
             MAX_SIM_NODES,
             Duration::from_secs(self.virtual_secs),
             self.seed,
             0,
         )?;
+        // quinn's BBR draws the offset of its gain cycle from the OS RNG: with it the
+        // same flags can give another trace. CUBIC unless asked for.
+        if self.workload.congestion.is_none() {
+            workload.congestion = Congestion::Cubic;
+        }
         let link = LinkConfig {
             latency: Duration::from_millis(self.latency),
             jitter: Duration::from_millis(self.jitter),
@@ -101,11 +138,14 @@ impl SimArgs {
     }
 }
 
-/// Runs `leanp2p sim`; returns the exit code.
-/// One line describing a run: nodes, seed, links, slots and sizes.
+/// One line describing a run: nodes, seed, peers, links, slots and sizes.
 fn describe(w: &Workload, args: &SimArgs) -> String {
+    let peers = match args.discovery() {
+        Some(target) => format!("discovery from node 0 (target {target} peers)"),
+        None => format!("static topology (--dial-peers {})", w.dial_peers),
+    };
     format!(
-        "{} nodes{}, seed {}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B",
+        "{} nodes{}, seed {}, {peers}, links {} ms ± {} ms, loss {:.1} %, {} slots of {} ms, blocks {} B, attestations {} B",
         w.initial_nodes,
         if w.joiner().is_some() { " + 1 late joiner" } else { "" },
         args.seed,
@@ -119,12 +159,19 @@ fn describe(w: &Workload, args: &SimArgs) -> String {
     )
 }
 
+/// Runs `leanp2p sim`; returns the exit code.
 pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     let (workload, link) = args.plan()?;
     let mut report_file = args.workload.open_report()?;
     let wall = Instant::now();
     let progress = SimProgress::new(std::io::stderr().is_terminal());
-    let outcome = simulate(Arc::new(workload), link, args.seed, Some(progress))?;
+    let outcome = simulate(
+        Arc::new(workload),
+        link,
+        args.seed,
+        args.discovery(),
+        Some(progress),
+    )?;
     let wall_s = wall.elapsed().as_secs_f64();
     let report = outcome.report();
     let code = if report.success() { 0 } else { EXIT_MISSED };
@@ -157,6 +204,11 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
         );
         extra.insert("datagrams_lost".into(), json!(outcome.datagrams_lost));
         extra.insert("exit_code".into(), json!(code));
+        let target = outcome.target_peers.unwrap_or(0);
+        let with_discovery = outcome.target_peers.is_some();
+        for (key, value) in summary_fields(&outcome.outcomes, with_discovery, target) {
+            extra.insert(key.into(), value);
+        }
         let fields = report.summary_json(&outcome.workload, virtual_s, extra);
         writeln!(
             stdout,
@@ -177,6 +229,17 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
                 outcome.datagrams_lost,
             )
         })
+        .and_then(|()| {
+            writeln!(
+                stdout,
+                "{}",
+                table_line(
+                    &outcome.outcomes,
+                    outcome.target_peers.is_some(),
+                    outcome.target_peers.unwrap_or(0)
+                )
+            )
+        })
         .and_then(|()| writeln!(stdout, "trace hash: {}", hex::encode(outcome.trace_hash)))
     };
     written
@@ -185,11 +248,14 @@ pub(crate) fn run(args: &SimArgs) -> Result<u8, CliError> {
     Ok(code)
 }
 
-/// Runs the workload on a simulator seeded with `seed`.
+/// Runs the workload on a simulator seeded with `seed`; with `target_peers`, the nodes
+/// find each other by discovery from node 0 ([`SimDiscovery`]), without it they dial
+/// the workload's static topology.
 pub(crate) fn simulate(
     workload: Arc<Workload>,
     link: LinkConfig,
     seed: u64,
+    target_peers: Option<usize>,
     mut progress: Option<SimProgress>,
 ) -> Result<SimOutcome, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::Node(format!("sim: {e}"));
@@ -203,15 +269,28 @@ pub(crate) fn simulate(
         config
             .quic
             .congestion_controller(workload.congestion.into());
+        if let Some(target) = target_peers {
+            config.conn_manager.target_peers = target;
+        }
         let idx = sim.add_node(config).map_err(|e| fail(&e))?;
         // The driver validates (the same code as on the devnet).
         sim.set_auto_validate(idx, false);
         idxs.push(idx);
     }
+    let mut discovery = target_peers
+        .map(|target| SimDiscovery::start(&mut sim, &idxs, &workload, target))
+        .transpose()
+        .map_err(|e| fail(&e))?;
     let mut drivers: Vec<NodeDriver> = (0..n)
         .map(|i| {
-            let dial = workload
-                .dial_targets(i)
+            // With discovery every node but node 0 keeps node 0, its bootnode, as a
+            // known peer, and finds the rest.
+            let dial_to = match (&discovery, i) {
+                (Some(_), 0) => Vec::new(),
+                (Some(_), _) => vec![0],
+                (None, _) => workload.dial_targets(i),
+            };
+            let dial = dial_to
                 .into_iter()
                 .map(|j| DialTarget {
                     peer: sim.peer_id(idxs[j]),
@@ -278,8 +357,18 @@ pub(crate) fn simulate(
                 .map_err(|e| fail(&e))?;
             }
         }
+        if let Some(discovery) = discovery.as_mut() {
+            discovery
+                .on_timeouts(&mut sim, &idxs, &drivers)
+                .map_err(|e| fail(&e))?;
+        }
     }
     sample_all(&sim, &idxs, &mut drivers, true);
+    let outcomes = idxs
+        .iter()
+        .enumerate()
+        .map(|(i, &idx)| measure(&sim, idx, discovery.as_ref().map(|d| d.node(i))))
+        .collect();
     if let Some(progress) = progress.as_mut() {
         progress.finish(&workload, sim.elapsed(), &drivers);
     }
@@ -292,7 +381,115 @@ pub(crate) fn simulate(
         trace_hash: sim.trace_hash(),
         datagrams_delivered: stats.delivered,
         datagrams_lost: stats.lost,
+        outcomes,
+        target_peers,
     })
+}
+
+/// Discovery in a simulated run, as in `devnet` (`commands::devnet::discovery`): node 0
+/// is the only bootnode, every other node is given its record; every node explores with
+/// [`Found::explorer`] and looks up a random ID every [`WORKLOAD_LOOKUP_INTERVAL`]. The
+/// late joiner's discovery stays silent until its driver starts it (nobody learns of it
+/// early), then it gets node 0's record and looks itself up ([`join_late`]).
+struct SimDiscovery {
+    /// Per node, the peers its discovery reported.
+    found: Vec<Found>,
+    /// Node 0's peer ID: the bootnode, not counted as discovered.
+    bootnode: BTreeSet<PeerId>,
+    /// The late joiner and node 0's record, until the joiner starts.
+    pending: Option<(usize, Enr)>,
+}
+
+impl SimDiscovery {
+    /// Turns discovery on for every node of the run.
+    fn start(
+        sim: &mut Sim,
+        idxs: &[NodeIdx],
+        workload: &Workload,
+        target_peers: usize,
+    ) -> Result<Self, leanp2p_sim::SimError> {
+        let Some(&first) = idxs.first() else {
+            return Ok(Self {
+                found: Vec::new(),
+                bootnode: BTreeSet::new(),
+                pending: None,
+            });
+        };
+        let bootnode = sim.node_enr(first)?;
+        let config = SimDiscoveryConfig {
+            lookup_interval: WORKLOAD_LOOKUP_INTERVAL,
+            ..SimDiscoveryConfig::default()
+        };
+        let mut found = Vec::with_capacity(idxs.len());
+        let mut pending = None;
+        for (i, &idx) in idxs.iter().enumerate() {
+            let mut node_config = config.clone();
+            if workload.is_joiner(i) {
+                pending = Some((i, bootnode.clone()));
+            } else if i != 0 {
+                node_config.bootnodes.push(bootnode.clone());
+            }
+            sim.enable_discovery(idx, node_config)?;
+            let node_found = Found::default();
+            sim.set_discovery_hook(idx, node_found.explorer(sim.peer_id(idx), target_peers))?;
+            found.push(node_found);
+        }
+        Ok(Self {
+            found,
+            bootnode: BTreeSet::from([sim.peer_id(first)]),
+            pending,
+        })
+    }
+
+    /// After the drivers' timeouts: the late joiner, once started, joins.
+    fn on_timeouts(
+        &mut self,
+        sim: &mut Sim,
+        idxs: &[NodeIdx],
+        drivers: &[NodeDriver],
+    ) -> Result<(), leanp2p_sim::SimError> {
+        let started = |i: usize| {
+            drivers
+                .get(i)
+                .is_some_and(|d| d.stats().started_at.is_some())
+        };
+        if !self.pending.as_ref().is_some_and(|(i, _)| started(*i)) {
+            return Ok(());
+        }
+        if let Some((i, bootnode)) = self.pending.take() {
+            sim.with_discovery(idxs[i], |machine, now| join_late(machine, now, bootnode))?;
+        }
+        Ok(())
+    }
+
+    /// Node `i`'s found peers and the peers it was told about.
+    fn node(&self, i: usize) -> (BTreeSet<PeerId>, &BTreeSet<PeerId>) {
+        // Node 0 was told about nobody.
+        const NOBODY: &BTreeSet<PeerId> = &BTreeSet::new();
+        let found = self.found.get(i).map(Found::peers).unwrap_or_default();
+        (found, if i == 0 { NOBODY } else { &self.bootnode })
+    }
+}
+
+/// Node `idx`'s connections and discovery at the end of the run.
+fn measure(
+    sim: &Sim,
+    idx: NodeIdx,
+    discovery: Option<(BTreeSet<PeerId>, &BTreeSet<PeerId>)>,
+) -> Outcome {
+    let connected: BTreeSet<PeerId> = sim
+        .node(idx)
+        .map(|node| node.connected_peers().copied().collect())
+        .unwrap_or_default();
+    let stats = sim.discovery_stats(idx);
+    Outcome::count(
+        &connected,
+        discovery
+            .as_ref()
+            .map(|(found, configured)| (found, *configured)),
+        stats.map_or(0, |s| s.lookups_started),
+        stats.map_or(0, |s| s.addresses_fed),
+    )
 }
 
 /// Samples every driver's timeline (reads the nodes, changes nothing in the run).
@@ -420,7 +617,7 @@ mod tests {
 
     fn outcome(args: &SimArgs) -> SimOutcome {
         let (workload, link) = args.plan().unwrap();
-        simulate(Arc::new(workload), link, args.seed, None).unwrap()
+        simulate(Arc::new(workload), link, args.seed, args.discovery(), None).unwrap()
     }
 
     #[test]
@@ -450,6 +647,16 @@ mod tests {
         let report = out.report();
         assert_eq!(report.delivered, report.expected, "{report:?}");
         assert!(report.success(), "{report:?}");
+    }
+
+    #[test]
+    fn the_sim_runs_cubic_unless_told_otherwise() {
+        let (workload, _) = sim_args(&[]).plan().unwrap();
+        assert_eq!(workload.congestion, Congestion::Cubic);
+        let (workload, _) = sim_args(&["--congestion", "bbr"]).plan().unwrap();
+        assert_eq!(workload.congestion, Congestion::Bbr);
+        assert_eq!(sim_args(&[]).discovery(), Some(DEFAULT_TARGET_PEERS));
+        assert_eq!(sim_args(&["--no-discovery"]).discovery(), None);
     }
 
     #[test]

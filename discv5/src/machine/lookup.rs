@@ -128,6 +128,12 @@ impl Lookup {
         self.internal
     }
 
+    /// Candidates remembered and nodes queried (bound checks of the fuzz targets).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(super) fn sizes(&self) -> (usize, usize) {
+        (self.candidates.len(), self.queried.len())
+    }
+
     /// The closest candidates that did not fail, up to [`LOOKUP_RESULTS`].
     fn closest_alive(&self) -> impl Iterator<Item = &Candidate> {
         self.candidates

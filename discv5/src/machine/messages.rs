@@ -23,7 +23,17 @@ impl Discv5 {
         from: SocketAddr,
         plaintext: &[u8],
     ) {
-        let message = match Message::decode(plaintext) {
+        let (verified, stats) = (&mut self.verified, &mut self.stats);
+        let decoded = Message::decode_with(plaintext, |bytes| {
+            if let Some(enr) = verified.get(bytes) {
+                stats.nodes_records_cached += 1;
+                return Ok(enr);
+            }
+            let enr = Enr::decode_rlp(bytes)?;
+            verified.insert(&enr);
+            Ok(enr)
+        });
+        let message = match decoded {
             Ok(m) => m,
             Err(e) => {
                 trace!(%node, error = %e, "discv5: invalid message");

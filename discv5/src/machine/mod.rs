@@ -5,9 +5,12 @@
 //! protocol messages.
 
 mod inbound;
+#[cfg(any(test, feature = "fuzzing"))]
+mod invariants;
 mod lookup;
 mod messages;
 mod types;
+mod verified_records;
 
 pub use lookup::{
     EnrPredicate, LookupId, LOOKUP_ALPHA, LOOKUP_RESULTS, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_QUERIES,
@@ -34,6 +37,7 @@ use crate::packet::{
 };
 use crate::session::{SessionCache, SessionKey};
 use crate::table::Table;
+use verified_records::VerifiedRecords;
 
 /// Largest message plaintext of an ordinary message packet.
 pub const MAX_MESSAGE_PLAINTEXT: usize =
@@ -140,6 +144,7 @@ pub struct Discv5 {
     /// PONG votes on our external address: (voter, address), oldest first.
     votes: VecDeque<(NodeId, SocketAddr)>,
     external: Option<SocketAddr>,
+    verified: VerifiedRecords,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     next_request: u64,
@@ -179,6 +184,7 @@ impl Discv5 {
         let local_id = NodeId(local_enr.node_id());
         Ok(Self {
             sessions: SessionCache::new(config.session_capacity),
+            verified: VerifiedRecords::new(config.verified_record_cache),
             table: Table::new(local_id, config.table_ip_limits),
             next_request: rng.next_u64(),
             next_ping: now + config.ping_interval,

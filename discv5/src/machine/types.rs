@@ -55,6 +55,10 @@ pub struct Config {
     pub pong_vote_threshold: usize,
     /// Most recent PONG votes kept (one per voter).
     pub pong_vote_capacity: usize,
+    /// Records from NODES answers whose signature was checked, kept by their bytes so an
+    /// unchanged record arriving again is not verified again; when full the cache starts
+    /// over. 0 turns it off.
+    pub verified_record_cache: usize,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             refresh_interval: Some(Duration::from_secs(60)),
             pong_vote_threshold: 3,
             pong_vote_capacity: 32,
+            verified_record_cache: 1024,
         }
     }
 }
@@ -319,6 +324,9 @@ pub struct Stats {
     pub talk_requests_expired: u64,
     /// Datagrams or events dropped because their queue was full.
     pub queue_overflows: u64,
+    /// NODES records taken from the verified-record cache (their signature not checked
+    /// again, [`Config::verified_record_cache`]).
+    pub nodes_records_cached: u64,
 }
 
 impl Event {

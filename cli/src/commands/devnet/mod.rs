@@ -32,7 +32,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
 use sha2::Digest;
 
-use super::discovery::{attach, DiscoverySetup, DEFAULT_TARGET_PEERS};
+use super::discovery::{attach, DiscoverySetup, DEFAULT_TARGET_PEERS, WORKLOAD_LOOKUP_INTERVAL};
 use super::workload::html::{self, PageInput};
 use super::workload::{DialTarget, NodeDriver, Report, WorkloadArgs};
 use super::{jsonl, CliError};
@@ -42,11 +42,6 @@ use progress::{LiveBoard, Progress};
 const MAX_DEVNET_NODES: usize = 64;
 /// Longest run: every node keeps one receipt per message (about slots × nodes entries).
 const MAX_SECS: u64 = 3600;
-/// Interval of each node's random discovery lookups (the first runs at once). The nodes
-/// find each other within the warm-up by asking every new node for its table (see
-/// `commands::discovery`); lookups verify up to 16 records per answer, so they are kept
-/// rare.
-const LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
 /// Exit code when delivery or sync fell short (CLI.md).
 const EXIT_MISSED: u8 = 3;
 
@@ -136,7 +131,7 @@ pub(crate) fn run(args: &DevnetArgs) -> Result<u8, CliError> {
                 advertise: Some(loopback.ip()),
                 quic_port: addr.port(),
                 bootnodes,
-                lookup_interval: LOOKUP_INTERVAL,
+                lookup_interval: WORKLOAD_LOOKUP_INTERVAL,
                 private_network: true,
                 // Derived, so the keys stay those of the same seed without discovery.
                 seed: sha2::Sha256::new()
