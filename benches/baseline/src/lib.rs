@@ -1,11 +1,14 @@
-//! Shared pieces of the baseline binaries (`quinn-perf`, `libp2p-gossip-perf`): flag
-//! parsing, the process's CPU time and peak RSS, the lean gossip payload and message id,
-//! and the one JSON object both print (the fields of `leanp2p perf`, see
+//! Shared pieces of the baseline binaries (`quinn-perf`, `libp2p-gossip-perf`,
+//! `libp2p-gossip-node`): flag parsing, the process's CPU time and peak RSS, the lean
+//! gossip payload and message id, the rust-libp2p gossip node ([`gossip`]), and the one
+//! JSON object the perf binaries print (the fields of `leanp2p perf`, see
 //! `shared/CLI.md`: `workload`, `bytes`, `elapsed_s`, `mb_per_s`, `msgs_per_s`, `cpu_s`,
 //! `max_rss_kib`, plus path stats where the stack exposes them).
 //!
 //! These binaries are measuring tools, not library code: they read the wall clock, and
 //! their payloads come from fixed generators (no OS randomness in the data).
+
+pub mod gossip;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,9 +1,8 @@
 //! `libp2p-gossip-perf`: the gossip baseline. Two rust-libp2p 0.57 nodes (QUIC,
-//! gossipsub, secp256k1 keys) in one process on 127.0.0.1, with gossipsub set up the way
-//! Ethereum clients set it up: anonymous authenticity and validation, the lean message
-//! id (snappy-decompressed payload under a domain, SHA-256, 20 bytes), 10 MiB
-//! `max_transmit_size`, the lean mesh parameters, explicit validation (the receiver
-//! accepts each message), and snappy-block-compressed payloads. The publisher waits
+//! gossipsub, secp256k1 keys) in one process on 127.0.0.1, set up as
+//! [`leanp2p_baseline::gossip`] describes (the Ethereum way) with the lean message id
+//! (snappy-decompressed payload under a domain, SHA-256, 20 bytes) and
+//! snappy-block-compressed payloads. The publisher waits
 //! until the receiver is in its mesh, then publishes `--count` messages of `--size`
 //! bytes back to back; the receiver counts them. Prints one JSON object with the fields
 //! of `leanp2p perf`; rates run from the first publish to the last receipt.
@@ -38,20 +37,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context as _};
 use futures::{FutureExt as _, StreamExt as _};
+use leanp2p_baseline::gossip::{build_node, GossipNode as Node, MsgId};
 use leanp2p_baseline::{
-    gossip_payload, lean_message_id, result_json, snappy_compress, usage_error, Flags, BLOCK_TOPIC,
-    MAX_PAYLOAD_SIZE,
+    gossip_payload, result_json, snappy_compress, usage_error, Flags, BLOCK_TOPIC, MAX_PAYLOAD_SIZE,
 };
-use libp2p::gossipsub::{
-    self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId, PublishError,
-    ValidationMode,
-};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, PublishError};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm};
+use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{oneshot, Notify};
-
-type Node = Swarm<gossipsub::Behaviour>;
 
 struct Args {
     size: usize,
@@ -134,52 +128,6 @@ fn parse_args() -> Result<Args, String> {
         payload: Payload { snappy, zeros },
         window,
     })
-}
-
-/// Gossipsub as lean / Ethereum clients configure it.
-fn gossip_config() -> anyhow::Result<gossipsub::Config> {
-    gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Anonymous)
-        .message_id_fn(|m: &gossipsub::Message| {
-            MessageId::new(&lean_message_id(m.topic.as_str(), &m.data))
-        })
-        .max_transmit_size(MAX_PAYLOAD_SIZE)
-        .validate_messages()
-        .mesh_n(8)
-        .mesh_n_low(6)
-        .mesh_n_high(12)
-        .gossip_lazy(6)
-        .mesh_outbound_min(2)
-        .heartbeat_interval(Duration::from_millis(700))
-        // Only shortens the wait for the first mesh; nothing is timed before it.
-        .heartbeat_initial_delay(Duration::from_millis(100))
-        .fanout_ttl(Duration::from_secs(60))
-        .history_length(6)
-        .history_gossip(3)
-        .duplicate_cache_time(Duration::from_secs(24))
-        .prune_backoff(Duration::from_secs(60))
-        .idontwant_message_size_threshold(1_000)
-        .build()
-        .map_err(|e| anyhow!("gossipsub config: {e}"))
-}
-
-fn build_node() -> anyhow::Result<Node> {
-    let config = gossip_config()?;
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(
-        libp2p::identity::Keypair::generate_secp256k1(),
-    )
-    .with_tokio()
-    .with_quic()
-    .with_behaviour(move |_key| {
-        Ok(gossipsub::Behaviour::new(
-            MessageAuthenticity::Anonymous,
-            config,
-        )?)
-    })
-    .map_err(|e| anyhow!("behaviour: {e}"))?
-    .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-    .build();
-    Ok(swarm)
 }
 
 /// What the receiver saw, shared with the main task (read on timeout too).
@@ -314,8 +262,8 @@ async fn run(args: Args) -> anyhow::Result<(serde_json::Map<String, serde_json::
     let limit = Duration::from_secs(args.run_secs);
     let setup = Instant::now();
     let topic = IdentTopic::new(BLOCK_TOPIC);
-    let mut rx = build_node()?;
-    let mut tx = build_node()?;
+    let mut rx = build_node(MsgId::Lean)?;
+    let mut tx = build_node(MsgId::Lean)?;
     rx.behaviour_mut().subscribe(&topic)?;
     tx.behaviour_mut().subscribe(&topic)?;
     let addr = listen(&mut rx).await?;

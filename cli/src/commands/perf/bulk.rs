@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use leanp2p_host::{AppStream, ConnId, Keypair, Multiaddr, Node, NodeEvent, PeerId};
 use serde_json::json;
 
+use super::pacing::{pacing_json, ArrivalMeter, MeteredPacer, SharedMeter};
 use super::report;
 use super::sink::{fresh_seed, StreamIo};
 use super::{node_config, Direction, Plan};
@@ -28,11 +29,70 @@ fn perf_limits() -> PerfLimits {
     limits
 }
 
-fn new_node(plan: &Plan, server: bool) -> Result<(Node, PeerId), CliError> {
+/// Whether this side sends the bulk data of a `--pace-mbit` run (and so runs the pacer).
+fn is_paced_sender(plan: &Plan, server: bool) -> bool {
+    plan.pace.is_some()
+        && match plan.direction {
+            Direction::Upload => !server,
+            Direction::Download => server,
+            Direction::Both => false,
+        }
+}
+
+/// The receiving side's view of a `--pace-mbit` run: its own arrival meter and the
+/// sender's pacer meter, both stopped when the transfer is over.
+#[derive(Debug)]
+struct PaceProbe {
+    received: ArrivalMeter,
+    sent: SharedMeter,
+}
+
+impl PaceProbe {
+    /// The probe of this side (`server` or client) when it receives the paced data.
+    fn for_receiver(plan: &Plan, server: bool, sent: &Option<SharedMeter>) -> Option<Self> {
+        let settings = plan.pace.filter(|_| is_paced_sender(plan, !server))?;
+        Some(Self {
+            received: ArrivalMeter::new(settings),
+            sent: Arc::clone(sent.as_ref()?),
+        })
+    }
+
+    /// Feeds the arrival meter the connection's cumulative received UDP bytes.
+    fn observe(probe: &mut Option<Self>, conn: Option<ConnId>, node: &Node, now: Instant) {
+        if let (Some(probe), Some(conn)) = (probe.as_mut(), conn) {
+            if let Some(stats) = node.endpoint().connection_stats(conn) {
+                probe.received.observe(now, stats.bytes_received);
+            }
+        }
+    }
+
+    /// The transfer is over (later datagrams are ACKs and closing).
+    fn stop(probe: &mut Option<Self>) {
+        if let Some(probe) = probe.as_mut() {
+            probe.received.stop();
+            if let Ok(mut sent) = probe.sent.lock() {
+                sent.stop();
+            }
+        }
+    }
+}
+
+/// A perf node; the sender of a `--pace-mbit` run gets a [`MeteredPacer`] recording into
+/// `sent`.
+fn new_node(
+    plan: &Plan,
+    server: bool,
+    sent: &Option<SharedMeter>,
+) -> Result<(Node, PeerId), CliError> {
     let key = Keypair::generate(&mut rand_core::OsRng);
     let now = Instant::now();
     let mut node = Node::new(now, node_config(plan), &key, fresh_seed())
         .map_err(|e| CliError::Node(e.to_string()))?;
+    if let (Some(settings), Some(sent)) = (plan.pace, sent) {
+        if is_paced_sender(plan, server) {
+            node.set_pacer(Box::new(MeteredPacer::new(settings, Arc::clone(sent))));
+        }
+    }
     if server {
         node.register_protocol(now, PROTOCOL)
             .map_err(|e| CliError::Node(e.to_string()))?;
@@ -54,16 +114,21 @@ struct ServerDriver {
     conn: Option<ConnId>,
     served: u64,
     failed: u64,
+    /// The measurement of a paced upload; stopped when `expected` streams were served.
+    probe: Option<PaceProbe>,
+    expected: u64,
 }
 
 impl ServerDriver {
-    fn new() -> Self {
+    fn new(probe: Option<PaceProbe>, expected: u64) -> Self {
         Self {
             perf: PerfServer::new(perf_limits()),
             io: StreamIo::default(),
             conn: None,
             served: 0,
             failed: 0,
+            probe,
+            expected,
         }
     }
 
@@ -93,11 +158,17 @@ impl ServerDriver {
 
     /// The drain rule: ops (retrying writes that waited for room), then events.
     fn flush(&mut self, node: &mut Node, now: Instant) {
+        PaceProbe::observe(&mut self.probe, self.conn, node, now);
         // A server is never asked to open a stream.
         self.io.drive(&mut self.perf, node, now, &mut |_, _, _| {});
         while let Some(event) = self.perf.poll_event() {
             match event {
-                PerfEvent::Served { .. } => self.served += 1,
+                PerfEvent::Served { .. } => {
+                    self.served += 1;
+                    if self.served == self.expected {
+                        PaceProbe::stop(&mut self.probe);
+                    }
+                }
                 PerfEvent::Failed { .. } => self.failed += 1,
                 _ => {}
             }
@@ -121,10 +192,12 @@ struct ClientDriver {
     finished: Option<Instant>,
     completed: usize,
     errors: Vec<String>,
+    /// The measurement of a paced download.
+    probe: Option<PaceProbe>,
 }
 
 impl ClientDriver {
-    fn new(plan: &Plan, target: Option<PeerId>) -> Self {
+    fn new(plan: &Plan, target: Option<PeerId>, probe: Option<PaceProbe>) -> Self {
         let k = plan.streams as u64;
         let sizes = (0..k)
             .map(|i| {
@@ -148,6 +221,7 @@ impl ClientDriver {
             finished: None,
             completed: 0,
             errors: Vec::new(),
+            probe,
         }
     }
 
@@ -227,6 +301,7 @@ impl ClientDriver {
 
     /// The drain rule: ops (retrying writes that waited for room), then events.
     fn flush(&mut self, node: &mut Node, now: Instant) -> ControlFlow<()> {
+        PaceProbe::observe(&mut self.probe, self.conn, node, now);
         let (peer, errors) = (self.peer, &mut self.errors);
         self.io
             .drive(&mut self.perf, node, now, &mut |perf, node, request| {
@@ -238,6 +313,7 @@ impl ClientDriver {
                     self.completed += 1;
                     if self.completed == self.sizes.len() {
                         self.finished = Some(now);
+                        PaceProbe::stop(&mut self.probe);
                     }
                 }
                 PerfEvent::Failed { stream, error } => {
@@ -279,6 +355,7 @@ fn finish_report(
     ios: &[IoStats],
     paths: &[(&str, Option<leanp2p_quic::ConnectionStats>)],
     threads: &[(&str, f64)],
+    pacing: Option<serde_json::Value>,
     wall_start: Instant,
 ) -> u8 {
     let ok = driver.completed == driver.sizes.len() && driver.errors.is_empty();
@@ -312,6 +389,9 @@ fn finish_report(
     // The side that sent most data owns the interesting cwnd.
     let sender = usize::from(plan.direction == Direction::Download);
     report::path_fields(&mut out, paths, sender);
+    if let Some(pacing) = pacing {
+        out.insert("pacing".into(), pacing);
+    }
     report::print(out, wall_start);
     if ok {
         0
@@ -324,7 +404,11 @@ fn finish_report(
 pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
     let wall_start = Instant::now();
     let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let (server_node, server_peer) = new_node(plan, true)?;
+    // The sender's pacer meter (a paced run only), read by the receiving side's probe.
+    let sent: Option<SharedMeter> = plan
+        .pace
+        .map(|settings| Arc::new(std::sync::Mutex::new(ArrivalMeter::new(settings))));
+    let (server_node, server_peer) = new_node(plan, true, &sent)?;
     let server = bind(server_node, localhost)?;
     let server_addr = server
         .local_addrs()
@@ -332,11 +416,13 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
         .copied()
         .ok_or_else(|| CliError::Node("server socket has no address".into()))?;
     let server_handle = server.handle();
+    let server_probe = PaceProbe::for_receiver(plan, true, &sent);
+    let streams = plan.streams as u64;
     let server_thread = std::thread::Builder::new()
         .name("perf-server".into())
         .spawn(move || {
             let mut reactor = server;
-            let driver = std::cell::RefCell::new(ServerDriver::new());
+            let driver = std::cell::RefCell::new(ServerDriver::new(server_probe, streams));
             let result = reactor.run_with(
                 None,
                 |node, now, event| {
@@ -355,9 +441,10 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
         })
         .map_err(|e| CliError::Node(format!("cannot start the server thread: {e}")))?;
 
-    let (client_node, _) = new_node(plan, false)?;
+    let (client_node, _) = new_node(plan, false, &sent)?;
     let mut client = bind(client_node, localhost)?;
-    let mut driver = ClientDriver::new(plan, Some(server_peer));
+    let client_probe = PaceProbe::for_receiver(plan, false, &sent);
+    let mut driver = ClientDriver::new(plan, Some(server_peer), client_probe);
     let deadline = wall_start + Duration::from_secs(plan.run_secs);
     client
         .handle()
@@ -381,13 +468,40 @@ pub(crate) fn run_local(plan: &Plan) -> Result<u8, CliError> {
     let server_path = server_driver
         .conn
         .and_then(|c| server.node().endpoint().connection_stats(c));
+    let pacing = paced_result(plan, &driver, &server_driver, &client, &server);
     Ok(finish_report(
         plan,
         &driver,
         &[client.io_stats(), server.io_stats()],
         &[("client", client_path), ("server", server_path)],
         &[("client", client_cpu), ("server", server_cpu)],
+        pacing,
         wall_start,
+    ))
+}
+
+/// The `pacing` object of a paced local run (see [`pacing_json`]), with the sending
+/// node's `pacer_waits` (times its pacer held a datagram back).
+fn paced_result(
+    plan: &Plan,
+    client: &ClientDriver,
+    server: &ServerDriver,
+    client_reactor: &Reactor,
+    server_reactor: &Reactor,
+) -> Option<serde_json::Value> {
+    let settings = plan.pace?;
+    let (probe, receiver, sender, sender_reactor) = match (&client.probe, &server.probe) {
+        (Some(probe), _) => (probe, "client", "server", server_reactor),
+        (None, Some(probe)) => (probe, "server", "client", client_reactor),
+        (None, None) => return None,
+    };
+    let sent = probe.sent.lock().ok()?;
+    let waits = sender_reactor.node().stats().counters.paced;
+    Some(pacing_json(
+        settings,
+        (receiver, &probe.received),
+        (sender, &sent),
+        waits,
     ))
 }
 
@@ -401,9 +515,9 @@ pub(crate) fn run_remote(
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
-    let (node, _) = new_node(plan, false)?;
+    let (node, _) = new_node(plan, false, &None)?;
     let mut client = bind(node, SocketAddr::new(unspecified, 0))?;
-    let mut driver = ClientDriver::new(plan, peer);
+    let mut driver = ClientDriver::new(plan, peer, None);
     client
         .handle()
         .run(move |node, now| {
@@ -423,6 +537,7 @@ pub(crate) fn run_remote(
         &[client.io_stats()],
         &[("client", path)],
         &[("client", report::thread_cpu_s())],
+        None,
         wall_start,
     ))
 }
@@ -430,7 +545,7 @@ pub(crate) fn run_remote(
 /// `--server`: serve `/perf/1.0.0` until `--run-secs` or SIGINT/SIGTERM.
 pub(crate) fn serve(plan: &Plan, listen: SocketAddr) -> Result<u8, CliError> {
     let wall_start = Instant::now();
-    let (node, peer) = new_node(plan, true)?;
+    let (node, peer) = new_node(plan, true, &None)?;
     let mut reactor = bind(node, listen)?;
     let handle = reactor.handle();
     let stop = Arc::new(AtomicBool::new(false));
@@ -448,7 +563,7 @@ pub(crate) fn serve(plan: &Plan, listen: SocketAddr) -> Result<u8, CliError> {
         let t_ms = jsonl::millis(wall_start.elapsed());
         println!("{}", jsonl::render("listening", t_ms, fields));
     }
-    let driver = std::cell::RefCell::new(ServerDriver::new());
+    let driver = std::cell::RefCell::new(ServerDriver::new(None, 0));
     reactor
         .run_with(
             Some(wall_start + Duration::from_secs(plan.run_secs)),

@@ -13,6 +13,9 @@
 //! * `--server [--listen MULTIADDR]`: serve `/perf/1.0.0` until `--run-secs` or
 //!   SIGINT/SIGTERM (first line: `{"event":"listening","addr":…}`).
 //! * `--peer MULTIADDR`: the bulk client against any libp2p perf server.
+//! * `--pace-mbit R [--pace-burst BYTES]` (local bulk runs): the sending node runs the node
+//!   pacer (a token bucket); the receiving node measures the achieved rate and the largest
+//!   burst from datagram arrivals (`pacing.rs`) and the result gains a `pacing` object.
 //!
 //! Output: one JSON line on stdout (`"event":"result"`, `t_ms`, then `workload`, `bytes`, `elapsed_s`, `mb_per_s`,
 //! `msgs_per_s`, `cpu_s`, `max_rss_kib`, path and socket stats). Exit 0 when the workload
@@ -20,6 +23,7 @@
 
 mod bulk;
 mod gossip;
+mod pacing;
 mod report;
 mod sink;
 
@@ -27,11 +31,18 @@ use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
 use leanp2p_host::{lean, Config, Multiaddr};
+use pacing::PaceSettings;
 
 use crate::commands::CliError;
 
 /// Largest `--streams` (QUIC allows 256 concurrent streams; the node uses a few itself).
 const MAX_STREAMS: usize = 128;
+
+/// Default `--pace-burst`: the token-bucket size the pacing bench uses (64 KiB).
+const DEFAULT_PACE_BURST: u64 = 64 * 1024;
+
+/// Largest `--pace-mbit` (100 Gbit/s).
+const MAX_PACE_MBIT: u64 = 100_000;
 
 /// Per-stream send buffer of the perf nodes: the host holds at most this much unsent
 /// data per stream; the driver refills it as QUIC credit returns.
@@ -104,6 +115,16 @@ pub(crate) struct PerfArgs {
     /// at most 64).
     #[arg(long)]
     gso_segments: Option<usize>,
+    /// (extra) bulk, local run only: pace the sending node (the client for upload, the
+    /// server for download) with the node pacer at this many Mbit/s (1e6 bits) of UDP
+    /// payload. The receiving node measures at datagram arrival (per reactor wakeup); the
+    /// result gains `pacing` {rate_mbit, burst_bytes, achieved_mbit, deviation_pct,
+    /// max_burst_bytes, burst_within_configured, pacer_waits, ...}.
+    #[arg(long, value_name = "MBIT")]
+    pace_mbit: Option<u64>,
+    /// (extra) with --pace-mbit: the pacer's token-bucket size in bytes [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    pace_burst: Option<u64>,
 }
 
 /// Validated settings.
@@ -116,6 +137,8 @@ pub(crate) struct Plan {
     pub(crate) count: u64,
     pub(crate) run_secs: u64,
     pub(crate) gso_segments: usize,
+    /// `--pace-mbit` / `--pace-burst`.
+    pub(crate) pace: Option<PaceSettings>,
 }
 
 impl PerfArgs {
@@ -147,6 +170,7 @@ impl PerfArgs {
         if self.server && self.peer.is_some() {
             return bad("--server and --peer exclude each other".into());
         }
+        let pace = self.pace_settings()?;
         Ok(Plan {
             streams: self.streams,
             total_bytes: self.total_mib << 20,
@@ -155,7 +179,36 @@ impl PerfArgs {
             count: self.count,
             run_secs: self.run_secs,
             gso_segments,
+            pace,
         })
+    }
+
+    fn pace_settings(&self) -> Result<Option<PaceSettings>, CliError> {
+        let bad = |m: &str| Err(CliError::BadFlag(m.into()));
+        let Some(mbit) = self.pace_mbit else {
+            if self.pace_burst.is_some() {
+                return bad("--pace-burst needs --pace-mbit");
+            }
+            return Ok(None);
+        };
+        if mbit == 0 || mbit > MAX_PACE_MBIT {
+            return Err(CliError::BadFlag(format!(
+                "--pace-mbit must be in 1..={MAX_PACE_MBIT}"
+            )));
+        }
+        let burst = self.pace_burst.unwrap_or(DEFAULT_PACE_BURST);
+        if !(1500..=1 << 30).contains(&burst) {
+            return bad("--pace-burst must be in 1500..=1073741824 (at least one datagram)");
+        }
+        if self.workload != Workload::Bulk || self.server || self.peer.is_some() {
+            return bad(
+                "--pace-mbit needs the local bulk run (--workload bulk, no --server or --peer)",
+            );
+        }
+        if self.direction == Direction::Both {
+            return bad("--pace-mbit needs one sender: --direction upload or download");
+        }
+        Ok(Some(PaceSettings { mbit, burst }))
     }
 }
 
