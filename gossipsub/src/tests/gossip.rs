@@ -2,20 +2,6 @@
 
 use super::*;
 
-fn accept_all(h: &mut Harness) {
-    for e in h.events() {
-        if let Event::Message {
-            id,
-            propagation_source,
-            ..
-        } = e
-        {
-            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept)
-                .unwrap();
-        }
-    }
-}
-
 #[test]
 fn ihave_iwant_message_flow() {
     let mut h = Harness::new(test_config());

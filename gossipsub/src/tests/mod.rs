@@ -155,6 +155,21 @@ impl Harness {
     }
 }
 
+/// Accepts every message the router has delivered so far.
+pub(crate) fn accept_all(h: &mut Harness) {
+    for e in h.events() {
+        if let Event::Message {
+            id,
+            propagation_source,
+            ..
+        } = e
+        {
+            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept)
+                .unwrap();
+        }
+    }
+}
+
 pub(crate) fn sub(t: &str, subscribe: bool) -> SubOpts {
     SubOpts {
         subscribe: Some(subscribe),

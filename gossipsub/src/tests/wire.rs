@@ -561,17 +561,7 @@ fn forwarded_frame(received: Bytes) -> Bytes {
         .unwrap()
         .unwrap();
     h.gs.handle_received_rpc(h.now, peers[0], frame).unwrap();
-    for e in h.events() {
-        if let Event::Message {
-            id,
-            propagation_source,
-            ..
-        } = e
-        {
-            h.gs.report_validation(h.now, &id, propagation_source, crate::Validation::Accept)
-                .unwrap();
-        }
-    }
+    accept_all(&mut h);
     std::iter::from_fn(|| h.gs.poll_outbound())
         .find(|o| o.to == peers[1] && o.frame.len() > 1_000)
         .expect("the message is forwarded")
