@@ -39,7 +39,8 @@ impl Pacer for NullPacer {
 
 /// A token bucket capping aggregate egress at `rate` bytes per second with bursts of up
 /// to `burst` bytes. Sending may overdraw the bucket by one datagram; the debt is paid
-/// back before the next send.
+/// back before the next send, and an empty bucket resumes at
+/// [`TokenBucket::RESUME_DATAGRAMS`] datagrams' worth.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     rate: u64,
@@ -50,6 +51,12 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
+    /// Once the bucket is empty, sending resumes when it holds this many datagrams'
+    /// worth (or the whole burst, if smaller): the node then wakes once per few
+    /// datagrams instead of once per datagram (at 100 Mbit/s about every 0.9 ms instead
+    /// of every 120 µs), at no cost in rate accuracy and within the configured burst.
+    pub const RESUME_DATAGRAMS: usize = 8;
+
     /// A full bucket of `burst` bytes refilled at `rate` bytes per second. Both must be
     /// non-zero (checked by [`crate::PacerConfig::validate`]).
     pub fn new(rate: u64, burst: u64) -> Self {
@@ -83,13 +90,18 @@ impl TokenBucket {
 }
 
 impl Pacer for TokenBucket {
-    fn delay(&mut self, now: Instant, _bytes: usize) -> Option<Instant> {
+    fn delay(&mut self, now: Instant, bytes: usize) -> Option<Instant> {
         self.refill(now);
         if self.tokens > 0 {
             return None;
         }
-        // Time until the bucket holds one byte again.
-        let missing = u128::try_from(1 - self.tokens).unwrap_or(u128::MAX);
+        // Time until the bucket holds RESUME_DATAGRAMS datagrams (or the burst) again.
+        let resume = bytes
+            .max(1)
+            .saturating_mul(Self::RESUME_DATAGRAMS)
+            .min(usize::try_from(self.burst).unwrap_or(usize::MAX));
+        let resume = i128::try_from(resume).unwrap_or(i128::MAX);
+        let missing = u128::try_from(resume.saturating_sub(self.tokens)).unwrap_or(u128::MAX);
         let nanos = missing
             .saturating_mul(1_000_000_000)
             .div_ceil(u128::from(self.rate));
@@ -166,13 +178,16 @@ mod tests {
         bucket.on_send(t0, 1500);
         assert_eq!(bucket.delay(t0, 1500), None);
         bucket.on_send(t0, 1500);
-        // Empty: the next byte is 1 µs away at 1 MB/s.
+        // Empty: sending resumes when the whole 3,000-byte burst (less than 8 datagrams)
+        // is back, 3 ms away at 1 MB/s.
         let at = bucket.delay(t0, 1500).unwrap();
-        assert_eq!(at, t0 + Duration::from_micros(1));
+        assert_eq!(at, t0 + Duration::from_millis(3));
         // Overdraw by a datagram, then the debt must be repaid first.
         bucket.on_send(at, 1500);
+        bucket.on_send(at, 1500);
+        bucket.on_send(at, 1500);
         let next = bucket.delay(at, 1500).unwrap();
-        assert!(next >= at + Duration::from_micros(1500), "{:?}", next - at);
+        assert!(next >= at + Duration::from_micros(4500), "{:?}", next - at);
         // Refill never exceeds the burst.
         let later = t0 + Duration::from_secs(10);
         assert_eq!(bucket.delay(later, 1500), None);
@@ -196,6 +211,18 @@ mod tests {
             }
         }
         assert!((100_000..=103_000).contains(&sent), "sent {sent}");
+    }
+
+    #[test]
+    fn an_empty_bucket_resumes_at_a_few_datagrams() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::new(12_500_000, 65_536); // 100 Mbit/s
+        bucket.on_send(t0, 65_536);
+        // 8 × 1,452 bytes at 12.5 MB/s: 929.28 µs.
+        let at = bucket.delay(t0, 1_452).unwrap();
+        assert_eq!(at, t0 + Duration::from_nanos(929_280));
+        assert_eq!(bucket.delay(at, 1_452), None);
+        assert_eq!(bucket.allowance(at), Some(8 * 1_452));
     }
 
     #[test]
