@@ -88,7 +88,7 @@ pub(crate) fn mask_header(dest: &NodeId, bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The packet decoder alone (target `discv5_packet`): `data` as a packet for node B,
-/// then `data` with its header masked for B ([`mask_header`]), then as a bare message
+/// then `data` with its header masked for B (`mask_header`), then as a bare message
 /// plaintext. A decoded packet must re-encode to the same header, a WHOAREYOU to the
 /// same bytes, and a handshake's record is decoded (and its signature checked) too.
 pub fn discv5_packet(data: &[u8]) {
