@@ -86,6 +86,15 @@ pub enum RpcError {
     },
 }
 
+impl RpcError {
+    /// Whether a host should reset the inbound stream the frame came on (the sender then
+    /// pays for a new stream), as rust-libp2p drops the stream of such RPCs. True for
+    /// [`RpcError::TooManySubscriptions`]; the other errors leave the stream usable.
+    pub fn resets_stream(&self) -> bool {
+        matches!(self, Self::TooManySubscriptions { .. })
+    }
+}
+
 /// Errors of [`crate::Gossipsub::handle_peer_connected`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]

@@ -294,13 +294,9 @@ impl Node {
             return false;
         };
         if p.gossip_registered {
-            match self.gossip.handle_received_rpc(now, peer, frame) {
-                Ok(()) => {}
-                Err(error @ leanp2p_gossipsub::RpcError::TooManySubscriptions { .. }) => {
-                    tracing::debug!(%peer, %error, "gossip frame refused; resetting stream");
-                    return true;
-                }
-                Err(error) => tracing::debug!(%peer, %error, "gossip frame refused"),
+            if let Err(error) = self.gossip.handle_received_rpc(now, peer, frame) {
+                tracing::debug!(%peer, %error, "gossip frame refused");
+                return error.resets_stream();
             }
         } else if !p.gossip_given_up
             && p.early_frames.len() < limits.max_early_gossip_frames

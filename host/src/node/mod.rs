@@ -394,9 +394,7 @@ impl Node {
 
     /// A UDP datagram arrived.
     pub fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
-        self.last_now = Some(now);
-        self.endpoint.handle_datagram(now, datagram);
-        self.pump(now);
+        self.handle_datagrams(now, std::iter::once(datagram));
     }
 
     /// Datagrams that arrived together (one `recvmmsg` call, GRO batches split into
